@@ -1,0 +1,28 @@
+"""One booking per center per session; indexes for the schedule's hot queries."""
+
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.engine import engine_finder
+
+ID = "2026-11-23T09:05:00:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "booking uniqueness and schedule indexes"
+
+STATEMENTS = [
+    "CREATE UNIQUE INDEX booking_session_center ON booking (session, center)",
+    "CREATE INDEX live_session_teacher_starts ON live_session (teacher, starts_at)",
+    "CREATE INDEX live_session_starts_ends ON live_session (starts_at, ends_at)",
+    "CREATE UNIQUE INDEX booking_checkin_key ON booking (checkin_key)",
+]
+
+
+async def forwards() -> MigrationManager:
+    manager = MigrationManager(migration_id=ID, app_name="hub", description=DESCRIPTION)
+
+    async def run() -> None:
+        engine = engine_finder()
+        assert engine is not None
+        for statement in STATEMENTS:
+            await engine.run_ddl(statement)
+
+    manager.add_raw(run)
+    return manager

@@ -1,0 +1,15 @@
+"""Piccolo app configuration for the hub's tables and migrations."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from hub.tables import CORE_TABLES
+
+APP_CONFIG = AppConfig(
+    app_name="hub",
+    migrations_folder_path=str(Path(__file__).parent / "migrations"),
+    table_classes=list(CORE_TABLES),
+    migration_dependencies=[],
+    commands=[],
+)

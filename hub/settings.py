@@ -1,0 +1,132 @@
+"""The hub's settings: one dataclass, filled from ``SHAREHUB_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PREFIX = "SHAREHUB_"
+SECRET_FIELDS = frozenset({"secret_key", "s3_secret_key", "database_url"})
+
+
+class SettingsError(ValueError):
+    """A setting has a value the hub cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective configuration. Every field maps to ``SHAREHUB_<FIELD>`` in upper case."""
+
+    data_dir: Path = field(default_factory=lambda: Path("sharehub-data").resolve())
+    database_url: str = ""
+    secret_key: str = ""
+    timezone: str = "Asia/Shanghai"
+    public_url: str = "http://127.0.0.1:8000"
+    s3_endpoint_url: str = ""
+    s3_bucket: str = "sharehub"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_region: str = "us-east-1"
+    s3_addressing_style: str = "path"
+    session_max_age: int = 14 * 24 * 3600
+    page_size_max: int = 200
+    schedule_cache_seconds: int = 2
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / "storage"
+
+    @property
+    def uses_s3(self) -> bool:
+        return bool(self.s3_endpoint_url)
+
+    def masked(self) -> dict[str, str]:
+        """Settings as strings, secrets masked, for ``sharehub config``."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = str(getattr(self, f.name))
+            if f.name in SECRET_FIELDS and value:
+                value = mask(value)
+            out[PREFIX + f.name.upper()] = value
+        return out
+
+
+def mask(value: str) -> str:
+    """Hide a secret but keep enough to tell two apart; passwords inside URLs are hidden whole."""
+    if "://" in value and "@" in value:
+        scheme, rest = value.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    if "://" in value:
+        return value
+    return value[:2] + "***" if len(value) > 8 else "***"
+
+
+def _coerce(name: str, raw: str, default: object) -> object:
+    if isinstance(default, bool):
+        return raw.lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{PREFIX}{name.upper()} must be an integer, got {raw!r}") from exc
+    if isinstance(default, Path):
+        return Path(raw).expanduser().resolve()
+    return raw
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read the environment, fill defaults that depend on the data folder, validate."""
+    env = dict(os.environ if env is None else env)
+    defaults = Settings()
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        key = PREFIX + f.name.upper()
+        if key in env and env[key] != "":
+            values[f.name] = _coerce(f.name, env[key], getattr(defaults, f.name))
+    settings = Settings(**values)  # type: ignore[arg-type]
+    data_dir = settings.data_dir
+    if not settings.database_url:
+        settings = _replace(settings, database_url=f"sqlite:///{data_dir / 'sharehub.sqlite'}")
+    if not settings.secret_key:
+        settings = _replace(settings, secret_key=_stored_secret(data_dir))
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(f"{PREFIX}TIMEZONE: unknown time zone {settings.timezone!r}") from exc
+    if not settings.database_url.startswith(("sqlite:///", "postgres://", "postgresql://")):
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL must start with sqlite:/// or postgresql://, "
+            f"got {mask(settings.database_url)!r}"
+        )
+    if settings.s3_addressing_style not in {"path", "virtual", "auto"}:
+        raise SettingsError(f"{PREFIX}S3_ADDRESSING_STYLE must be path, virtual or auto")
+    return settings
+
+
+def _replace(settings: Settings, **changes: object) -> Settings:
+    return replace(settings, **changes)  # type: ignore[arg-type]
+
+
+def _stored_secret(data_dir: Path) -> str:
+    """The secret key kept in the data folder, generated on first start."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race; use its key
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret)
+    return secret

@@ -1,0 +1,1 @@
+"""Jinja2 templates (pages come with the pages issue)."""
