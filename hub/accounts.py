@@ -1,0 +1,172 @@
+"""User accounts: password hashing (Argon2id), API tokens, signed session cookies."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from hub.tables import ApiToken, Role, ShareCenter, Teacher, User
+
+_hasher = PasswordHasher()  # Argon2id, salted, RFC 9106 low-memory profile
+TOKEN_PREFIX = "shk_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: the resolved user, with the center or teacher they act for."""
+
+    user_id: int
+    username: str
+    role: Role
+    center_id: int | None = None
+    teacher_id: int | None = None
+    timezone: str = ""
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.admin
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_user(
+    username: str,
+    password: str,
+    role: Role,
+    display_name: str = "",
+    center_id: int | None = None,
+) -> int:
+    rows = await User.insert(
+        User(
+            username=username,
+            display_name=display_name or username,
+            password_hash=hash_password(password),
+            role=role.value,
+            center=center_id,
+        )
+    ).run()
+    return int(rows[0]["id"])
+
+
+async def create_token(user_id: int, name: str = "") -> str:
+    """A new API token; only its hash is stored, so the value is shown once."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    await ApiToken.insert(ApiToken(user=user_id, name=name, token_hash=hash_token(token))).run()
+    return token
+
+
+async def principal_for_user(user_id: int) -> Principal | None:
+    row = (
+        await User.select(
+            User.id,
+            User.username,
+            User.role,
+            User.center,
+            User.active,
+            User.timezone,
+            User.center.timezone.as_alias("center_timezone"),
+        )
+        .where(User.id == user_id)
+        .first()
+        .run()
+    )
+    if row is None or not row["active"]:
+        return None
+    teacher_id = None
+    if row["role"] == Role.teacher.value:
+        teacher = await Teacher.select(Teacher.id).where(Teacher.user == user_id).first().run()
+        teacher_id = teacher["id"] if teacher else None
+    return Principal(
+        user_id=row["id"],
+        username=row["username"],
+        role=Role(row["role"]),
+        center_id=row["center"],
+        teacher_id=teacher_id,
+        timezone=row["timezone"] or row["center_timezone"] or "",
+    )
+
+
+async def principal_for_token(token: str) -> Principal | None:
+    row = (
+        await ApiToken.select(ApiToken.user, ApiToken.revoked)
+        .where(ApiToken.token_hash == hash_token(token))
+        .first()
+        .run()
+    )
+    if row is None or row["revoked"]:
+        return None
+    return await principal_for_user(row["user"])
+
+
+async def authenticate(username: str, password: str) -> Principal | None:
+    row = (
+        await User.select(User.id, User.password_hash)
+        .where(User.username == username)
+        .first()
+        .run()
+    )
+    if row is None:
+        verify_password(_DUMMY_HASH, password)  # same cost whether or not the user exists
+        return None
+    if not verify_password(row["password_hash"], password):
+        return None
+    return await principal_for_user(row["id"])
+
+
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+async def center_exists(center_id: int) -> bool:
+    return await ShareCenter.exists().where(ShareCenter.id == center_id).run()
+
+
+# --- signed session cookies (stateless, so any serve process can read them) ---
+
+
+def sign_session(user_id: int, secret: str, now: float | None = None) -> str:
+    issued = int(now if now is not None else time.time())
+    payload = f"{user_id}.{issued}"
+    mac = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
+    return payload + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def read_session(value: str, secret: str, max_age: int, now: float | None = None) -> int | None:
+    """The user id in a session cookie, or None when forged, malformed or expired."""
+    try:
+        user_id_s, issued_s, mac_s = value.split(".")
+        user_id, issued = int(user_id_s), int(issued_s)
+        given = base64.urlsafe_b64decode(mac_s + "=" * (-len(mac_s) % 4))
+    except ValueError:  # also binascii.Error
+        return None
+    expected = hmac.new(secret.encode(), f"{user_id}.{issued}".encode(), hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, given):
+        return None
+    current = now if now is not None else time.time()
+    if current - issued > max_age or issued > current + 60:
+        return None
+    return user_id
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,157 @@
+"""Sign-in, API tokens and user management."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
+
+from hub import accounts
+from hub.accounts import Principal
+from hub.api.common import need
+from hub.auth import SESSION_COOKIE, admin_only, signed_in
+from hub.errors import Conflict, Invalid, NotAuthorized, NotFound
+from hub.settings import Settings
+from hub.tables import Role, User
+
+Username = Annotated[str, msgspec.Meta(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
+Password = Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
+
+
+class Login(msgspec.Struct, forbid_unknown_fields=True):
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class Me(msgspec.Struct):
+    id: int
+    username: str
+    role: str
+    center_id: int | None
+    teacher_id: int | None
+
+
+class UserIn(msgspec.Struct, forbid_unknown_fields=True):
+    username: Username
+    password: Password
+    role: Role
+    display_name: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    center_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)] | None = None
+
+
+class UserOut(msgspec.Struct):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    center_id: int | None
+    active: bool
+
+
+class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(max_length=100)] = ""
+
+
+class TokenOut(msgspec.Struct):
+    token: str
+    name: str
+
+
+class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
+    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    new_password: Password
+
+
+def me_of(p: Principal) -> Me:
+    return Me(p.user_id, p.username, p.role.value, p.center_id, p.teacher_id)
+
+
+def session_cookie(user_id: int, settings: Settings, request: Request[Any, Any, Any]) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=accounts.sign_session(user_id, settings.secret_key),
+        max_age=settings.session_max_age,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+class AccountController(Controller):
+    path = "/api/v1"
+    tags = ["accounts"]
+
+    @post("/auth/login", status_code=200)
+    async def login(
+        self, data: Login, settings: Settings, request: Request[Any, Any, Any]
+    ) -> Response[Me]:
+        """Sign in with a username and password; sets the session cookie."""
+        principal = await accounts.authenticate(data.username, data.password)
+        if principal is None:
+            raise NotAuthorized("wrong username or password", field="password")
+        return Response(
+            me_of(principal), cookies=[session_cookie(principal.user_id, settings, request)]
+        )
+
+    @post("/auth/logout", status_code=200)
+    async def logout(self) -> Response[dict[str, str]]:
+        """Sign out: the session cookie is cleared."""
+        return Response(
+            {"detail": "signed out"},
+            cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/", httponly=True)],
+        )
+
+    @get("/me", guards=[signed_in])
+    async def me(self, principal: Principal | None) -> Me:
+        """The signed-in user."""
+        return me_of(need(principal))
+
+    @post("/me/password", guards=[signed_in], status_code=200)
+    async def change_password(
+        self, data: PasswordChange, principal: Principal | None
+    ) -> dict[str, str]:
+        """Change your own password."""
+        who = need(principal)
+        if await accounts.authenticate(who.username, data.current_password) is None:
+            raise Invalid("the current password is wrong", field="current_password")
+        await (
+            User.update({User.password_hash: accounts.hash_password(data.new_password)})
+            .where(User.id == who.user_id)
+            .run()
+        )
+        return {"detail": "password changed"}
+
+    @post("/tokens", guards=[signed_in])
+    async def create_token(self, data: TokenIn, principal: Principal | None) -> TokenOut:
+        """A new API token for scripts; shown once, send it as 'Authorization: Bearer ...'."""
+        token = await accounts.create_token(need(principal).user_id, data.name)
+        return TokenOut(token=token, name=data.name)
+
+    @get("/users", guards=[admin_only])
+    async def list_users(self) -> list[UserOut]:
+        """All user accounts (administrators)."""
+        rows = await User.select().order_by(User.id).run()
+        return [user_out(r) for r in rows]
+
+    @post("/users", guards=[admin_only])
+    async def create_user(self, data: UserIn) -> UserOut:
+        """Create a user (administrators). Center operators name their center."""
+        if data.role is Role.center and data.center_id is None:
+            raise Invalid("a center operator needs a center_id", field="center_id")
+        if data.center_id is not None and not await accounts.center_exists(data.center_id):
+            raise NotFound(f"share-center {data.center_id} not found", field="center_id")
+        if await User.exists().where(User.username == data.username).run():
+            raise Conflict(f"username {data.username!r} is taken", field="username")
+        user_id = await accounts.create_user(
+            data.username, data.password, data.role, data.display_name, data.center_id
+        )
+        row = await User.select().where(User.id == user_id).first().run()
+        assert row is not None
+        return user_out(row)
+
+
+def user_out(r: dict[str, Any]) -> UserOut:
+    return UserOut(r["id"], r["username"], r["display_name"], r["role"], r["center"], r["active"])

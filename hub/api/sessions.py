@@ -1,0 +1,269 @@
+"""Live sessions: one occurrence of a course. Lists are filtered and paginated."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+from litestar import Controller, MediaType, Request, Response, get, patch, post
+from litestar.params import Parameter
+from piccolo.columns.combination import Where, WhereRaw
+
+from hub import schedule
+from hub.accounts import Principal
+from hub.api.common import Page, PageNo, PathId, PerPage, TzParam, need, viewer_zone
+from hub.auth import teacher_or_admin
+from hub.cache import ResponseCache
+from hub.errors import Invalid
+from hub.settings import Settings
+from hub.tables import Booking, LiveSession, SessionStatus, Visibility
+
+Provider = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"^[a-z0-9_]+$")]
+
+COLUMNS = (
+    LiveSession.id,
+    LiveSession.starts_at,
+    LiveSession.ends_at,
+    LiveSession.status,
+    LiveSession.provider,
+    LiveSession.series,
+    LiveSession.course.id.as_alias("course_id"),
+    LiveSession.course.title.as_alias("title"),
+    LiveSession.course.subject.as_alias("subject"),
+    LiveSession.course.grade_min.as_alias("grade_min"),
+    LiveSession.course.grade_max.as_alias("grade_max"),
+    LiveSession.course.visibility.as_alias("visibility"),
+    LiveSession.teacher.id.as_alias("teacher_id"),
+    LiveSession.teacher.name.as_alias("teacher_name"),
+)
+
+
+class SessionOut(msgspec.Struct):
+    id: int
+    course_id: int
+    title: str
+    subject: str
+    grade_min: int
+    grade_max: int
+    teacher_id: int
+    teacher_name: str
+    starts_at: datetime
+    ends_at: datetime
+    starts_local: str
+    ends_local: str
+    timezone: str
+    status: str
+    visibility: str
+    provider: str
+    series_id: int | None
+
+    @classmethod
+    def from_row(cls, r: dict[str, Any], tz: ZoneInfo) -> SessionOut:
+        return cls(
+            id=r["id"],
+            course_id=r["course_id"],
+            title=r["title"],
+            subject=r["subject"],
+            grade_min=r["grade_min"],
+            grade_max=r["grade_max"],
+            teacher_id=r["teacher_id"],
+            teacher_name=r["teacher_name"],
+            starts_at=r["starts_at"],
+            ends_at=r["ends_at"],
+            starts_local=r["starts_at"].astimezone(tz).isoformat(),
+            ends_local=r["ends_at"].astimezone(tz).isoformat(),
+            timezone=tz.key,
+            status=r["status"],
+            visibility=r["visibility"],
+            provider=r["provider"],
+            series_id=r["series"],
+        )
+
+
+class SessionIn(msgspec.Struct, forbid_unknown_fields=True):
+    course_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+    starts_at: datetime
+    ends_at: datetime
+    timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "Asia/Shanghai"
+    provider: Provider = "self_hosted"
+
+
+class SessionPatch(msgspec.Struct, forbid_unknown_fields=True):
+    starts_at: datetime | msgspec.UnsetType = msgspec.UNSET
+    ends_at: datetime | msgspec.UnsetType = msgspec.UNSET
+    timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "Asia/Shanghai"
+    status: SessionStatus | msgspec.UnsetType = msgspec.UNSET
+
+
+async def session_rows(
+    where: Where | Any, limit: int = 50, offset: int = 0
+) -> list[dict[str, Any]]:
+    return (
+        await LiveSession.select(*COLUMNS)
+        .where(where)
+        .order_by(LiveSession.starts_at)
+        .order_by(LiveSession.id)
+        .limit(limit)
+        .offset(offset)
+        .run()
+    )
+
+
+def day_bounds(
+    start: date | None, end: date | None, tz: ZoneInfo
+) -> tuple[datetime | None, datetime | None]:
+    """Dates in the viewer's zone to a UTC half-open range [start 00:00, end+1 00:00)."""
+    if start and end and end < start:
+        raise Invalid("'to' must not be before 'from'", field="to")
+    for value, field in ((start, "from"), (end, "to")):
+        if value and not schedule.FIRST_YEAR <= value.year <= schedule.LAST_YEAR:
+            raise Invalid(
+                f"dates run from {schedule.FIRST_YEAR} to {schedule.LAST_YEAR}", field=field
+            )
+    lo = datetime.combine(start, time.min, tzinfo=tz).astimezone(UTC) if start else None
+    hi = (
+        datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
+        if end
+        else None
+    )
+    return lo, hi
+
+
+class SessionController(Controller):
+    path = "/api/v1/sessions"
+    tags = ["sessions"]
+
+    @get("/")
+    async def list_sessions(
+        self,
+        request: Request[Any, Any, Any],
+        principal: Principal | None,
+        settings: Settings,
+        page: PageNo = 1,
+        per_page: PerPage = 50,
+        date_from: Annotated[date | None, Parameter(query="from", description="first day")] = None,
+        date_to: Annotated[date | None, Parameter(query="to", description="last day")] = None,
+        subject: Annotated[str | None, Parameter(max_length=50)] = None,
+        grade: Annotated[int | None, Parameter(ge=1, le=12)] = None,
+        province: Annotated[
+            str | None, Parameter(max_length=50, description="booked by a center here")
+        ] = None,
+        status: SessionStatus | None = None,
+        teacher_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
+        course_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
+        tz: TzParam = None,
+    ) -> Page[SessionOut]:
+        """The schedule: sessions in a date range (viewer's time zone), filtered, paginated."""
+        cache: ResponseCache = request.app.state.read_cache
+        key = "sessions?" + request.scope["query_string"].decode("latin-1")
+        generation = cache.generation
+        if principal is None and (body := cache.get(key)) is not None:
+            return Response(body, media_type=MediaType.JSON)  # type: ignore[return-value]
+        zone = viewer_zone(tz, principal, settings.timezone)
+        lo, hi = day_bounds(date_from, date_to, zone)
+        where: Any = WhereRaw("1 = 1")
+        if lo:
+            where &= LiveSession.ends_at > lo
+        if hi:
+            where &= LiveSession.starts_at < hi
+        if subject:
+            where &= LiveSession.course.subject == subject
+        if grade:
+            where &= (LiveSession.course.grade_min <= grade) & (
+                LiveSession.course.grade_max >= grade
+            )
+        if status:
+            where &= LiveSession.status == status.value
+        if teacher_id:
+            where &= LiveSession.teacher == teacher_id
+        if course_id:
+            where &= LiveSession.course == course_id
+        if province:
+            where &= LiveSession.id.is_in(
+                Booking.select(Booking.session).where(Booking.center.province == province)
+            )
+        if principal is None:
+            where &= LiveSession.course.visibility == Visibility.public.value
+        rows = await session_rows(where, limit=per_page, offset=(page - 1) * per_page)
+        if len(rows) < per_page and (page == 1 or rows):
+            total = (page - 1) * per_page + len(rows)
+        else:
+            total = await LiveSession.count().where(where).run()
+        page_out = Page(
+            items=[SessionOut.from_row(r, zone) for r in rows],
+            page=page,
+            per_page=per_page,
+            total=total,
+        )
+        if principal is None:
+            body = msgspec.json.encode(page_out)
+            cache.put(key, body, generation)
+            return Response(body, media_type=MediaType.JSON)  # type: ignore[return-value]
+        return page_out
+
+    @post("/", guards=[teacher_or_admin])
+    async def create_session(self, data: SessionIn, principal: Principal | None) -> SessionOut:
+        """Schedule one class; a clash with the teacher's other sessions answers 409."""
+        who = need(principal)
+        tz = schedule.zone(data.timezone, field="timezone")
+        starts = schedule.as_utc(data.starts_at, tz, "starts_at")
+        ends = schedule.as_utc(data.ends_at, tz, "ends_at")
+        session_id = await schedule.create_session(
+            who, data.course_id, starts, ends, provider=data.provider, tz=tz
+        )
+        return await one_session(session_id, tz)
+
+    @get("/{session_id:int}")
+    async def get_session(
+        self,
+        session_id: PathId,
+        principal: Principal | None,
+        settings: Settings,
+        tz: TzParam = None,
+    ) -> SessionOut:
+        """One session."""
+        out = await one_session(session_id, viewer_zone(tz, principal, settings.timezone))
+        if principal is None and out.visibility != Visibility.public.value:
+            raise schedule.NotFound(f"session {session_id} not found", field="session_id")
+        return out
+
+    @patch("/{session_id:int}", guards=[teacher_or_admin])
+    async def update_session(
+        self, session_id: PathId, data: SessionPatch, principal: Principal | None
+    ) -> SessionOut:
+        """Move a session (also one class of a series), or cancel it with status=cancelled."""
+        who = need(principal)
+        tz = schedule.zone(data.timezone, field="timezone")
+        current = await schedule.get_session(session_id)
+        if data.status is not msgspec.UNSET:
+            if data.status is not SessionStatus.cancelled:
+                raise Invalid("only 'cancelled' can be set here", field="status")
+            await schedule.cancel_session(who, session_id)
+        if data.starts_at is not msgspec.UNSET or data.ends_at is not msgspec.UNSET:
+            starts = (
+                schedule.as_utc(data.starts_at, tz, "starts_at")
+                if data.starts_at is not msgspec.UNSET
+                else current["starts_at"]
+            )
+            ends = (
+                schedule.as_utc(data.ends_at, tz, "ends_at")
+                if data.ends_at is not msgspec.UNSET
+                else current["ends_at"]
+            )
+            await schedule.move_session(who, session_id, starts, ends, tz)
+        return await one_session(session_id, tz)
+
+    @post("/{session_id:int}/cancel", guards=[teacher_or_admin], status_code=200)
+    async def cancel_session(self, session_id: PathId, principal: Principal | None) -> SessionOut:
+        """Cancel one session (one class of a series leaves the others as they are)."""
+        await schedule.cancel_session(need(principal), session_id)
+        return await one_session(session_id, ZoneInfo("UTC"))
+
+
+async def one_session(session_id: PathId, tz: ZoneInfo) -> SessionOut:
+    rows = await session_rows(LiveSession.id == session_id, limit=1)
+    if not rows:
+        raise schedule.NotFound(f"session {session_id} not found", field="session_id")
+    return SessionOut.from_row(rows[0], tz)

@@ -1,0 +1,113 @@
+"""The Litestar application: ``create_app(settings)`` wires routes, auth, errors and the DB."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, get
+from litestar.config.compression import CompressionConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from hub import db
+from hub.api.accounts import AccountController
+from hub.api.bookings import BookingController
+from hub.api.calendar import CalendarController
+from hub.api.centers import CenterController
+from hub.api.series import SeriesController, TermController
+from hub.api.sessions import SessionController
+from hub.api.teachers import CourseController, TeacherController
+from hub.auth import AuthMiddleware, provide_principal
+from hub.cache import InvalidateOnWrite, ResponseCache
+from hub.errors import DomainError, domain_error_handler, internal_error_handler
+from hub.settings import Settings, load_settings
+from hub.tables import ShareCenter
+
+VERSION = "0.1.0"
+
+
+@get("/healthz", tags=["health"], include_in_schema=True)
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers (does no I/O)."""
+    return {"status": "ok"}
+
+
+@get("/readyz", tags=["health"])
+async def readyz() -> dict[str, str]:
+    """Readiness: the database answers."""
+    await ShareCenter.select(ShareCenter.id).limit(1).run()
+    return {"status": "ready"}
+
+
+def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Litestar:
+    """The app; with ``manage_db=False`` the caller binds and migrates the database (tests)."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        if not manage_db:
+            yield
+            return
+        engine = db.engine_for(settings.database_url)
+        db.bind(engine)
+        await db.open_engine(engine)
+        await db.migrate()
+        try:
+            yield
+        finally:
+            await db.close_engine(engine)
+
+    def provide_settings() -> Settings:
+        return settings
+
+    read_cache = ResponseCache(ttl=settings.schedule_cache_seconds)
+
+    return Litestar(
+        route_handlers=[
+            healthz,
+            readyz,
+            AccountController,
+            CenterController,
+            TeacherController,
+            CourseController,
+            SessionController,
+            SeriesController,
+            TermController,
+            BookingController,
+            CalendarController,
+        ],
+        dependencies={
+            "principal": Provide(provide_principal, sync_to_thread=False),
+            "settings": Provide(provide_settings, use_cache=True, sync_to_thread=False),
+        },
+        middleware=[
+            DefineMiddleware(InvalidateOnWrite, cache=read_cache),
+            DefineMiddleware(
+                AuthMiddleware, secret_key=settings.secret_key, max_age=settings.session_max_age
+            ),
+        ],
+        exception_handlers={DomainError: domain_error_handler, Exception: internal_error_handler},
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="Sharehub API",
+            version=VERSION,
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        state=State({"settings": settings, "read_cache": read_cache}),
+        debug=False,
+    )
+
+
+def app_factory() -> Litestar:
+    """For ``uvicorn --factory hub.app:app_factory``."""
+    return create_app()
+
+
+__all__: list[Any] = ["create_app"]

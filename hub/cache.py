@@ -1,0 +1,62 @@
+"""A short-lived, per-process cache of anonymous read answers (the public schedule).
+
+A class-start rush is thousands of identical anonymous reads. Each process keeps an encoded
+answer for ``ttl`` seconds; any write handled by this process empties it at once, and other
+processes see the write within ``ttl``. Nothing here is needed by another process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class ResponseCache:
+    def __init__(self, ttl: float, max_entries: int = 512) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, tuple[float, int, bytes]] = OrderedDict()
+        self.generation = 0
+
+    def get(self, key: str) -> bytes | None:
+        if self.ttl <= 0:
+            return None
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires, generation, body = entry
+        if generation != self.generation or expires < time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        return body
+
+    def put(self, key: str, body: bytes, generation: int) -> None:
+        """Keep ``body`` unless a write happened since ``generation`` was read."""
+        if self.ttl <= 0 or generation != self.generation:
+            return
+        self._entries[key] = (time.monotonic() + self.ttl, generation, body)
+        if len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def invalidate(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+
+
+class InvalidateOnWrite:
+    """Empties the cache after every request that may have changed data, once it is done."""
+
+    def __init__(self, app: ASGIApp, cache: ResponseCache) -> None:
+        self.app = app
+        self.cache = cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if scope["type"] == "http" and scope["method"] not in READS:
+                self.cache.invalidate()

@@ -1,0 +1,191 @@
+"""The ``sharehub`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hub import db
+from hub.settings import Settings, SettingsError, load_settings
+from hub.tables import Role
+
+log = logging.getLogger("sharehub")
+
+
+async def with_db(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
+    engine = db.engine_for(settings.database_url)
+    db.bind(engine)
+    await db.open_engine(engine)
+    try:
+        await db.migrate()
+        return await work()
+    finally:
+        await db.close_engine(engine)
+
+
+def cmd_config(settings: Settings, _: argparse.Namespace) -> int:
+    for key, value in settings.masked().items():
+        print(f"{key}={value}")
+    return 0
+
+
+def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    async def work() -> None:
+        for line in await db.migrate():
+            print(line)
+
+    asyncio.run(with_db(settings, work))
+    print("database is up to date")
+    return 0
+
+
+def ask_password(args: argparse.Namespace) -> str:
+    if args.password:
+        return str(args.password)
+    if not sys.stdin.isatty():
+        raise SystemExit("--password is required when not run from a terminal")
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise SystemExit("the passwords differ")
+    return first
+
+
+def add_user(settings: Settings, args: argparse.Namespace, role: Role) -> int:
+    from hub import accounts
+    from hub.tables import User
+
+    password = ask_password(args)
+    if len(password) < 8:
+        raise SystemExit("a password has at least 8 characters")
+
+    center_id = getattr(args, "center_id", None)
+
+    async def work() -> int:
+        if role is Role.center and center_id is None:
+            raise SystemExit("a center operator needs --center-id (the share-center they run)")
+        if await User.exists().where(User.username == args.username).run():
+            raise SystemExit(f"user {args.username!r} exists already")
+        if center_id is not None and not await accounts.center_exists(center_id):
+            raise SystemExit(f"share-center {center_id} not found (see GET /api/v1/centers)")
+        return await accounts.create_user(args.username, password, role, center_id=center_id)
+
+    user_id = asyncio.run(with_db(settings, work))
+    print(f"created {role.value} {args.username!r} (id {user_id})")
+    return 0
+
+
+def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.username:
+        cmd_migrate(settings, args)
+        return 0
+    return add_user(settings, args, Role.admin)
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
+    return add_user(settings, args, Role(args.role))
+
+
+def serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "hub.app:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    asyncio.run(with_db(settings, _noop))  # migrate before the HTTP workers start
+    return serve(settings, args.host, args.port, args.workers)
+
+
+async def _noop() -> None:
+    return None
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.demo import DEMO_PASSWORD, run_demo
+
+    summary = asyncio.run(with_db(settings, lambda: run_demo(args.admin_password)))
+    verb = "created" if summary.created else "already there"
+    print(
+        f"demo programme {verb}: {summary.centers} share-centers, {summary.teachers} teachers, "
+        f"{summary.sessions} sessions, {summary.bookings} bookings, "
+        f"{summary.check_ins} check-ins"
+    )
+    print(
+        f"sign in as demo-admin, teacher1..teacher10 or center1..center10; "
+        f"password {args.admin_password or DEMO_PASSWORD!r} (demo-admin) / {DEMO_PASSWORD!r}"
+    )
+    if args.no_serve:
+        return 0
+    print(f"serving on http://{args.host}:{args.port}/  (API: /api/v1/sessions, schema: /schema)")
+    return serve(settings, args.host, args.port)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sharehub", description="Sharehub: live classes hub")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("config", help="print the effective settings (secrets masked)").set_defaults(
+        run=cmd_config
+    )
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        run=cmd_migrate
+    )
+
+    init = sub.add_parser("init", help="migrate and create the first administrator")
+    init.add_argument("--username", help="administrator's username")
+    init.add_argument("--password", help="administrator's password (prompted when omitted)")
+    init.set_defaults(run=cmd_init)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(
+        dest="user_cmd", required=True
+    )
+    add = user.add_parser("add", help="create a user")
+    add.add_argument("username")
+    add.add_argument("--role", choices=[r.value for r in Role], required=True)
+    add.add_argument("--password")
+    add.add_argument("--center-id", type=int, dest="center_id")
+    add.set_defaults(run=cmd_user_add)
+
+    for name, helptext, run in (
+        ("serve", "serve HTTP", cmd_serve),
+        ("demo", "fill the database with a demo programme, then serve it", cmd_demo),
+    ):
+        sp = sub.add_parser(name, help=helptext)
+        sp.add_argument("--host", default="127.0.0.1")
+        sp.add_argument("--port", type=int, default=8000)
+        sp.set_defaults(run=run)
+        if name == "serve":
+            sp.add_argument("--workers", type=int, default=1, help="HTTP worker processes")
+        else:
+            sp.add_argument("--admin-password", dest="admin_password")
+            sp.add_argument("--no-serve", action="store_true", help="fill the data and exit")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"sharehub: {exc}", file=sys.stderr)
+        return 2
+    return int(args.run(settings, args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""Domain errors and the handlers that turn them into JSON answers naming the field."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger("sharehub.http")
+
+
+class DomainError(Exception):
+    status_code = 400
+
+    def __init__(self, detail: str, field: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"status_code": self.status_code, "detail": self.detail}
+        if self.field:
+            body["extra"] = [{"key": self.field, "message": self.detail}]
+        body.update(self.extra)
+        return body
+
+
+class Invalid(DomainError):
+    """The request is well-formed but a value is not acceptable (400)."""
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class NotAuthorized(DomainError):
+    status_code = 401
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class Conflict(DomainError):
+    """A schedule clash or a duplicate (409); ``clashes`` names the sessions in the way."""
+
+    status_code = 409
+
+
+def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    return Response(exc.body(), status_code=exc.status_code, media_type=MediaType.JSON)
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, HTTPException):
+        body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
+        if exc.extra:
+            body["extra"] = exc.extra
+        return Response(body, status_code=exc.status_code, headers=exc.headers)
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return Response(
+        {"status_code": 500, "detail": "internal error; it has been logged"},
+        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
+    )
