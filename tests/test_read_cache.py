@@ -1,0 +1,60 @@
+"""The anonymous schedule answer is cached briefly and forgotten after any write."""
+
+from __future__ import annotations
+
+import time
+
+from hub.cache import ResponseCache
+from tests.conftest import World
+
+WEEK = {"from": "2026-11-30", "to": "2026-12-06"}
+
+
+async def create(world: World, start: str, end: str) -> int:
+    r = await world.post(
+        "/api/v1/sessions",
+        {
+            "course_id": world.ids["course"],
+            "starts_at": f"2026-12-01T{start}:00",
+            "ends_at": f"2026-12-01T{end}:00",
+        },
+        who="teacher",
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+async def test_anonymous_list_sees_a_write_at_once(world: World) -> None:
+    first = await create(world, "09:00", "10:00")
+    r = await world.get("/api/v1/sessions", params=WEEK)
+    assert r.status_code == 200
+    assert [s["id"] for s in r.json()["items"]] == [first]
+    second = await create(world, "10:00", "11:00")
+    r = await world.get("/api/v1/sessions", params=WEEK)
+    assert [s["id"] for s in r.json()["items"]] == [first, second]
+    await world.post(f"/api/v1/sessions/{first}/cancel", who="teacher")
+    r = await world.get("/api/v1/sessions", params={**WEEK, "status": "cancelled"})
+    assert [s["id"] for s in r.json()["items"]] == [first]
+
+
+async def test_hidden_courses_stay_hidden_from_anonymous_readers(world: World) -> None:
+    sid = await create(world, "09:00", "10:00")
+    await world.patch(f"/api/v1/courses/{world.ids['course']}", {"visibility": "centers"}, "admin")
+    anonymous = await world.get("/api/v1/sessions", params=WEEK)
+    assert anonymous.json()["items"] == []
+    signed_in = await world.get("/api/v1/sessions", params=WEEK, who="center")
+    assert [s["id"] for s in signed_in.json()["items"]] == [sid]
+
+
+def test_cache_expires_and_ignores_answers_computed_before_a_write() -> None:
+    cache = ResponseCache(ttl=0.05)
+    generation = cache.generation
+    cache.put("k", b"old", generation)
+    assert cache.get("k") == b"old"
+    time.sleep(0.06)
+    assert cache.get("k") is None
+    generation = cache.generation
+    cache.invalidate()  # a write finished while the answer was being computed
+    cache.put("k", b"stale", generation)
+    assert cache.get("k") is None
+    assert ResponseCache(ttl=0).get("k") is None
