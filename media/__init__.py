@@ -1,0 +1,1 @@
+"""Sharehub media worker: ffmpeg commands, recorder, finalizer and object storage."""

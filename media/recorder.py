@@ -1,0 +1,372 @@
+"""Recording a live source into HLS segments that reach storage while the class goes on.
+
+ffmpeg cuts the source into segments by stream copy (see `commands.record_hls_cmd`).
+The Recorder watches the work directory: each segment ffmpeg renames from its temporary
+name is uploaded at once (or spooled when the store is unreachable), then the joined
+EVENT playlist naming only shipped segments. A new Recorder on the same work directory,
+after a crash or `kill -9`, skips what was shipped, continues the segment numbering in a
+new run, and the playlist gets a discontinuity there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import ctypes
+import fcntl
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from collections.abc import Awaitable, Callable
+from typing import IO
+
+from media.commands import record_hls_cmd
+from media.layout import ArchiveKeys
+from media.playlist import Segment, rebuild_playlist
+from media.spool import Spool
+from media.storage import Storage, StorageError, StorageUnavailable
+from media.workdir import RecorderState, Run, WorkDir
+
+log = logging.getLogger("sharehub.media")
+
+LOCK_NAME = "recorder.lock"
+_PR_SET_PDEATHSIG = 1
+
+
+class RecorderBusy(RuntimeError):
+    """Another live Recorder holds this work directory."""
+
+
+@dataclass(frozen=True)
+class RecordingSummary:
+    """Where a recording stands when ffmpeg has exited."""
+
+    returncode: int | None
+    segments_shipped: int
+    spooled: int
+    """Objects still waiting in the spool for the store to come back."""
+    duration: float
+    stderr_tail: list[str]
+
+
+def _libc() -> ctypes.CDLL | None:
+    return ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+_LIBC = _libc()
+
+
+def _die_with_parent() -> None:
+    """In the forked child: let the kernel kill ffmpeg if the recorder process dies."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _kill_stale_ffmpeg(pid: int | None, work_dir: Path) -> None:
+    """Kill an ffmpeg left writing into `work_dir` by a recorder that died."""
+    if pid is None:
+        return
+    try:
+        command_line = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return
+    if str(work_dir) in command_line and "ffmpeg" in command_line:
+        log.warning("killing ffmpeg %d left recording into %s", pid, work_dir)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+class Recorder:
+    """Run ffmpeg on one live source and ship its segments as they are closed."""
+
+    def __init__(
+        self,
+        source_url: str,
+        work_dir: Path,
+        storage: Storage,
+        key_prefix: str,
+        *,
+        spool: Spool | None = None,
+        segment_seconds: int = 4,
+        realtime: bool = False,
+        rw_timeout: float = 10.0,
+        poll_interval: float = 0.25,
+        retry_interval: float = 2.0,
+        stop_timeout: float = 10.0,
+        binary: str | None = None,
+    ) -> None:
+        self.source_url = source_url
+        self.work = WorkDir(Path(work_dir))
+        self.storage = storage
+        self.keys = ArchiveKeys(key_prefix)
+        self.spool = spool if spool is not None else Spool(self.work.path / "spool")
+        self.segment_seconds = segment_seconds
+        self.realtime = realtime
+        self.rw_timeout = rw_timeout
+        self.poll_interval = poll_interval
+        self.retry_interval = retry_interval
+        self.stop_timeout = stop_timeout
+        self.binary = binary
+        self.progress: dict[str, str] = {}
+        self.last_progress_at: float | None = None
+        self.state = RecorderState()
+        self._run_index = 0
+        self._process: asyncio.subprocess.Process | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stderr: collections.deque[str] = collections.deque(maxlen=40)
+        self._lock: IO[bytes] | None = None
+        self._shipped_playlist: str | None = None
+        self._retry_at = 0.0
+        self._summary: RecordingSummary | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while ffmpeg is running."""
+        return self._process is not None and self._process.returncode is None
+
+    @property
+    def stderr_tail(self) -> list[str]:
+        """The last lines ffmpeg printed (warnings and errors)."""
+        return list(self._stderr)
+
+    # -- life cycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Resume from the work directory's state and start ffmpeg."""
+        self.work.path.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
+        try:
+            await self._launch()
+        except BaseException:
+            self._release_lock()
+            raise
+
+    async def _launch(self) -> None:
+        self.state = self.work.load_state()
+        _kill_stale_ffmpeg(self.state.ffmpeg_pid, self.work.path)
+        for leftover in self.work.clear_partial():
+            log.info("removed partial file %s left by a previous run", leftover)
+        await self._adopt_stored()
+        start_number = self.work.next_start_number(self.state)
+        self._run_index = len(self.state.runs)
+        self.state.runs.append(Run(f"run_{self._run_index:03d}.m3u8", start_number))
+        command = record_hls_cmd(
+            self.source_url,
+            self.work.path,
+            self.segment_seconds,
+            start_number,
+            playlist_name=self.state.runs[-1].playlist,
+            realtime=self.realtime,
+            rw_timeout=self.rw_timeout,
+            binary=self.binary,
+        )
+        log.info("recording %s into %s (run %d)", self.source_url, self.work.path, self._run_index)
+        self._process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            preexec_fn=_die_with_parent,
+        )
+        self.state.ffmpeg_pid = self._process.pid
+        self.work.save_state(self.state)
+        self._tasks = [
+            asyncio.create_task(self._read_progress()),
+            asyncio.create_task(self._read_stderr()),
+            asyncio.create_task(self._watch()),
+        ]
+
+    async def run(self) -> RecordingSummary:
+        """Record until the source ends (or ffmpeg stops by itself)."""
+        await self.start()
+        return await self.wait()
+
+    async def wait(self) -> RecordingSummary:
+        """Wait for ffmpeg to exit and the last segments and playlist to be shipped."""
+        if self._summary is not None:
+            return self._summary
+        process = self._process
+        try:
+            await asyncio.gather(*self._tasks)
+        except BaseException:
+            if process is not None and process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+            for task in self._tasks:
+                task.cancel()
+            raise
+        finally:
+            self._release_lock()
+        duration = sum(s.duration for s in await asyncio.to_thread(self._segments_now, True))
+        self._summary = RecordingSummary(
+            returncode=process.returncode if process else None,
+            segments_shipped=len(self.state.shipped),
+            spooled=len(self.spool),
+            duration=duration,
+            stderr_tail=list(self._stderr),
+        )
+        log.info("recording into %s ended: %s", self.work.path, self._summary)
+        return self._summary
+
+    async def stop(self) -> RecordingSummary:
+        """Stop ffmpeg gracefully (`q`, then SIGINT, then SIGKILL) and finish shipping."""
+        process = self._process
+        if process is not None and process.returncode is None:
+            if process.stdin is not None:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    process.stdin.write(b"q")
+                    await process.stdin.drain()
+            if not await self._exited_within(self.stop_timeout / 2):
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGINT)
+                if not await self._exited_within(self.stop_timeout / 2):
+                    log.warning("ffmpeg %d ignored q and SIGINT: killing it", process.pid)
+                    with contextlib.suppress(ProcessLookupError):
+                        process.kill()
+        return await self.wait()
+
+    async def _exited_within(self, seconds: float) -> bool:
+        assert self._process is not None
+        try:
+            await asyncio.wait_for(asyncio.shield(self._process.wait()), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def _take_lock(self) -> None:
+        handle = (self.work.path / LOCK_NAME).open("wb")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            handle.close()
+            raise RecorderBusy(f"another recorder is writing into {self.work.path}") from exc
+        self._lock = handle
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    # -- ffmpeg output --------------------------------------------------------------------
+    async def _read_progress(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        block: dict[str, str] = {}
+        async for raw in self._process.stdout:
+            key, _, value = raw.decode(errors="replace").strip().partition("=")
+            if not key:
+                continue
+            block[key] = value
+            if key == "progress":
+                self.progress = block
+                self.last_progress_at = time.monotonic()
+                block = {}
+
+    async def _read_stderr(self) -> None:
+        assert self._process is not None and self._process.stderr is not None
+        async for raw in self._process.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            self._stderr.append(line)
+            log.debug("ffmpeg: %s", line)
+
+    # -- shipping -------------------------------------------------------------------------
+    async def _watch(self) -> None:
+        assert self._process is not None
+        while True:
+            exited = self._process.returncode is not None
+            await self._sweep()
+            if exited:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._process.wait()), self.poll_interval)
+        if len(self.spool) and self._retry_at > time.monotonic():
+            self._retry_at = 0.0  # one last try before reporting what is left in the spool
+            await self._sweep()
+        self.state.ffmpeg_pid = None
+        self.work.save_state(self.state)
+
+    def _segments_now(self, shipped_only: bool) -> list[Segment]:
+        return self.work.segments(
+            self.state, shipped_only=shipped_only, current_run=self._run_index
+        )
+
+    async def _sweep(self) -> None:
+        """Ship new complete segments, then the playlist naming them."""
+        if len(self.spool) and time.monotonic() >= self._retry_at:
+            try:
+                unavailable = (await self.spool.drain(self.storage)).unavailable
+            except StorageError as exc:
+                log.error("draining the spool failed, will retry: %s", exc)
+                unavailable = True
+            if unavailable:
+                self._retry_at = time.monotonic() + self.retry_interval
+        for path in self.work.segment_files():
+            if path.name in self.state.shipped:
+                continue
+            if not await self._ship_file(self.keys.segment(path.name), path):
+                break  # keep the order: later segments wait for this one
+            self.state.shipped[path.name] = path.stat().st_size
+            self.work.save_state(self.state)
+        segments = await asyncio.to_thread(self._segments_now, True)
+        if not segments:
+            return
+        text = rebuild_playlist(segments, ended=False, playlist_type="EVENT")
+        if text != self._shipped_playlist and await self._ship_bytes(
+            self.keys.playlist, text.encode()
+        ):
+            self._shipped_playlist = text
+
+    def _store_down(self) -> bool:
+        return len(self.spool) > 0
+
+    async def _ship_file(self, key: str, path: Path) -> bool:
+        return await self._ship(
+            key, lambda: self.storage.put_file(key, path), lambda: self.spool.add_file(key, path)
+        )
+
+    async def _ship_bytes(self, key: str, data: bytes) -> bool:
+        return await self._ship(
+            key, lambda: self.storage.put_bytes(key, data), lambda: self.spool.add_bytes(key, data)
+        )
+
+    async def _ship(
+        self,
+        key: str,
+        upload: Callable[[], Awaitable[int]],
+        spool: Callable[[], Awaitable[bool]],
+    ) -> bool:
+        """Upload, or spool while the store is down; False means "retry later, in order"."""
+        if not self._store_down():
+            try:
+                await upload()
+                return True
+            except StorageUnavailable as exc:
+                log.warning("store unavailable, spooling %s: %s", key, exc)
+                self._retry_at = time.monotonic() + self.retry_interval
+            except StorageError as exc:
+                log.error("upload of %s failed, will retry: %s", key, exc)
+                return False
+        return await spool()
+
+    async def _adopt_stored(self) -> None:
+        """Mark segments a killed recorder uploaded but did not note as shipped.
+
+        The previous process may die between the upload and saving its state; the object
+        in the store with the same size is that upload, so it is not sent again.
+        """
+        unnoted = [p for p in self.work.segment_files() if p.name not in self.state.shipped]
+        if not unnoted:
+            return
+        try:
+            stored = await asyncio.gather(
+                *(self.storage.size(self.keys.segment(p.name)) for p in unnoted)
+            )
+        except StorageError as exc:
+            log.warning("could not check the store for segments already uploaded: %s", exc)
+            return
+        for path, size in zip(unnoted, stored, strict=True):
+            if size is not None and size == path.stat().st_size:
+                self.state.shipped[path.name] = size
