@@ -1,0 +1,1 @@
+"""URL signing for the hosted live-streaming providers (pure functions, no network)."""
