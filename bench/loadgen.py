@@ -40,9 +40,7 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def _worker(
-    host: str, port: int, request: bytes, deadline: float, result: Result
-) -> None:
+async def _worker(host: str, port: int, request: bytes, deadline: float, result: Result) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < deadline:

@@ -25,6 +25,7 @@ from hub.api.teachers import CourseController, TeacherController
 from hub.auth import AuthMiddleware, provide_principal
 from hub.cache import InvalidateOnWrite, ResponseCache
 from hub.errors import DomainError, domain_error_handler, internal_error_handler
+from hub.plugin_host import PluginHost
 from hub.settings import Settings, load_settings
 from hub.tables import ShareCenter
 
@@ -44,9 +45,18 @@ async def readyz() -> dict[str, str]:
     return {"status": "ready"}
 
 
-def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Litestar:
-    """The app; with ``manage_db=False`` the caller binds and migrates the database (tests)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    manage_db: bool = True,
+    plugins: PluginHost | None = None,
+) -> Litestar:
+    """The app; with ``manage_db=False`` the caller binds and migrates the database (tests).
+
+    ``plugins`` defaults to the plugins found through the ``sharehub`` entry points.
+    """
     settings = settings or load_settings()
+    host = plugins or PluginHost(settings)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -64,6 +74,9 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
 
     def provide_settings() -> Settings:
         return settings
+
+    def provide_plugins() -> PluginHost:
+        return host
 
     read_cache = ResponseCache(ttl=settings.schedule_cache_seconds)
 
@@ -84,6 +97,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
         dependencies={
             "principal": Provide(provide_principal, sync_to_thread=False),
             "settings": Provide(provide_settings, use_cache=True, sync_to_thread=False),
+            "plugins": Provide(provide_plugins, use_cache=True, sync_to_thread=False),
         },
         middleware=[
             DefineMiddleware(InvalidateOnWrite, cache=read_cache),
@@ -100,7 +114,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             render_plugins=[SwaggerRenderPlugin()],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
-        state=State({"settings": settings, "read_cache": read_cache}),
+        state=State({"settings": settings, "read_cache": read_cache, "plugins": host}),
         debug=False,
     )
 

@@ -9,7 +9,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "SHAREHUB_"
+PLUGIN_PREFIX = PREFIX + "PLUGIN__"
 SECRET_FIELDS = frozenset({"secret_key", "s3_secret_key", "database_url"})
+SECRET_WORDS = ("key", "secret", "passphrase", "password", "token")
 
 
 class SettingsError(ValueError):
@@ -34,6 +36,8 @@ class Settings:
     session_max_age: int = 14 * 24 * 3600
     page_size_max: int = 200
     schedule_cache_seconds: int = 2
+    plugin_options: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per plugin, its settings: ``SHAREHUB_PLUGIN__<NAME>__<KEY>=value``."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -51,10 +55,18 @@ class Settings:
         """Settings as strings, secrets masked, for ``sharehub config``."""
         out: dict[str, str] = {}
         for f in fields(self):
+            if f.name == "plugin_options":
+                continue
             value = str(getattr(self, f.name))
             if f.name in SECRET_FIELDS and value:
                 value = mask(value)
             out[PREFIX + f.name.upper()] = value
+        for plugin, options in sorted(self.plugin_options.items()):
+            for key, value in sorted(options.items()):
+                secret = any(word in key for word in SECRET_WORDS)
+                out[f"{PLUGIN_PREFIX}{plugin.upper()}__{key.upper()}"] = (
+                    mask(value) if secret and value else value
+                )
         return out
 
 
@@ -90,8 +102,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     values: dict[str, object] = {}
     for f in fields(Settings):
         key = PREFIX + f.name.upper()
-        if key in env and env[key] != "":
+        if f.name != "plugin_options" and key in env and env[key] != "":
             values[f.name] = _coerce(f.name, env[key], getattr(defaults, f.name))
+    values["plugin_options"] = plugin_options(env)
     settings = Settings(**values)  # type: ignore[arg-type]
     data_dir = settings.data_dir
     if not settings.database_url:
@@ -110,6 +123,19 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if settings.s3_addressing_style not in {"path", "virtual", "auto"}:
         raise SettingsError(f"{PREFIX}S3_ADDRESSING_STYLE must be path, virtual or auto")
     return settings
+
+
+def plugin_options(env: dict[str, str]) -> dict[str, dict[str, str]]:
+    """``SHAREHUB_PLUGIN__TENCENT__PUSH_DOMAIN=x`` -> ``{"tencent": {"push_domain": "x"}}``."""
+    found: dict[str, dict[str, str]] = {}
+    for name, value in env.items():
+        if not name.startswith(PLUGIN_PREFIX):
+            continue
+        plugin, sep, key = name[len(PLUGIN_PREFIX) :].partition("__")
+        if not sep or not plugin or not key:
+            raise SettingsError(f"{name}: plugin settings are {PLUGIN_PREFIX}<PLUGIN>__<KEY>")
+        found.setdefault(plugin.lower(), {})[key.lower()] = value
+    return found
 
 
 def _replace(settings: Settings, **changes: object) -> Settings:

@@ -142,6 +142,12 @@ class LiveSession(Table, tablename="live_session"):
     provider = Varchar(length=50, default="self_hosted")
     provider_settings = JSON(default={})
     series = ForeignKey(Series, null=True, on_delete=OnDelete.set_null, index=True)
+    stream_key = Varchar(length=64, default="", secret=True)
+    """The teacher's push secret (stream key or SRT passphrase); empty until first asked for."""
+    live_at = Timestamptz(null=True, default=None)
+    """When the stream actually started (the first publish)."""
+    ended_at = Timestamptz(null=True, default=None)
+    """When the stream actually ended."""
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 

@@ -95,9 +95,7 @@ def record_hls_cmd(
     )
 
 
-def mp4_from_playlist_cmd(
-    playlist: Path, out_mp4: Path, *, binary: str | None = None
-) -> list[str]:
+def mp4_from_playlist_cmd(playlist: Path, out_mp4: Path, *, binary: str | None = None) -> list[str]:
     """Remux a closed HLS playlist into one MP4 by stream copy, moov atom at the front."""
     stream = ffmpeg.input(str(playlist)).output(
         str(out_mp4),
@@ -178,7 +176,11 @@ def low_rendition_cmd(
 
 
 def audio_only_cmd(
-    src: Path, out_dir: Path, *, bitrate: str = "48k", segment_seconds: int = 4,
+    src: Path,
+    out_dir: Path,
+    *,
+    bitrate: str = "48k",
+    segment_seconds: int = 4,
     binary: str | None = None,
 ) -> list[str]:
     """An audio-only HLS VOD rendition (AAC, mono) for the weakest connections."""

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub.storage import ObjectMissing, Storage, StorageError, StorageUnavailable
 from media.commands import (
     PLAYLIST_NAME,
     audio_only_cmd,
@@ -30,7 +31,6 @@ from media.ffmpeg_bin import MediaInfo, probe, run_ffmpeg
 from media.layout import ArchiveKeys
 from media.playlist import Segment, parse_segments, rebuild_playlist, total_duration
 from media.spool import Spool
-from media.storage import ObjectMissing, Storage, StorageError, StorageUnavailable
 from media.workdir import WorkDir, segment_number
 
 log = logging.getLogger("sharehub.media")
@@ -146,8 +146,13 @@ def _fresh_dir(path: Path) -> Path:
 
 class _Finalizer:
     def __init__(
-        self, keys: ArchiveKeys, work: WorkDir, storage: Storage, segments: list[Segment],
-        binary: str | None, poster_at: float,
+        self,
+        keys: ArchiveKeys,
+        work: WorkDir,
+        storage: Storage,
+        segments: list[Segment],
+        binary: str | None,
+        poster_at: float,
     ) -> None:
         self.keys = keys
         self.segments = segments
@@ -187,9 +192,11 @@ class _Finalizer:
             return Artefact(self.keys.mp4, size, info.duration, {self.keys.mp4: size})
         if name == "low" and info.has_video:
             directory = _fresh_dir(self.out / "low")
-            await run_ffmpeg(low_rendition_cmd(
-                self.mp4, directory, with_audio=info.has_audio, binary=self.binary
-            ))
+            await run_ffmpeg(
+                low_rendition_cmd(
+                    self.mp4, directory, with_audio=info.has_audio, binary=self.binary
+                )
+            )
             return await _upload_hls(self.storage, directory, self.keys.low_dir)
         if name == "audio" and info.has_audio:
             directory = _fresh_dir(self.out / "audio")
@@ -272,7 +279,10 @@ async def finalize(
 
 
 async def _save_manifest(
-    storage: Storage, keys: ArchiveKeys, fingerprint: str, duration: float,
+    storage: Storage,
+    keys: ArchiveKeys,
+    fingerprint: str,
+    duration: float,
     artefacts: dict[str, Artefact],
 ) -> None:
     record = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from media.storage import check_key
+from hub.storage import check_key
 
 
 @dataclass(frozen=True)

@@ -20,16 +20,16 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Awaitable, Callable
 from typing import IO
 
+from hub.storage import Storage, StorageError, StorageUnavailable
 from media.commands import record_hls_cmd
 from media.layout import ArchiveKeys
 from media.playlist import Segment, rebuild_playlist
 from media.spool import Spool
-from media.storage import Storage, StorageError, StorageUnavailable
 from media.workdir import RecorderState, Run, WorkDir
 
 log = logging.getLogger("sharehub.media")

@@ -17,7 +17,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from media.storage import Storage, StorageError, StorageUnavailable, check_key
+from hub.storage import Storage, StorageError, StorageUnavailable, check_key
 
 log = logging.getLogger("sharehub.media")
 
@@ -74,7 +74,11 @@ class Spool:
             log.warning(
                 "spool %s is full (%d of %d bytes used): refusing %s (%d bytes); "
                 "the store has been unreachable for a while, check it or raise the limit",
-                self.root, used, self.max_bytes, key, incoming,
+                self.root,
+                used,
+                self.max_bytes,
+                key,
+                incoming,
             )
             return False
         return True

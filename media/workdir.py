@@ -116,8 +116,10 @@ class WorkDir:
                 names = {s.uri for s in run_segments}
                 for name, path in on_disk.items():
                     number = segment_number(name) or 0
-                    if name not in names and number >= run.start_number and (
-                        end is None or number < end
+                    if (
+                        name not in names
+                        and number >= run.start_number
+                        and (end is None or number < end)
                     ):
                         run_segments.append(Segment(name, self._duration(path)))
                 run_segments.sort(key=lambda s: segment_number(s.uri) or 0)

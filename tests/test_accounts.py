@@ -122,8 +122,13 @@ async def test_bearer_tokens(world: World) -> None:
     r = await world.get(ME, who="center2")
     assert r.status_code == 200 and r.json()["username"] == "center2"
 
-    for header in ("Bearer shk_not-a-real-token", "Bearer ", "Bearer", "Basic YWRtaW46eA==",
-                   "bearer " + "x" * 500):
+    for header in (
+        "Bearer shk_not-a-real-token",
+        "Bearer ",
+        "Bearer",
+        "Basic YWRtaW46eA==",
+        "bearer " + "x" * 500,
+    ):
         r = await world.client.get(ME, headers={"Authorization": header})
         assert r.status_code == 401, header
         r = await world.client.post(
@@ -158,13 +163,15 @@ async def test_a_deactivated_user_is_refused(world: World) -> None:
 async def test_change_password(world: World) -> None:
     url = "/api/v1/me/password"
     r = await world.post(
-        url, {"current_password": "wrong-password", "new_password": "brand-new-pass"},
+        url,
+        {"current_password": "wrong-password", "new_password": "brand-new-pass"},
         who="center",
     )
     assert r.status_code == 400 and r.json()["extra"][0]["key"] == "current_password"
 
     r = await world.post(
-        url, {"current_password": "password-center", "new_password": "brand-new-pass"},
+        url,
+        {"current_password": "password-center", "new_password": "brand-new-pass"},
         who="center",
     )
     assert r.status_code == 200, r.text

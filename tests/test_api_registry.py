@@ -110,8 +110,13 @@ async def test_center_list_filters_and_pages(world: World) -> None:
     for county, kind in (("岷县", "mobile"), ("漳县", "fixed"), ("通渭县", "fixed")):
         r = await world.post(
             "/api/v1/centers",
-            {"name": f"{county}共享中心", "province": "甘肃省", "city": "定西市", "county": county,
-             "kind": kind},
+            {
+                "name": f"{county}共享中心",
+                "province": "甘肃省",
+                "city": "定西市",
+                "county": county,
+                "kind": kind,
+            },
             who="admin",
         )
         assert r.status_code == 201, r.text
@@ -149,8 +154,13 @@ async def test_center_list_filters_and_pages(world: World) -> None:
 async def test_teacher_create_read_update_list(world: World) -> None:
     r = await world.post(
         "/api/v1/teachers",
-        {"name": "王芳", "school": "人大附中", "subjects": ["科学", "数学"], "grades": [3, 4],
-         "bio": "骨干教师"},
+        {
+            "name": "王芳",
+            "school": "人大附中",
+            "subjects": ["科学", "数学"],
+            "grades": [3, 4],
+            "bio": "骨干教师",
+        },
         who="admin",
     )
     assert r.status_code == 201, r.text
@@ -199,9 +209,7 @@ async def test_teacher_subjects_and_grades_round_trip(world: World) -> None:
 
 async def test_teacher_list_filters_by_subject(world: World) -> None:
     for name, subjects in (("王芳", ["科学", "数学"]), ("Li", ["math"]), ("赵磊", ["数学"])):
-        r = await world.post(
-            "/api/v1/teachers", {"name": name, "subjects": subjects}, who="admin"
-        )
+        r = await world.post("/api/v1/teachers", {"name": name, "subjects": subjects}, who="admin")
         assert r.status_code == 201, r.text
 
     async def names(subject: str, **params: Any) -> list[str]:
@@ -241,8 +249,14 @@ async def test_course_create_read_update_list(world: World) -> None:
     mine = world.ids["teacher_id"]
     r = await world.post(
         "/api/v1/courses",
-        {"title": "趣味科学", "subject": "科学", "teacher_id": mine, "grade_min": 3,
-         "grade_max": 6, "visibility": "public"},
+        {
+            "title": "趣味科学",
+            "subject": "科学",
+            "teacher_id": mine,
+            "grade_min": 3,
+            "grade_max": 6,
+            "visibility": "public",
+        },
         who="teacher",
     )
     assert r.status_code == 201, r.text
@@ -251,7 +265,8 @@ async def test_course_create_read_update_list(world: World) -> None:
     assert (await world.get(f"/api/v1/courses/{course['id']}")).json() == course
 
     r = await world.patch(
-        f"/api/v1/courses/{course['id']}", {"grade_max": 5, "description": "动手做实验"},
+        f"/api/v1/courses/{course['id']}",
+        {"grade_max": 5, "description": "动手做实验"},
         who="teacher",
     )
     assert r.status_code == 200, r.text
@@ -316,8 +331,13 @@ async def test_session_dates_are_days_in_the_viewers_zone(world: World) -> None:
 async def test_session_list_filters(world: World) -> None:
     r = await world.post(
         "/api/v1/courses",
-        {"title": "高中物理", "subject": "科学", "teacher_id": world.ids["teacher2_id"],
-         "grade_min": 10, "grade_max": 12},
+        {
+            "title": "高中物理",
+            "subject": "科学",
+            "teacher_id": world.ids["teacher2_id"],
+            "grade_min": 10,
+            "grade_max": 12,
+        },
         who="admin",
     )
     physics = r.json()["id"]
@@ -411,8 +431,12 @@ async def test_anonymous_visitors_do_not_see_a_centers_only_series(world: World)
     )
     r = await world.post(
         "/api/v1/series",
-        {"course_id": world.ids["course2"], "first_start": "2026-12-07T09:00:00",
-         "duration_minutes": 45, "rrule": "FREQ=WEEKLY;COUNT=2"},
+        {
+            "course_id": world.ids["course2"],
+            "first_start": "2026-12-07T09:00:00",
+            "duration_minutes": 45,
+            "rrule": "FREQ=WEEKLY;COUNT=2",
+        },
         who="teacher2",
     )
     assert r.status_code == 201, r.text
@@ -449,6 +473,17 @@ async def test_openapi_schema_is_served_and_lists_sessions() -> None:
     sessions = schema["paths"]["/api/v1/sessions"]
     assert {"get", "post"} <= set(sessions)
     names = {p["name"] for p in sessions["get"]["parameters"]}
-    assert {"from", "to", "subject", "grade", "province", "status", "teacher_id", "course_id",
-            "page", "per_page", "tz"} <= names
+    assert {
+        "from",
+        "to",
+        "subject",
+        "grade",
+        "province",
+        "status",
+        "teacher_id",
+        "course_id",
+        "page",
+        "per_page",
+        "tz",
+    } <= names
     assert "/api/v1/sessions/{session_id}" in schema["paths"]

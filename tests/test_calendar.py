@@ -22,8 +22,11 @@ def at(days: float, hour: int = 9) -> datetime:
 async def add_session(world: World, course: str, who: str, start: datetime) -> int:
     r = await world.post(
         "/api/v1/sessions",
-        {"course_id": world.ids[course], "starts_at": start.isoformat(),
-         "ends_at": (start + timedelta(minutes=45)).isoformat()},
+        {
+            "course_id": world.ids[course],
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(minutes=45)).isoformat(),
+        },
         who=who,
     )
     assert r.status_code == 201, r.text
@@ -44,8 +47,12 @@ class Programme:
 async def programme(world: World) -> Programme:
     r = await world.post(
         "/api/v1/courses",
-        {"title": "乡村阅读会", "subject": "阅读", "teacher_id": world.ids["teacher2_id"],
-         "visibility": "centers"},
+        {
+            "title": "乡村阅读会",
+            "subject": "阅读",
+            "teacher_id": world.ids["teacher2_id"],
+            "visibility": "centers",
+        },
         who="admin",
     )
     world.ids["hidden_course"] = r.json()["id"]
@@ -62,10 +69,15 @@ async def programme(world: World) -> Programme:
         p[name] = await add_session(world, course, who, start)
         starts[p[name]] = start
     assert (await world.post(f"/api/v1/sessions/{p['b']}/cancel", who="teacher")).status_code == 200
-    for session, center in (("a", "center"), ("c", "center2"), ("hidden", "center"),
-                            ("recent", "center")):
+    for session, center in (
+        ("a", "center"),
+        ("c", "center2"),
+        ("hidden", "center"),
+        ("recent", "center"),
+    ):
         r = await world.post(
-            f"/api/v1/sessions/{p[session]}/bookings", {"center_id": world.ids[center]},
+            f"/api/v1/sessions/{p[session]}/bookings",
+            {"center_id": world.ids[center]},
             who=center,
         )
         assert r.status_code == 201, r.text
@@ -116,9 +128,7 @@ async def test_teacher_feed(world: World) -> None:
     _, mine = await feed(world, f"/calendar/teachers/{world.ids['teacher_id']}/schedule.ics")
     assert set(mine) == {p.a, p.b, p.recent}
     check_event(mine[p.b], p.starts[p.b], "数学直播课", "teacher老师", "CANCELLED")
-    cal, theirs = await feed(
-        world, f"/calendar/teachers/{world.ids['teacher2_id']}/schedule.ics"
-    )
+    cal, theirs = await feed(world, f"/calendar/teachers/{world.ids['teacher2_id']}/schedule.ics")
     assert set(theirs) == {p.c}  # the centers-only class stays out of a public feed
     assert "teacher2老师" in str(cal["X-WR-CALNAME"])
     assert (await world.client.get("/calendar/teachers/987654/schedule.ics")).status_code == 404
@@ -149,8 +159,10 @@ async def test_a_moved_session_moves_in_the_feed(world: World) -> None:
     new_start = at(5, 3)
     r = await world.patch(
         f"/api/v1/sessions/{p.a}",
-        {"starts_at": new_start.isoformat(),
-         "ends_at": (new_start + timedelta(minutes=45)).isoformat()},
+        {
+            "starts_at": new_start.isoformat(),
+            "ends_at": (new_start + timedelta(minutes=45)).isoformat(),
+        },
         who="teacher",
     )
     assert r.status_code == 200, r.text

@@ -60,8 +60,12 @@ def test_config_masks_secrets(tmp_path: Path) -> None:
         SHAREHUB_S3_SECRET_KEY="s3-secret-abcdefgh",
     )
     assert r.returncode == 0, r.stderr
-    for hidden in ("a-secret-from-the-environment-0123", "pg-pass-9876", "s3-secret-abcdefgh",
-                   secret):
+    for hidden in (
+        "a-secret-from-the-environment-0123",
+        "pg-pass-9876",
+        "s3-secret-abcdefgh",
+        secret,
+    ):
         assert hidden not in r.stdout + r.stderr
     shown = settings_of(r.stdout)
     assert shown["SHAREHUB_DATABASE_URL"] == "postgresql://hub:***@db.internal:5432/sharehub"
@@ -153,8 +157,16 @@ def test_user_add_center_operator_needs_a_center(tmp_path: Path) -> None:
 
 def test_user_add_unknown_center_is_a_message_not_a_traceback(tmp_path: Path) -> None:
     r = run(
-        tmp_path, "user", "add", "c1", "--role", "center", "--center-id", "999",
-        "--password", "center-pass-1",
+        tmp_path,
+        "user",
+        "add",
+        "c1",
+        "--role",
+        "center",
+        "--center-id",
+        "999",
+        "--password",
+        "center-pass-1",
     )
     assert r.returncode != 0
     assert "Traceback" not in r.stderr

@@ -152,8 +152,11 @@ async def session_of(world: World, course: str, who: str, hours: float = 0.0) ->
     start = datetime.now(UTC) + timedelta(minutes=10, hours=hours)
     r = await world.post(
         "/api/v1/sessions",
-        {"course_id": world.ids[course], "starts_at": start.isoformat(),
-         "ends_at": (start + timedelta(minutes=45)).isoformat()},
+        {
+            "course_id": world.ids[course],
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(minutes=45)).isoformat(),
+        },
         who=who,
     )
     assert r.status_code == 201, r.text
@@ -171,8 +174,12 @@ async def booking_of(world: World, session_id: int, center: str) -> int:
 async def series_of(world: World, course: str, who: str) -> int:
     r = await world.post(
         "/api/v1/series",
-        {"course_id": world.ids[course], "first_start": "2027-03-01T09:00:00",
-         "duration_minutes": 45, "rrule": "FREQ=WEEKLY;COUNT=2"},
+        {
+            "course_id": world.ids[course],
+            "first_start": "2027-03-01T09:00:00",
+            "duration_minutes": 45,
+            "rrule": "FREQ=WEEKLY;COUNT=2",
+        },
         who=who,
     )
     assert r.status_code == 201, r.text
@@ -204,83 +211,329 @@ NEW_CENTER = {"name": "漳县共享中心", "province": "甘肃省", "city": "�
 # id, who, method, url, body (a function of the ids), setup, expected status
 ROLE_CASES = [
     # a teacher acts only for themself
-    ("teacher-patches-others-course", "teacher", "PATCH", "/api/v1/courses/{course2}",
-     lambda i: {"title": "改名"}, nothing, 403),
-    ("teacher-creates-course-for-other", "teacher", "POST", "/api/v1/courses",
-     lambda i: {"title": "x", "subject": "美术", "teacher_id": i["teacher2_id"]}, nothing, 403),
-    ("teacher-patches-others-profile", "teacher", "PATCH", "/api/v1/teachers/{teacher2_id}",
-     lambda i: {"bio": "改写"}, nothing, 403),
-    ("teacher-creates-session-in-others-course", "teacher", "POST", "/api/v1/sessions",
-     lambda i: {"course_id": i["course2"], "starts_at": soon(), "ends_at": soon(1)}, nothing,
-     403),
-    ("teacher-moves-others-session", "teacher", "PATCH", "/api/v1/sessions/{session}",
-     lambda i: {"starts_at": soon(2), "ends_at": soon(3)}, teacher2_session, 403),
-    ("teacher-cancels-others-session-by-patch", "teacher", "PATCH", "/api/v1/sessions/{session}",
-     lambda i: {"status": "cancelled"}, teacher2_session, 403),
-    ("teacher-cancels-others-session", "teacher", "POST", "/api/v1/sessions/{session}/cancel",
-     None, teacher2_session, 403),
-    ("teacher-creates-series-in-others-course", "teacher", "POST", "/api/v1/series",
-     lambda i: {"course_id": i["course2"], "first_start": "2027-03-01T09:00:00",
-                "duration_minutes": 45, "rrule": "FREQ=WEEKLY;COUNT=2"}, nothing, 403),
-    ("teacher-cancels-others-series", "teacher", "POST", "/api/v1/series/{series}/cancel",
-     lambda i: {"from_date": "2027-01-01"}, teacher2_series, 403),
-    ("teacher-creates-center", "teacher", "POST", "/api/v1/centers", lambda i: NEW_CENTER,
-     nothing, 403),
-    ("teacher-creates-user", "teacher", "POST", "/api/v1/users",
-     lambda i: {"username": "sneaky", "password": "long-enough-1", "role": "admin"}, nothing,
-     403),
-    ("teacher-creates-teacher", "teacher", "POST", "/api/v1/teachers", lambda i: {"name": "x"},
-     nothing, 403),
-    ("teacher-creates-term", "teacher", "POST", "/api/v1/terms",
-     lambda i: {"name": "t", "starts_on": "2027-03-01", "ends_on": "2027-07-01"}, nothing, 403),
-    ("teacher-patches-a-center", "teacher", "PATCH", "/api/v1/centers/{center}",
-     lambda i: {"rooms": 9}, nothing, 403),
-    ("teacher-books-for-a-center", "teacher", "POST", "/api/v1/sessions/{session}/bookings",
-     lambda i: {"center_id": i["center"]}, teacher_session, 403),
+    (
+        "teacher-patches-others-course",
+        "teacher",
+        "PATCH",
+        "/api/v1/courses/{course2}",
+        lambda i: {"title": "改名"},
+        nothing,
+        403,
+    ),
+    (
+        "teacher-creates-course-for-other",
+        "teacher",
+        "POST",
+        "/api/v1/courses",
+        lambda i: {"title": "x", "subject": "美术", "teacher_id": i["teacher2_id"]},
+        nothing,
+        403,
+    ),
+    (
+        "teacher-patches-others-profile",
+        "teacher",
+        "PATCH",
+        "/api/v1/teachers/{teacher2_id}",
+        lambda i: {"bio": "改写"},
+        nothing,
+        403,
+    ),
+    (
+        "teacher-creates-session-in-others-course",
+        "teacher",
+        "POST",
+        "/api/v1/sessions",
+        lambda i: {"course_id": i["course2"], "starts_at": soon(), "ends_at": soon(1)},
+        nothing,
+        403,
+    ),
+    (
+        "teacher-moves-others-session",
+        "teacher",
+        "PATCH",
+        "/api/v1/sessions/{session}",
+        lambda i: {"starts_at": soon(2), "ends_at": soon(3)},
+        teacher2_session,
+        403,
+    ),
+    (
+        "teacher-cancels-others-session-by-patch",
+        "teacher",
+        "PATCH",
+        "/api/v1/sessions/{session}",
+        lambda i: {"status": "cancelled"},
+        teacher2_session,
+        403,
+    ),
+    (
+        "teacher-cancels-others-session",
+        "teacher",
+        "POST",
+        "/api/v1/sessions/{session}/cancel",
+        None,
+        teacher2_session,
+        403,
+    ),
+    (
+        "teacher-creates-series-in-others-course",
+        "teacher",
+        "POST",
+        "/api/v1/series",
+        lambda i: {
+            "course_id": i["course2"],
+            "first_start": "2027-03-01T09:00:00",
+            "duration_minutes": 45,
+            "rrule": "FREQ=WEEKLY;COUNT=2",
+        },
+        nothing,
+        403,
+    ),
+    (
+        "teacher-cancels-others-series",
+        "teacher",
+        "POST",
+        "/api/v1/series/{series}/cancel",
+        lambda i: {"from_date": "2027-01-01"},
+        teacher2_series,
+        403,
+    ),
+    (
+        "teacher-creates-center",
+        "teacher",
+        "POST",
+        "/api/v1/centers",
+        lambda i: NEW_CENTER,
+        nothing,
+        403,
+    ),
+    (
+        "teacher-creates-user",
+        "teacher",
+        "POST",
+        "/api/v1/users",
+        lambda i: {"username": "sneaky", "password": "long-enough-1", "role": "admin"},
+        nothing,
+        403,
+    ),
+    (
+        "teacher-creates-teacher",
+        "teacher",
+        "POST",
+        "/api/v1/teachers",
+        lambda i: {"name": "x"},
+        nothing,
+        403,
+    ),
+    (
+        "teacher-creates-term",
+        "teacher",
+        "POST",
+        "/api/v1/terms",
+        lambda i: {"name": "t", "starts_on": "2027-03-01", "ends_on": "2027-07-01"},
+        nothing,
+        403,
+    ),
+    (
+        "teacher-patches-a-center",
+        "teacher",
+        "PATCH",
+        "/api/v1/centers/{center}",
+        lambda i: {"rooms": 9},
+        nothing,
+        403,
+    ),
+    (
+        "teacher-books-for-a-center",
+        "teacher",
+        "POST",
+        "/api/v1/sessions/{session}/bookings",
+        lambda i: {"center_id": i["center"]},
+        teacher_session,
+        403,
+    ),
     # a center operator acts only for their center, and does not schedule classes
-    ("center-books-for-other-center", "center", "POST", "/api/v1/sessions/{session}/bookings",
-     lambda i: {"center_id": i["center2"]}, teacher_session, 403),
-    ("center-checks-in-for-other-center", "center", "POST", "/api/v1/bookings/{booking}/check-in",
-     lambda i: {"children": 12}, center2_booking, 403),
-    ("center-checks-out-for-other-center", "center", "POST",
-     "/api/v1/bookings/{booking}/check-out", None, center2_booking, 403),
-    ("center-unbooks-for-other-center", "center", "DELETE", "/api/v1/bookings/{booking}", None,
-     center2_booking, 403),
-    ("center-creates-session", "center", "POST", "/api/v1/sessions",
-     lambda i: {"course_id": i["course"], "starts_at": soon(), "ends_at": soon(1)}, nothing,
-     403),
-    ("center-creates-course", "center", "POST", "/api/v1/courses",
-     lambda i: {"title": "x", "subject": "x", "teacher_id": i["teacher_id"]}, nothing, 403),
-    ("center-creates-series", "center", "POST", "/api/v1/series",
-     lambda i: {"course_id": i["course"], "first_start": "2027-03-01T09:00:00",
-                "duration_minutes": 45, "rrule": "FREQ=WEEKLY;COUNT=2"}, nothing, 403),
-    ("center-cancels-session", "center", "POST", "/api/v1/sessions/{session}/cancel", None,
-     teacher_session, 403),
-    ("center-patches-other-center", "center", "PATCH", "/api/v1/centers/{center2}",
-     lambda i: {"rooms": 9}, nothing, 403),
-    ("center-retires-own-center", "center", "PATCH", "/api/v1/centers/{center}",
-     lambda i: {"active": False}, nothing, 403),
-    ("center-creates-center", "center", "POST", "/api/v1/centers", lambda i: NEW_CENTER,
-     nothing, 403),
-    ("center-creates-user", "center", "POST", "/api/v1/users",
-     lambda i: {"username": "sneaky", "password": "long-enough-1", "role": "center",
-                "center_id": i["center"]}, nothing, 403),
-    ("center-patches-a-teacher", "center", "PATCH", "/api/v1/teachers/{teacher_id}",
-     lambda i: {"bio": "x"}, nothing, 403),
+    (
+        "center-books-for-other-center",
+        "center",
+        "POST",
+        "/api/v1/sessions/{session}/bookings",
+        lambda i: {"center_id": i["center2"]},
+        teacher_session,
+        403,
+    ),
+    (
+        "center-checks-in-for-other-center",
+        "center",
+        "POST",
+        "/api/v1/bookings/{booking}/check-in",
+        lambda i: {"children": 12},
+        center2_booking,
+        403,
+    ),
+    (
+        "center-checks-out-for-other-center",
+        "center",
+        "POST",
+        "/api/v1/bookings/{booking}/check-out",
+        None,
+        center2_booking,
+        403,
+    ),
+    (
+        "center-unbooks-for-other-center",
+        "center",
+        "DELETE",
+        "/api/v1/bookings/{booking}",
+        None,
+        center2_booking,
+        403,
+    ),
+    (
+        "center-creates-session",
+        "center",
+        "POST",
+        "/api/v1/sessions",
+        lambda i: {"course_id": i["course"], "starts_at": soon(), "ends_at": soon(1)},
+        nothing,
+        403,
+    ),
+    (
+        "center-creates-course",
+        "center",
+        "POST",
+        "/api/v1/courses",
+        lambda i: {"title": "x", "subject": "x", "teacher_id": i["teacher_id"]},
+        nothing,
+        403,
+    ),
+    (
+        "center-creates-series",
+        "center",
+        "POST",
+        "/api/v1/series",
+        lambda i: {
+            "course_id": i["course"],
+            "first_start": "2027-03-01T09:00:00",
+            "duration_minutes": 45,
+            "rrule": "FREQ=WEEKLY;COUNT=2",
+        },
+        nothing,
+        403,
+    ),
+    (
+        "center-cancels-session",
+        "center",
+        "POST",
+        "/api/v1/sessions/{session}/cancel",
+        None,
+        teacher_session,
+        403,
+    ),
+    (
+        "center-patches-other-center",
+        "center",
+        "PATCH",
+        "/api/v1/centers/{center2}",
+        lambda i: {"rooms": 9},
+        nothing,
+        403,
+    ),
+    (
+        "center-retires-own-center",
+        "center",
+        "PATCH",
+        "/api/v1/centers/{center}",
+        lambda i: {"active": False},
+        nothing,
+        403,
+    ),
+    (
+        "center-creates-center",
+        "center",
+        "POST",
+        "/api/v1/centers",
+        lambda i: NEW_CENTER,
+        nothing,
+        403,
+    ),
+    (
+        "center-creates-user",
+        "center",
+        "POST",
+        "/api/v1/users",
+        lambda i: {
+            "username": "sneaky",
+            "password": "long-enough-1",
+            "role": "center",
+            "center_id": i["center"],
+        },
+        nothing,
+        403,
+    ),
+    (
+        "center-patches-a-teacher",
+        "center",
+        "PATCH",
+        "/api/v1/teachers/{teacher_id}",
+        lambda i: {"bio": "x"},
+        nothing,
+        403,
+    ),
     # ... and what they may do
-    ("teacher-patches-own-course", "teacher", "PATCH", "/api/v1/courses/{course}",
-     lambda i: {"title": "新标题"}, nothing, 200),
-    ("teacher-patches-own-profile", "teacher", "PATCH", "/api/v1/teachers/{teacher_id}",
-     lambda i: {"bio": "新简介"}, nothing, 200),
-    ("teacher-creates-own-session", "teacher", "POST", "/api/v1/sessions",
-     lambda i: {"course_id": i["course"], "starts_at": soon(), "ends_at": soon(1)}, nothing,
-     201),
-    ("teacher-cancels-own-session", "teacher", "POST", "/api/v1/sessions/{session}/cancel",
-     None, teacher_session, 200),
-    ("center-books-for-itself", "center", "POST", "/api/v1/sessions/{session}/bookings",
-     lambda i: {"center_id": i["center"]}, teacher_session, 201),
-    ("center-patches-own-center", "center", "PATCH", "/api/v1/centers/{center}",
-     lambda i: {"rooms": 2}, nothing, 200),
+    (
+        "teacher-patches-own-course",
+        "teacher",
+        "PATCH",
+        "/api/v1/courses/{course}",
+        lambda i: {"title": "新标题"},
+        nothing,
+        200,
+    ),
+    (
+        "teacher-patches-own-profile",
+        "teacher",
+        "PATCH",
+        "/api/v1/teachers/{teacher_id}",
+        lambda i: {"bio": "新简介"},
+        nothing,
+        200,
+    ),
+    (
+        "teacher-creates-own-session",
+        "teacher",
+        "POST",
+        "/api/v1/sessions",
+        lambda i: {"course_id": i["course"], "starts_at": soon(), "ends_at": soon(1)},
+        nothing,
+        201,
+    ),
+    (
+        "teacher-cancels-own-session",
+        "teacher",
+        "POST",
+        "/api/v1/sessions/{session}/cancel",
+        None,
+        teacher_session,
+        200,
+    ),
+    (
+        "center-books-for-itself",
+        "center",
+        "POST",
+        "/api/v1/sessions/{session}/bookings",
+        lambda i: {"center_id": i["center"]},
+        teacher_session,
+        201,
+    ),
+    (
+        "center-patches-own-center",
+        "center",
+        "PATCH",
+        "/api/v1/centers/{center}",
+        lambda i: {"rooms": 2},
+        nothing,
+        200,
+    ),
 ]
 
 
@@ -332,51 +585,89 @@ async def test_admin_may_do_everything(world: World) -> None:
     center = await call("POST", "/api/v1/centers", NEW_CENTER)
     await call("PATCH", "/api/v1/centers/{center_id:int}", {"rooms": 3}, center_id=center["id"])
     user = await call(
-        "POST", "/api/v1/users",
-        {"username": "zhangxian", "password": "long-enough-1", "role": "center",
-         "center_id": center["id"]},
+        "POST",
+        "/api/v1/users",
+        {
+            "username": "zhangxian",
+            "password": "long-enough-1",
+            "role": "center",
+            "center_id": center["id"],
+        },
     )
     assert user["center_id"] == center["id"]
     teacher = await call("POST", "/api/v1/teachers", {"name": "赵老师"})
-    await call("PATCH", "/api/v1/teachers/{teacher_id:int}", {"bio": "物理"},
-               teacher_id=teacher["id"])
+    await call(
+        "PATCH", "/api/v1/teachers/{teacher_id:int}", {"bio": "物理"}, teacher_id=teacher["id"]
+    )
     course = await call(
         "POST", "/api/v1/courses", {"title": "物理", "subject": "科学", "teacher_id": teacher["id"]}
     )
-    await call("PATCH", "/api/v1/courses/{course_id:int}", {"grade_min": 7},
-               course_id=course["id"])
+    await call("PATCH", "/api/v1/courses/{course_id:int}", {"grade_min": 7}, course_id=course["id"])
     session = await call(
-        "POST", "/api/v1/sessions",
+        "POST",
+        "/api/v1/sessions",
         {"course_id": course["id"], "starts_at": soon(), "ends_at": soon(0.5)},
     )
-    await call("PATCH", "/api/v1/sessions/{session_id:int}",
-               {"starts_at": soon(0.1), "ends_at": soon(0.6)}, session_id=session["id"])
-    booking = await call("POST", "/api/v1/sessions/{session_id:int}/bookings",
-                         {"center_id": world.ids["center"]}, session_id=session["id"])
-    await call("POST", "/api/v1/bookings/{booking_id:int}/check-in", {"children": 25},
-               booking_id=booking["id"])
+    await call(
+        "PATCH",
+        "/api/v1/sessions/{session_id:int}",
+        {"starts_at": soon(0.1), "ends_at": soon(0.6)},
+        session_id=session["id"],
+    )
+    booking = await call(
+        "POST",
+        "/api/v1/sessions/{session_id:int}/bookings",
+        {"center_id": world.ids["center"]},
+        session_id=session["id"],
+    )
+    await call(
+        "POST",
+        "/api/v1/bookings/{booking_id:int}/check-in",
+        {"children": 25},
+        booking_id=booking["id"],
+    )
     await call("POST", "/api/v1/bookings/{booking_id:int}/check-out", booking_id=booking["id"])
-    other = await call("POST", "/api/v1/sessions/{session_id:int}/bookings",
-                       {"center_id": world.ids["center2"]}, session_id=session["id"])
+    other = await call(
+        "POST",
+        "/api/v1/sessions/{session_id:int}/bookings",
+        {"center_id": world.ids["center2"]},
+        session_id=session["id"],
+    )
     await call("DELETE", "/api/v1/bookings/{booking_id:int}", booking_id=other["id"])
     later = await call(
-        "POST", "/api/v1/sessions",
+        "POST",
+        "/api/v1/sessions",
         {"course_id": course["id"], "starts_at": soon(3), "ends_at": soon(4)},
     )
     await call("POST", "/api/v1/sessions/{session_id:int}/cancel", session_id=later["id"])
-    await call("POST", "/api/v1/terms",
-               {"name": "2027年春季学期", "starts_on": "2027-03-01", "ends_on": "2027-07-10"})
-    series = await call(
-        "POST", "/api/v1/series",
-        {"course_id": world.ids["course2"], "first_start": "2027-03-01T09:00:00",
-         "duration_minutes": 45, "rrule": "FREQ=WEEKLY;COUNT=3"},
+    await call(
+        "POST",
+        "/api/v1/terms",
+        {"name": "2027年春季学期", "starts_on": "2027-03-01", "ends_on": "2027-07-10"},
     )
-    cancelled = await call("POST", "/api/v1/series/{series_id:int}/cancel",
-                           {"from_date": "2027-03-08"}, series_id=series["id"])
+    series = await call(
+        "POST",
+        "/api/v1/series",
+        {
+            "course_id": world.ids["course2"],
+            "first_start": "2027-03-01T09:00:00",
+            "duration_minutes": 45,
+            "rrule": "FREQ=WEEKLY;COUNT=3",
+        },
+    )
+    cancelled = await call(
+        "POST",
+        "/api/v1/series/{series_id:int}/cancel",
+        {"from_date": "2027-03-08"},
+        series_id=series["id"],
+    )
     assert cancelled["cancelled"] == 2
     await call("POST", "/api/v1/tokens", {"name": "script"})
-    await call("POST", "/api/v1/me/password",
-               {"current_password": "password-admin", "new_password": "a-new-password-1"})
+    await call(
+        "POST",
+        "/api/v1/me/password",
+        {"current_password": "password-admin", "new_password": "a-new-password-1"},
+    )
 
     assert done == set(EXPECTED), "the walk missed a mutating route"
 

@@ -75,8 +75,12 @@ async def test_weekly_rrule_creates_every_class(world: World) -> None:
     assert len(series["session_ids"]) == 6
     sessions = await sessions_of(world, series)
     assert local_days(sessions) == [
-        date(2026, 11, 30), date(2026, 12, 2), date(2026, 12, 7),
-        date(2026, 12, 9), date(2026, 12, 14), date(2026, 12, 16),
+        date(2026, 11, 30),
+        date(2026, 12, 2),
+        date(2026, 12, 7),
+        date(2026, 12, 9),
+        date(2026, 12, 14),
+        date(2026, 12, 16),
     ]
     assert {s["starts_local"][11:] for s in sessions} == {"09:00:00+08:00"}
     assert {s["ends_local"][11:] for s in sessions} == {"09:45:00+08:00"}
@@ -90,8 +94,12 @@ async def test_weekly_rrule_creates_every_class(world: World) -> None:
 async def test_a_term_break_is_skipped(world: World) -> None:
     r = await world.post(
         "/api/v1/terms",
-        {"name": "2026年冬季短学期", "starts_on": "2026-11-30", "ends_on": "2027-01-15",
-         "breaks": [{"name": "期中考试周", "starts_on": "2026-12-07", "ends_on": "2026-12-11"}]},
+        {
+            "name": "2026年冬季短学期",
+            "starts_on": "2026-11-30",
+            "ends_on": "2027-01-15",
+            "breaks": [{"name": "期中考试周", "starts_on": "2026-12-07", "ends_on": "2026-12-11"}],
+        },
         who="admin",
     )
     assert r.status_code == 201, r.text
@@ -102,7 +110,9 @@ async def test_a_term_break_is_skipped(world: World) -> None:
     assert (await world.get(f"/api/v1/terms/{term['id']}")).json() == term
 
     series = await create(
-        world, term_id=term["id"], first_start="2026-11-23T09:00:00",
+        world,
+        term_id=term["id"],
+        first_start="2026-11-23T09:00:00",
         rrule="FREQ=WEEKLY;BYDAY=MO,WE;UNTIL=20261218T235959",
     )
     days = local_days(await sessions_of(world, series))
@@ -117,22 +127,32 @@ async def test_a_term_break_is_skipped(world: World) -> None:
 async def test_a_rule_entirely_inside_a_break_is_refused(world: World) -> None:
     r = await world.post(
         "/api/v1/terms",
-        {"name": "t", "starts_on": "2026-11-30", "ends_on": "2027-01-15",
-         "breaks": [{"name": "寒假", "starts_on": "2026-12-01", "ends_on": "2026-12-31"}]},
+        {
+            "name": "t",
+            "starts_on": "2026-11-30",
+            "ends_on": "2027-01-15",
+            "breaks": [{"name": "寒假", "starts_on": "2026-12-01", "ends_on": "2026-12-31"}],
+        },
         who="admin",
     )
     r = await world.post(
         SERIES,
-        body(world, term_id=r.json()["id"], first_start="2026-12-02T09:00:00",
-             rrule="FREQ=WEEKLY;BYDAY=WE;COUNT=3"),
+        body(
+            world,
+            term_id=r.json()["id"],
+            first_start="2026-12-02T09:00:00",
+            rrule="FREQ=WEEKLY;BYDAY=WE;COUNT=3",
+        ),
         who="teacher",
     )
     assert r.status_code == 400 and r.json()["extra"][0]["key"] == "rrule"
     assert await LiveSession.count().run() == 0
 
 
-AUTUMN = {"first_start": "2026-09-14T09:00:00", "rrule": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;"
-          "UNTIL=20261016T235959"}
+AUTUMN = {
+    "first_start": "2026-09-14T09:00:00",
+    "rrule": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;UNTIL=20261016T235959",
+}
 
 
 async def test_holidays_are_skipped(world: World) -> None:
@@ -162,8 +182,9 @@ async def test_makeup_classes_on_the_official_working_weekend_days(world: World)
     assert sorted(days) == sorted(expected)
     assert len(days) == len(set(days))
     assert sorted(series["makeup"]) == ["2026-09-20", "2026-10-10"]
-    makeup = [s for s in sessions if date.fromisoformat(s["starts_local"][:10])
-              in WORKING_WEEKENDS_2026]
+    makeup = [
+        s for s in sessions if date.fromisoformat(s["starts_local"][:10]) in WORKING_WEEKENDS_2026
+    ]
     assert {s["starts_local"][11:] for s in makeup} == {"09:00:00+08:00"}
     assert [s["id"] for s in sorted(sessions, key=lambda s: s["starts_at"])] == [
         s["id"] for s in sessions
@@ -172,7 +193,10 @@ async def test_makeup_classes_on_the_official_working_weekend_days(world: World)
 
 async def test_makeup_day_does_not_double_a_daily_class(world: World) -> None:
     series = await create(
-        world, skip_holidays=True, makeup_days=True, first_start="2026-09-14T09:00:00",
+        world,
+        skip_holidays=True,
+        makeup_days=True,
+        first_start="2026-09-14T09:00:00",
         rrule="FREQ=DAILY;UNTIL=20261012T235959",
     )
     days = local_days(await sessions_of(world, series))
@@ -182,8 +206,12 @@ async def test_makeup_day_does_not_double_a_daily_class(world: World) -> None:
 async def test_a_series_cannot_overlap_itself(world: World) -> None:
     r = await world.post(
         SERIES,
-        body(world, first_start="2027-03-01T09:00:00", duration_minutes=90,
-             rrule="FREQ=DAILY;BYHOUR=9,10;COUNT=4"),
+        body(
+            world,
+            first_start="2027-03-01T09:00:00",
+            duration_minutes=90,
+            rrule="FREQ=DAILY;BYHOUR=9,10;COUNT=4",
+        ),
         who="teacher",
     )
     assert r.status_code in (400, 409), r.text
@@ -193,36 +221,51 @@ async def test_a_series_cannot_overlap_itself(world: World) -> None:
 async def test_wall_clock_time_is_kept_across_dst(world: World) -> None:
     # Europe/Berlin leaves summer time on Sunday 2026-10-25
     berlin = await create(
-        world, first_start="2026-10-12T09:00:00", timezone="Europe/Berlin",
+        world,
+        first_start="2026-10-12T09:00:00",
+        timezone="Europe/Berlin",
         rrule="FREQ=WEEKLY;BYDAY=MO;COUNT=4",
     )
     sessions = await sessions_of(world, berlin, tz="Europe/Berlin")
     assert [s["starts_at"] for s in sessions] == [
-        "2026-10-12T07:00:00Z", "2026-10-19T07:00:00Z",
-        "2026-10-26T08:00:00Z", "2026-11-02T08:00:00Z",
+        "2026-10-12T07:00:00Z",
+        "2026-10-19T07:00:00Z",
+        "2026-10-26T08:00:00Z",
+        "2026-11-02T08:00:00Z",
     ]
     assert [s["starts_local"] for s in sessions] == [
-        "2026-10-12T09:00:00+02:00", "2026-10-19T09:00:00+02:00",
-        "2026-10-26T09:00:00+01:00", "2026-11-02T09:00:00+01:00",
+        "2026-10-12T09:00:00+02:00",
+        "2026-10-19T09:00:00+02:00",
+        "2026-10-26T09:00:00+01:00",
+        "2026-11-02T09:00:00+01:00",
     ]
     assert berlin["timezone"] == "Europe/Berlin"
 
     shanghai = await create(
-        world, first_start="2026-10-12T09:00:00", timezone="Asia/Shanghai",
-        rrule="FREQ=WEEKLY;BYDAY=TU;COUNT=4", course_id=world.ids["course2"], who="teacher2",
+        world,
+        first_start="2026-10-12T09:00:00",
+        timezone="Asia/Shanghai",
+        rrule="FREQ=WEEKLY;BYDAY=TU;COUNT=4",
+        course_id=world.ids["course2"],
+        who="teacher2",
     )
     sessions = await sessions_of(world, shanghai)
     assert [s["starts_at"] for s in sessions] == [
-        "2026-10-13T01:00:00Z", "2026-10-20T01:00:00Z",
-        "2026-10-27T01:00:00Z", "2026-11-03T01:00:00Z",
+        "2026-10-13T01:00:00Z",
+        "2026-10-20T01:00:00Z",
+        "2026-10-27T01:00:00Z",
+        "2026-11-03T01:00:00Z",
     ]
 
 
 async def test_a_clash_with_the_teachers_session_creates_nothing(world: World) -> None:
     r = await world.post(
         "/api/v1/sessions",
-        {"course_id": world.ids["course"], "starts_at": "2026-12-09T09:30:00",
-         "ends_at": "2026-12-09T10:30:00"},
+        {
+            "course_id": world.ids["course"],
+            "starts_at": "2026-12-09T09:30:00",
+            "ends_at": "2026-12-09T10:30:00",
+        },
         who="teacher",
     )
     existing = r.json()["id"]
@@ -235,9 +278,7 @@ async def test_a_clash_with_the_teachers_session_creates_nothing(world: World) -
     assert await LiveSession.count().run() == 1
     assert await Series.count().run() == 0
     # another teacher may hold a class then
-    r = await world.post(
-        SERIES, body(world, course_id=world.ids["course2"]), who="teacher2"
-    )
+    r = await world.post(SERIES, body(world, course_id=world.ids["course2"]), who="teacher2")
     assert r.status_code == 201, r.text
 
 
@@ -246,8 +287,11 @@ async def test_one_class_can_be_moved_or_cancelled_alone(world: World) -> None:
     ids = series["session_ids"]
     r = await world.patch(
         f"/api/v1/sessions/{ids[1]}",
-        {"starts_at": "2026-12-03T15:00:00", "ends_at": "2026-12-03T15:45:00",
-         "timezone": "Asia/Shanghai"},
+        {
+            "starts_at": "2026-12-03T15:00:00",
+            "ends_at": "2026-12-03T15:45:00",
+            "timezone": "Asia/Shanghai",
+        },
         who="teacher",
     )
     assert r.status_code == 200, r.text
@@ -272,8 +316,11 @@ async def test_one_class_can_be_moved_or_cancelled_alone(world: World) -> None:
     # the cancelled class freed its slot for a one-off session
     r = await world.post(
         "/api/v1/sessions",
-        {"course_id": world.ids["course"], "starts_at": "2026-12-07T09:00:00",
-         "ends_at": "2026-12-07T09:45:00"},
+        {
+            "course_id": world.ids["course"],
+            "starts_at": "2026-12-07T09:00:00",
+            "ends_at": "2026-12-07T09:45:00",
+        },
         who="teacher",
     )
     assert r.status_code == 201, r.text
@@ -300,7 +347,9 @@ async def test_cancel_from_counts_days_in_the_series_zone(world: World) -> None:
     # 00:30 on 1 December in Urumqi (UTC+6) is 18:30 UTC on 30 November: the cut is at local
     # midnight, so that class is cancelled from the 1st on, not left on the day before
     series = await create(
-        world, timezone="Asia/Urumqi", first_start="2026-11-30T00:30:00",
+        world,
+        timezone="Asia/Urumqi",
+        first_start="2026-11-30T00:30:00",
         rrule="FREQ=DAILY;COUNT=3",
     )
     r = await world.post(
@@ -336,9 +385,7 @@ async def test_rrule_with_until_in_utc_is_accepted(world: World) -> None:
 
 
 async def test_first_start_with_an_offset_is_stored_as_local_time(world: World) -> None:
-    series = await create(
-        world, first_start="2026-12-07T01:00:00Z", rrule="FREQ=WEEKLY;COUNT=2"
-    )
+    series = await create(world, first_start="2026-12-07T01:00:00Z", rrule="FREQ=WEEKLY;COUNT=2")
     sessions = await sessions_of(world, series)
     assert sessions[0]["starts_local"] == "2026-12-07T09:00:00+08:00"
     assert series["first_start"] == "2026-12-07T09:00:00"

@@ -21,8 +21,8 @@ from media_support import (
     moto_command,
 )
 
+from hub.storage import LocalStorage, S3Storage
 from media.commands import test_source_cmd
-from media.storage import LocalStorage, S3Storage
 
 
 @pytest.fixture(scope="session")

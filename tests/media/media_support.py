@@ -7,7 +7,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from media.storage import S3Storage
+from hub.storage import S3Storage
 
 MiB = 1024 * 1024
 SOURCE_SECONDS = 12
@@ -47,8 +47,6 @@ def make_s3(endpoint: str, bucket: str | None = None, **options: object) -> S3St
 def assert_no_open_uploads(storage: S3Storage) -> None:
     uploads = storage.client.list_multipart_uploads(Bucket=storage.bucket).get("Uploads", [])
     assert uploads == [], f"unfinished multipart uploads left behind: {uploads}"
-
-
 
 
 async def download(storage: S3Storage, prefix: str, dest: Path) -> Path:

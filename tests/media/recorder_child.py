@@ -10,8 +10,8 @@ import logging
 import sys
 from pathlib import Path
 
+from hub.storage import S3Storage
 from media.recorder import Recorder
-from media.storage import S3Storage
 
 
 async def main(source: str, work: str, endpoint: str, bucket: str, prefix: str) -> int:

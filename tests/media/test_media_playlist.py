@@ -106,7 +106,11 @@ def test_merge_with_discontinuity_joins_a_stopped_and_restarted_stream() -> None
     merged = merge_with_discontinuity(KILLED_EVENT, RESTARTED)
     segments = parse_segments(merged)
     assert [s.uri for s in segments] == [
-        "seg_00000.ts", "seg_00001.ts", "seg_00002.ts", "seg_00004.ts", "seg_00005.ts"
+        "seg_00000.ts",
+        "seg_00001.ts",
+        "seg_00002.ts",
+        "seg_00004.ts",
+        "seg_00005.ts",
     ]
     assert [s.discontinuity for s in segments] == [False, False, False, True, False]
     assert total_duration(merged) == pytest.approx(11.96 + 5.5)

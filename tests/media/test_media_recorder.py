@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from media_support import download, free_udp_port
 
+from hub.storage import LocalStorage, S3Storage
 from media.ffmpeg_bin import decode_ok, probe
 from media.finalize import finalize
 from media.playlist import ENDLIST, parse_playlist, total_duration
 from media.recorder import Recorder, RecorderBusy
-from media.storage import LocalStorage, S3Storage
 
 PREFIX = "sessions/101"
 
@@ -29,13 +29,9 @@ async def wait_for_segment(storage: S3Storage, recorder: Recorder) -> list[str]:
 
 
 @pytest.mark.asyncio
-async def test_record_then_finalize(
-    source_ts: Path, s3_storage: S3Storage, tmp_path: Path
-) -> None:
+async def test_record_then_finalize(source_ts: Path, s3_storage: S3Storage, tmp_path: Path) -> None:
     work = tmp_path / "work"
-    recorder = Recorder(
-        str(source_ts), work, s3_storage, PREFIX, segment_seconds=2, realtime=True
-    )
+    recorder = Recorder(str(source_ts), work, s3_storage, PREFIX, segment_seconds=2, realtime=True)
     await recorder.start()
     early = await wait_for_segment(s3_storage, recorder)
     assert recorder.running, "the archive must grow while the class is still on"
@@ -92,7 +88,12 @@ async def test_record_then_finalize(
 async def test_stop_is_graceful_on_local_storage(source_ts: Path, tmp_path: Path) -> None:
     store = LocalStorage(tmp_path / "store")
     recorder = Recorder(
-        str(source_ts), tmp_path / "work", store, PREFIX, segment_seconds=2, realtime=True,
+        str(source_ts),
+        tmp_path / "work",
+        store,
+        PREFIX,
+        segment_seconds=2,
+        realtime=True,
         stop_timeout=10,
     )
     await recorder.start()

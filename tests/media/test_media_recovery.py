@@ -14,12 +14,12 @@ from typing import Any, BinaryIO
 import pytest
 from media_support import download, free_port, free_udp_port, make_s3
 
+from hub.storage import S3Storage
 from media.commands import test_source_cmd
 from media.ffmpeg_bin import decode_ok, probe
 from media.finalize import finalize
 from media.playlist import parse_segments
 from media.recorder import Recorder
-from media.storage import S3Storage
 from media.workdir import WorkDir, segment_number
 
 PREFIX = "sessions/202"
@@ -58,15 +58,26 @@ async def test_kill_9_then_resume_with_a_discontinuity(
     listen = f"udp://127.0.0.1:{port}?overrun_nonfatal=1&fifo_size=100000"
     work = tmp_path / "work"
     child = await asyncio.create_subprocess_exec(
-        sys.executable, str(CHILD), listen, str(work), s3_storage.endpoint_url or "",
-        s3_storage.bucket, PREFIX,
-        env=child_env, stdin=DEVNULL, stdout=DEVNULL, stderr=open_log(tmp_path / "child.log"),
+        sys.executable,
+        str(CHILD),
+        listen,
+        str(work),
+        s3_storage.endpoint_url or "",
+        s3_storage.bucket,
+        PREFIX,
+        env=child_env,
+        stdin=DEVNULL,
+        stdout=DEVNULL,
+        stderr=open_log(tmp_path / "child.log"),
     )
     source = await asyncio.create_subprocess_exec(
         *test_source_cmd(f"udp://127.0.0.1:{port}?pkt_size=1316", 20, "mpegts", size="640x360"),
-        stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL,
+        stdin=DEVNULL,
+        stdout=DEVNULL,
+        stderr=DEVNULL,
     )
     try:
+
         async def two_segments_up() -> bool:
             return len(await stored_segments(s3_storage)) >= 2
 
@@ -174,7 +185,12 @@ async def test_s3_down_mid_recording_spools_then_catches_up(
     )
     work = tmp_path / "work"
     recorder = Recorder(
-        str(source_ts), work, through_proxy, PREFIX, segment_seconds=2, realtime=True,
+        str(source_ts),
+        work,
+        through_proxy,
+        PREFIX,
+        segment_seconds=2,
+        realtime=True,
         retry_interval=1.0,
     )
     await recorder.start()

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from media_support import free_port, make_s3
 
+from hub.storage import LocalStorage
 from media.spool import Spool
-from media.storage import LocalStorage
 
 
 def down_store() -> object:

@@ -12,7 +12,7 @@ import botocore.exceptions
 import pytest
 from media_support import MiB, free_port, make_s3
 
-from media.storage import (
+from hub.storage import (
     LocalStorage,
     ObjectMissing,
     S3Storage,
@@ -106,7 +106,10 @@ async def test_interrupted_upload_is_resumed(s3_storage: S3Storage, tmp_path: Pa
     # A worker died after sending part 1 of an upload.
     upload_id = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
     client.upload_part(
-        Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=1,
+        Bucket=bucket,
+        Key=key,
+        UploadId=upload_id,
+        PartNumber=1,
         Body=big.read_bytes()[: 5 * MiB],
     )
     listed = count_calls(s3_storage, "ListParts")
@@ -144,8 +147,10 @@ def flaky(original: Any, fails: Any) -> Any:
         calls["n"] += 1
         if fails(calls["n"], params):
             raise botocore.exceptions.ClientError(
-                {"Error": {"Code": "InternalError", "Message": "injected"},
-                 "ResponseMetadata": {"HTTPStatusCode": 500}},
+                {
+                    "Error": {"Code": "InternalError", "Message": "injected"},
+                    "ResponseMetadata": {"HTTPStatusCode": 500},
+                },
                 "UploadPart",
             )
         return original(**params)

@@ -101,8 +101,15 @@ def list_parts(client: Any, bucket: str, key: str, upload_id: str) -> dict[int, 
 
 
 def _send_part(
-    client: Any, bucket: str, key: str, upload_id: str, part: Part, data: bytes,
-    attempts: int, backoff: float, sleep: Callable[[float], None],
+    client: Any,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    part: Part,
+    data: bytes,
+    attempts: int,
+    backoff: float,
+    sleep: Callable[[float], None],
 ) -> str:
     for attempt in range(1, attempts + 1):
         try:
@@ -116,7 +123,12 @@ def _send_part(
             wait = backoff * 2 ** (attempt - 1)
             log.warning(
                 "part %d of %s failed (attempt %d of %d, retry in %.2fs): %s",
-                part.number, key, attempt, attempts, wait, exc,
+                part.number,
+                key,
+                attempt,
+                attempts,
+                wait,
+                exc,
             )
             sleep(wait)
     raise AssertionError("unreachable")
@@ -179,5 +191,7 @@ def _abort(client: Any, bucket: str, key: str, upload_id: str) -> None:
         log.warning(
             "could not abort upload %s of %s (%s); it stays resumable, and "
             "abort_stale_uploads() removes it if nobody resumes it",
-            upload_id, key, exc,
+            upload_id,
+            key,
+            exc,
         )

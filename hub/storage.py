@@ -24,7 +24,8 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from media.multipart import MiB, file_md5, upload_multipart
+from hub.multipart import MiB, file_md5, upload_multipart
+from hub.settings import Settings
 
 log = logging.getLogger("sharehub.media")
 
@@ -327,9 +328,14 @@ class S3Storage:
         with self._s3("upload", key):
             if size >= self.multipart_threshold:
                 result = upload_multipart(
-                    self.client, self.bucket, key, path,
-                    part_size=self.part_size, attempts=self.part_attempts,
-                    backoff=self.part_backoff, extra_args=extra,
+                    self.client,
+                    self.bucket,
+                    key,
+                    path,
+                    part_size=self.part_size,
+                    attempts=self.part_attempts,
+                    backoff=self.part_backoff,
+                    extra_args=extra,
                 )
                 etag = result.etag
             else:
@@ -442,3 +448,17 @@ class S3Storage:
     ) -> int:
         """Abort unfinished multipart uploads under `prefix` started before `older_than` ago."""
         return await asyncio.to_thread(self._abort_stale_uploads, prefix, older_than)
+
+
+def storage_for(settings: Settings) -> Storage:
+    """The store the settings name: an S3 endpoint, or the local storage directory."""
+    if settings.uses_s3:
+        return S3Storage(
+            settings.s3_endpoint_url,
+            settings.s3_bucket,
+            settings.s3_access_key or None,
+            settings.s3_secret_key or None,
+            region=settings.s3_region,
+            addressing_style=settings.s3_addressing_style,  # type: ignore[arg-type]
+        )
+    return LocalStorage(settings.storage_dir, base_url="/media")

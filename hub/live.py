@@ -1,0 +1,200 @@
+"""A session's stream: its push secret, its provider context and its live status.
+
+Status follows the stream: the first publish turns a scheduled session live; the end of
+the stream (or no stream some time after the scheduled end) turns it ended; a stream that
+restarts before the scheduled end turns an ended session live again, so one class gives
+one replay. Each change is one conditional UPDATE, so concurrent callbacks cannot undo
+each other.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hub.errors import Conflict, NotFound
+from hub.plugin_host import PluginHost
+from hub.settings import Settings
+from hub.streaming import StreamContext
+from hub.tables import LiveSession, SessionStatus
+
+RESTART_GRACE = timedelta(minutes=30)
+"""A stream may restart this long after the scheduled end and still be the same class."""
+
+
+def stream_name(session_id: int) -> str:
+    """The provider-side stream name of a session (not secret)."""
+    return f"sh{session_id}"
+
+
+def session_id_of(name: str) -> int | None:
+    """The session a stream name belongs to, or None for a name that is not ours."""
+    if name.startswith("sh") and name[2:].isdigit() and len(name) < 14:
+        return int(name[2:])
+    return None
+
+
+def new_stream_key() -> str:
+    """32 URL-safe characters: usable as an RTMP key and as an SRT passphrase (10-79)."""
+    return secrets.token_urlsafe(24)
+
+
+async def session_row(session_id: int) -> dict[str, Any]:
+    row = (
+        await LiveSession.select(
+            LiveSession.id,
+            LiveSession.teacher,
+            LiveSession.starts_at,
+            LiveSession.ends_at,
+            LiveSession.status,
+            LiveSession.provider,
+            LiveSession.provider_settings,
+            LiveSession.stream_key,
+            LiveSession.live_at,
+            LiveSession.ended_at,
+            LiveSession.course.visibility.as_alias("visibility"),
+        )
+        .where(LiveSession.id == session_id)
+        .first()
+        .output(load_json=True)
+        .run()
+    )
+    if row is None:
+        raise NotFound(f"session {session_id} not found", field="id")
+    return row
+
+
+async def ensure_stream_key(row: dict[str, Any]) -> str:
+    """The session's push secret, made on first use (two racing callers get the same)."""
+    if row["stream_key"]:
+        return str(row["stream_key"])
+    await (
+        LiveSession.update({LiveSession.stream_key: new_stream_key()})
+        .where((LiveSession.id == row["id"]) & (LiveSession.stream_key == ""))
+        .run()
+    )
+    key = (
+        await LiveSession.select(LiveSession.stream_key)
+        .where(LiveSession.id == row["id"])
+        .first()
+        .run()
+    )
+    assert key is not None
+    row["stream_key"] = key["stream_key"]
+    return str(key["stream_key"])
+
+
+async def rotate_stream_key(session_id: int) -> str:
+    """A new push secret; the old one stops working for the next publish."""
+    key = new_stream_key()
+    await (
+        LiveSession.update({LiveSession.stream_key: key, LiveSession.updated_at: datetime.now(UTC)})
+        .where(LiveSession.id == session_id)
+        .run()
+    )
+    return key
+
+
+async def context(
+    row: dict[str, Any], host: PluginHost, settings: Settings, now: datetime | None = None
+) -> StreamContext:
+    """The provider's view of one session (validating its stored options)."""
+    provider = row["provider"]
+    return StreamContext(
+        session_id=row["id"],
+        stream_name=stream_name(row["id"]),
+        stream_key=await ensure_stream_key(row),
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        now=now or datetime.now(UTC),
+        hub=settings,
+        options=host.provider_options[host.provider(provider).name],
+        session_options=host.session_options(provider, row["provider_settings"]),
+    )
+
+
+async def key_matches(session_id: int, key: str) -> bool:
+    """Whether ``key`` is the session's current push secret (constant-time compare)."""
+    row = (
+        await LiveSession.select(LiveSession.stream_key, LiveSession.status)
+        .where(LiveSession.id == session_id)
+        .first()
+        .run()
+    )
+    if row is None or not row["stream_key"] or row["status"] == SessionStatus.cancelled:
+        return False
+    return secrets.compare_digest(str(row["stream_key"]).encode(), key.encode())
+
+
+async def go_live(session_id: int, at: datetime | None = None) -> bool:
+    """The stream started: scheduled (or ended, within the grace) becomes live.
+
+    Returns True when this call changed the status. A cancelled or archived session
+    cannot go live (409).
+    """
+    at = at or datetime.now(UTC)
+    changed = (
+        await LiveSession.update(
+            {LiveSession.status: SessionStatus.live, LiveSession.updated_at: at}
+        )
+        .where(
+            (LiveSession.id == session_id)
+            & (
+                (LiveSession.status == SessionStatus.scheduled)
+                | (
+                    (LiveSession.status == SessionStatus.ended)
+                    & (LiveSession.ends_at > at - RESTART_GRACE)
+                )
+            )
+        )
+        .returning(LiveSession.id)
+        .run()
+    )
+    if changed:
+        await (
+            LiveSession.update({LiveSession.live_at: at})
+            .where((LiveSession.id == session_id) & LiveSession.live_at.is_null())
+            .run()
+        )
+        return True
+    row = await session_row(session_id)
+    if row["status"] == SessionStatus.live:
+        return False
+    raise Conflict(f"session {session_id} is {row['status']} and cannot go live", field="status")
+
+
+async def end_stream(session_id: int, at: datetime | None = None) -> bool:
+    """The stream stopped: live becomes ended. Returns True when this call changed it."""
+    at = at or datetime.now(UTC)
+    changed = (
+        await LiveSession.update(
+            {
+                LiveSession.status: SessionStatus.ended,
+                LiveSession.ended_at: at,
+                LiveSession.updated_at: at,
+            }
+        )
+        .where((LiveSession.id == session_id) & (LiveSession.status == SessionStatus.live))
+        .returning(LiveSession.id)
+        .run()
+    )
+    return bool(changed)
+
+
+async def end_overdue(now: datetime | None = None, grace: timedelta = RESTART_GRACE) -> list[int]:
+    """Live sessions whose scheduled end passed more than ``grace`` ago become ended."""
+    now = now or datetime.now(UTC)
+    rows = (
+        await LiveSession.update(
+            {
+                LiveSession.status: SessionStatus.ended,
+                LiveSession.ended_at: now,
+                LiveSession.updated_at: now,
+            }
+        )
+        .where((LiveSession.status == SessionStatus.live) & (LiveSession.ends_at < now - grace))
+        .returning(LiveSession.id)
+        .run()
+    )
+    return [r["id"] for r in rows]
