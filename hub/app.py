@@ -21,6 +21,7 @@ from hub.api.calendar import CalendarController
 from hub.api.centers import CenterController
 from hub.api.series import SeriesController, TermController
 from hub.api.sessions import SessionController
+from hub.api.streams import StreamController
 from hub.api.teachers import CourseController, TeacherController
 from hub.auth import AuthMiddleware, provide_principal
 from hub.cache import InvalidateOnWrite, ResponseCache
@@ -93,6 +94,7 @@ def create_app(
             TermController,
             BookingController,
             CalendarController,
+            StreamController,
         ],
         dependencies={
             "principal": Provide(provide_principal, sync_to_thread=False),

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hub import db
+from hub.plugin_host import PluginHost
 from hub.settings import Settings, SettingsError, load_settings
 from hub.tables import Role
 
@@ -134,9 +135,36 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return serve(settings, args.host, args.port)
 
 
-def parser() -> argparse.ArgumentParser:
+def cmd_plugins(settings: Settings, args: argparse.Namespace) -> int:
+    """List plugins with their hooks, version and state; exit 1 when one failed."""
+    host: PluginHost = getattr(args, "plugin_host", None) or PluginHost(settings)
+    rows = [("NAME", "VERSION", "STATE", "HOOKS", "PROVIDES")]
+    for record in host.listing():
+        rows.append(
+            (
+                record.name,
+                record.version or "-",
+                record.state,
+                ",".join(record.hooks) or "-",
+                ",".join(record.providers + record.reporters) or "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    failed = [r for r in host.listing() if r.state == "failed"]
+    for record in failed:
+        print(f"\n{record.name} ({record.module}) failed: {record.error}")
+    return 1 if failed else 0
+
+
+def parser(plugins: PluginHost | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sharehub", description="Sharehub: live classes hub")
     sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("plugins", help="list plugins, their hooks, version and state").set_defaults(
+        run=cmd_plugins
+    )
 
     sub.add_parser("config", help="print the effective settings (secrets masked)").set_defaults(
         run=cmd_config
@@ -173,17 +201,21 @@ def parser() -> argparse.ArgumentParser:
         else:
             sp.add_argument("--admin-password", dest="admin_password")
             sp.add_argument("--no-serve", action="store_true", help="fill the data and exit")
+    if plugins is not None:
+        plugins.call_each("register_commands", subcommands=sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    args = parser().parse_args(argv)
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"sharehub: {exc}", file=sys.stderr)
         return 2
+    host = PluginHost(settings)
+    args = parser(host).parse_args(argv)
+    args.plugin_host = host
     return int(args.run(settings, args))
 
 

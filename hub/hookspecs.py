@@ -55,7 +55,7 @@ def register_commands(subcommands: argparse._SubParsersAction[Any]) -> None:
     """Add subcommands to the ``sharehub`` command line.
 
     ``subcommands`` is the argparse sub-parser collection; give each new parser
-    ``set_defaults(func=handler)`` where ``handler(settings, args) -> int`` returns the exit
+    ``set_defaults(run=handler)`` where ``handler(settings, args) -> int`` returns the exit
     status (``settings`` is the hub's ``Settings``).
     """
 

@@ -183,6 +183,7 @@ async def create_series(
     skip_holidays: bool = True,
     makeup_days: bool = False,
     provider: str = "self_hosted",
+    provider_settings: dict[str, Any] | None = None,
 ) -> tuple[int, Plan, list[int]]:
     """Create the series and all its sessions, or none of them if any would clash."""
     tz = schedule.zone(timezone, field="timezone")
@@ -234,6 +235,7 @@ async def create_series(
                     ends_at=o.ends_at,
                     series=series_id,
                     provider=provider,
+                    provider_settings=provider_settings or {},
                 )
                 for o in plan.occurrences
             ]

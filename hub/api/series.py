@@ -11,8 +11,10 @@ from litestar import Controller, get, post
 from hub import series
 from hub.accounts import Principal
 from hub.api.common import Name, PathId, need
+from hub.api.streams import check_provider_choice
 from hub.auth import admin_only, teacher_or_admin
 from hub.errors import Invalid, NotFound
+from hub.plugin_host import PluginHost
 from hub.schedule import get_course
 from hub.tables import LiveSession, Term, TermBreak, Visibility
 
@@ -29,6 +31,9 @@ class SeriesIn(msgspec.Struct, forbid_unknown_fields=True):
     skip_holidays: bool = True
     makeup_days: bool = False
     provider: Annotated[str, msgspec.Meta(max_length=50, pattern=r"^[a-z0-9_]+$")] = "self_hosted"
+    provider_settings: Annotated[dict[str, Any], msgspec.Meta(max_length=20)] = msgspec.field(
+        default_factory=dict
+    )
 
 
 class SeriesOut(msgspec.Struct):
@@ -104,8 +109,11 @@ class SeriesController(Controller):
     tags = ["series"]
 
     @post("/", guards=[teacher_or_admin])
-    async def create_series(self, data: SeriesIn, principal: Principal | None) -> SeriesOut:
+    async def create_series(
+        self, data: SeriesIn, principal: Principal | None, plugins: PluginHost
+    ) -> SeriesOut:
         """Create a weekly series from an RRULE; all its classes, or none if one would clash."""
+        options = check_provider_choice(plugins, data.provider, data.provider_settings)
         series_id, plan, _ = await series.create_series(
             need(principal),
             course_id=data.course_id,
@@ -117,6 +125,7 @@ class SeriesController(Controller):
             skip_holidays=data.skip_holidays,
             makeup_days=data.makeup_days,
             provider=data.provider,
+            provider_settings=options,
         )
         return await series_out(series_id, plan)
 

@@ -14,9 +14,11 @@ from piccolo.columns.combination import Where, WhereRaw
 from hub import schedule
 from hub.accounts import Principal
 from hub.api.common import Page, PageNo, PathId, PerPage, TzParam, need, viewer_zone
+from hub.api.streams import check_provider_choice
 from hub.auth import teacher_or_admin
 from hub.cache import ResponseCache
-from hub.errors import Invalid
+from hub.errors import Conflict, Invalid
+from hub.plugin_host import PluginHost
 from hub.settings import Settings
 from hub.tables import Booking, LiveSession, SessionStatus, Visibility
 
@@ -82,12 +84,19 @@ class SessionOut(msgspec.Struct):
         )
 
 
+ProviderOptions = Annotated[
+    dict[str, Any],
+    msgspec.Meta(max_length=20, description="the provider's session options (see /plugins)"),
+]
+
+
 class SessionIn(msgspec.Struct, forbid_unknown_fields=True):
     course_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
     starts_at: datetime
     ends_at: datetime
     timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "Asia/Shanghai"
     provider: Provider = "self_hosted"
+    provider_settings: ProviderOptions = msgspec.field(default_factory=dict)
 
 
 class SessionPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -95,6 +104,8 @@ class SessionPatch(msgspec.Struct, forbid_unknown_fields=True):
     ends_at: datetime | msgspec.UnsetType = msgspec.UNSET
     timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "Asia/Shanghai"
     status: SessionStatus | msgspec.UnsetType = msgspec.UNSET
+    provider: Provider | msgspec.UnsetType = msgspec.UNSET
+    provider_settings: ProviderOptions | msgspec.UnsetType = msgspec.UNSET
 
 
 async def session_rows(
@@ -204,14 +215,23 @@ class SessionController(Controller):
         return page_out
 
     @post("/", guards=[teacher_or_admin])
-    async def create_session(self, data: SessionIn, principal: Principal | None) -> SessionOut:
+    async def create_session(
+        self, data: SessionIn, principal: Principal | None, plugins: PluginHost
+    ) -> SessionOut:
         """Schedule one class; a clash with the teacher's other sessions answers 409."""
         who = need(principal)
         tz = schedule.zone(data.timezone, field="timezone")
         starts = schedule.as_utc(data.starts_at, tz, "starts_at")
         ends = schedule.as_utc(data.ends_at, tz, "ends_at")
+        options = check_provider_choice(plugins, data.provider, data.provider_settings)
         session_id = await schedule.create_session(
-            who, data.course_id, starts, ends, provider=data.provider, tz=tz
+            who,
+            data.course_id,
+            starts,
+            ends,
+            provider=data.provider,
+            provider_settings=options,
+            tz=tz,
         )
         return await one_session(session_id, tz)
 
@@ -231,12 +251,38 @@ class SessionController(Controller):
 
     @patch("/{session_id:int}", guards=[teacher_or_admin])
     async def update_session(
-        self, session_id: PathId, data: SessionPatch, principal: Principal | None
+        self,
+        session_id: PathId,
+        data: SessionPatch,
+        principal: Principal | None,
+        plugins: PluginHost,
     ) -> SessionOut:
-        """Move a session (also one class of a series), or cancel it with status=cancelled."""
+        """Move a session (also one class of a series), change its streaming provider, or
+        cancel it with status=cancelled."""
         who = need(principal)
         tz = schedule.zone(data.timezone, field="timezone")
         current = await schedule.get_session(session_id)
+        if data.provider is not msgspec.UNSET or data.provider_settings is not msgspec.UNSET:
+            schedule.may_teach(who, current["teacher"])
+            if current["status"] != SessionStatus.scheduled:
+                raise Conflict(
+                    f"the provider can change only before the class (it is {current['status']})",
+                    field="provider",
+                )
+            provider = current["provider"] if data.provider is msgspec.UNSET else data.provider
+            raw = (
+                (current["provider_settings"] if data.provider is msgspec.UNSET else {})
+                if data.provider_settings is msgspec.UNSET
+                else data.provider_settings
+            )
+            options = check_provider_choice(plugins, provider, raw)
+            await (
+                LiveSession.update(
+                    {LiveSession.provider: provider, LiveSession.provider_settings: options}
+                )
+                .where(LiveSession.id == session_id)
+                .run()
+            )
         if data.status is not msgspec.UNSET:
             if data.status is not SessionStatus.cancelled:
                 raise Invalid("only 'cancelled' can be set here", field="status")

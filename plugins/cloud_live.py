@@ -1,0 +1,70 @@
+"""What the Tencent and Alibaba live providers share: settings, stream names, expiries.
+
+Both clouds take an RTMP (or SRT) push on a push domain and serve HLS/FLV on a play
+domain, each URL signed with a key set in the cloud console. The teacher's push URL is
+valid from now until a while after the class (so a reconnect works); viewers get URLs
+that expire soon and ask the hub again. The cloud-side stream name carries a digest of
+the session's stream key, so rotating the key retires every push URL handed out before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import msgspec
+
+from hub.streaming import StreamContext
+
+Domain = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=253,
+        pattern=r"^$|^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
+        description="a bare host name, e.g. push.example.com",
+    ),
+]
+AppName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+PUSH_GRACE = timedelta(hours=2)
+"""A push URL stays valid this long after the scheduled end (reconnects, overruns)."""
+
+
+class CloudSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """``SHAREHUB_PLUGIN__<NAME>__<KEY>``: the domains and keys from the cloud console."""
+
+    push_domain: Domain = ""
+    play_domain: Domain = ""
+    app_name: AppName = "live"
+    push_key: str = ""
+    """Push authentication key; empty when the domain has push authentication off."""
+    play_key: str = ""
+    """Playback authentication key; empty when playback authentication is off."""
+    play_scheme: Annotated[str, msgspec.Meta(pattern=r"^https?$")] = "https"
+    play_validity_seconds: Annotated[int, msgspec.Meta(ge=0, le=7 * 86400)] = 0
+    """The play domain's configured signature validity, so URLs end when asked."""
+
+
+def problem(options: CloudSettings, name: str) -> str | None:
+    """Why the provider cannot be used yet (missing domains), or None."""
+    missing = [key for key in ("push_domain", "play_domain") if not getattr(options, key)]
+    if missing:
+        variables = ", ".join(f"SHAREHUB_PLUGIN__{name.upper()}__{k.upper()}" for k in missing)
+        return f"not configured: set {variables}"
+    return None
+
+
+def cloud_stream_name(ctx: StreamContext) -> str:
+    """``sh{id}-{8 hex}``: letters, digits and '-' only (safe to sign unquoted)."""
+    digest = hashlib.sha256(ctx.stream_key.encode()).hexdigest()[:8]
+    return f"{ctx.stream_name}-{digest}"
+
+
+def push_expiry(ctx: StreamContext) -> datetime:
+    """Valid until the later of 24 h from now and two hours after the scheduled end."""
+    return max(ctx.now + timedelta(hours=24), ctx.ends_at + PUSH_GRACE)
+
+
+def unix(moment: datetime) -> int:
+    return int(moment.timestamp())
