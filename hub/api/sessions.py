@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, patch, post
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 from piccolo.columns.combination import Where, WhereRaw
 
 from hub import schedule
@@ -122,6 +122,16 @@ async def session_rows(
     )
 
 
+def iso_day(value: str | None, field: str) -> date | None:
+    """A ``YYYY-MM-DD`` query value; a bad one is a 400 naming the query parameter."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"{value[:20]!r} is not a date (YYYY-MM-DD)", field=field) from None
+
+
 def day_bounds(
     start: date | None, end: date | None, tz: ZoneInfo
 ) -> tuple[datetime | None, datetime | None]:
@@ -154,8 +164,12 @@ class SessionController(Controller):
         settings: Settings,
         page: PageNo = 1,
         per_page: PerPage = 50,
-        date_from: Annotated[date | None, Parameter(query="from", description="first day")] = None,
-        date_to: Annotated[date | None, Parameter(query="to", description="last day")] = None,
+        date_from: Annotated[
+            str | None, QueryParameter(name="from", format="date", description="first day")
+        ] = None,
+        date_to: Annotated[
+            str | None, QueryParameter(name="to", format="date", description="last day")
+        ] = None,
         subject: Annotated[str | None, Parameter(max_length=50)] = None,
         grade: Annotated[int | None, Parameter(ge=1, le=12)] = None,
         province: Annotated[
@@ -173,7 +187,7 @@ class SessionController(Controller):
         if principal is None and (body := cache.get(key)) is not None:
             return Response(body, media_type=MediaType.JSON)  # type: ignore[return-value]
         zone = viewer_zone(tz, principal, settings.timezone)
-        lo, hi = day_bounds(date_from, date_to, zone)
+        lo, hi = day_bounds(iso_day(date_from, "from"), iso_day(date_to, "to"), zone)
         where: Any = WhereRaw("1 = 1")
         if lo:
             where &= LiveSession.ends_at > lo
