@@ -60,6 +60,13 @@ class FinalizeResult:
     duration: float
     artefacts: dict[str, Artefact]
     skipped: tuple[str, ...] = ()
+    segments: int = 0
+    segment_bytes: int = 0
+    """Bytes of the recorded HLS segments (the playlist's files)."""
+
+
+ARTEFACTS = ("mp4", "low", "audio", "poster")
+"""Everything finalize can make; the worker makes mp4+poster first, low+audio after."""
 
 
 async def _drain_spool(spool: Spool | None, storage: Storage) -> None:
@@ -219,12 +226,15 @@ async def finalize(
     spool: Spool | None = None,
     poster_at: float = 10.0,
     binary: str | None = None,
+    names: tuple[str, ...] = ARTEFACTS,
 ) -> FinalizeResult:
     """Close the recording under `session_key_prefix` and make its replay artefacts.
 
     `work_dir` is the recorder's work directory; on another worker it may be empty, and
     the segments are then downloaded. Waiting spooled objects (by default those in
     `work_dir/spool`) are uploaded first; StorageUnavailable if the store is still down.
+    `names` limits which artefacts are made now; the manifest keeps the others recorded
+    for the same segments.
     """
     keys = ArchiveKeys(session_key_prefix)
     work = WorkDir(Path(work_dir))
@@ -257,7 +267,12 @@ async def finalize(
     manifest = await _load_manifest(storage, keys)
     previous = manifest.get("artefacts", {}) if manifest.get("source") == fingerprint else {}
     finalizer = _Finalizer(keys, work, storage, segments, binary, poster_at)
-    for name in ("mp4", "low", "audio", "poster"):
+    for name, entry in previous.items():
+        if name not in names and name != "playlist" and entry.get("files"):
+            artefacts[name] = Artefact(
+                entry["key"], int(entry["bytes"]), entry.get("duration"), entry["files"]
+            )
+    for name in names:
         done = await _in_storage(storage, previous.get(name))
         if done is not None:
             artefacts[name] = done
@@ -275,7 +290,8 @@ async def finalize(
             # Recorded after each step, so a retry after a crash skips what is done.
             await _save_manifest(storage, keys, fingerprint, duration, artefacts)
     await _save_manifest(storage, keys, fingerprint, duration, artefacts)
-    return FinalizeResult(duration, artefacts, tuple(skipped))
+    segment_bytes = sum((work.path / s.uri).stat().st_size for s in segments)
+    return FinalizeResult(duration, artefacts, tuple(skipped), len(segments), segment_bytes)
 
 
 async def _save_manifest(

@@ -1,0 +1,277 @@
+"""One handler per job kind, gathered in `HANDLERS`.
+
+record: open the session's recording source through its provider and record it into
+storage until the class is over; when a stream ends, queue the finalize job (the replay
+is made while the listener waits for a possible restart). finalize: VOD playlist, MP4
+and poster, the Recording row, the session archived. transcode: the low-bandwidth and
+audio-only renditions. publish-report: `hub.reporting.run_publish_job`.
+
+Each handler is idempotent: a retry after a crash resumes (the recorder continues the
+segment numbering in its work directory; finalize skips artefacts already stored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hub import exports, jobs, live, recordings, reporting
+from hub.errors import Conflict
+from hub.streaming import RecordingSource
+from hub.tables import JobState, SessionStatus
+from media.finalize import FinalizeError, finalize
+from media.layout import ArchiveKeys
+from media.recorder import Recorder
+from media.spool import Spool
+from media.worker import HandBack, Handler, JobContext, PermanentError
+
+log = logging.getLogger("sharehub.worker")
+
+MiB = 1024 * 1024
+OVER = (SessionStatus.cancelled, SessionStatus.archived)
+STILL_WANTED_CHECK = 5.0
+"""Seconds between checks that a waiting recorder's session still wants recording."""
+
+
+def key_prefix(session_id: int) -> str:
+    return f"sessions/{session_id}"
+
+
+@contextlib.asynccontextmanager
+async def work_lock(path: Path, stopping: asyncio.Event) -> AsyncIterator[None]:
+    """Finalize and transcode of one session take turns in its work directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("wb")
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if stopping.is_set():
+                    raise HandBack(delay=1.0) from None
+                await asyncio.sleep(0.3)
+        yield
+    finally:
+        handle.close()
+
+
+async def _source(ctx: JobContext, session_id: int) -> RecordingSource | None:
+    row = await live.session_row(session_id)
+    if row["status"] in OVER:
+        return None
+    provider = ctx.plugins.providers.get(row["provider"])
+    if provider is None:
+        raise RuntimeError(f"provider {row['provider']!r} of session {session_id} is not loaded")
+    return provider.recording_source(await live.prepared_context(row, ctx.plugins, ctx.settings))
+
+
+def _still_recording(
+    row: dict[str, object],
+    source: RecordingSource,
+    now: datetime,
+    relisten_until: datetime | None,
+) -> bool:
+    if row["status"] in OVER:
+        return False
+    ends_at = row["ends_at"]
+    assert isinstance(ends_at, datetime)
+    if row["status"] != SessionStatus.live and now > ends_at + live.RESTART_GRACE:
+        return False
+    if source.listen:
+        return relisten_until is None or now < relisten_until
+    return row["status"] == SessionStatus.live
+
+
+async def _drain(spool: Spool, ctx: JobContext) -> None:
+    """Upload what the store refused while recording; wait for it to come back."""
+    wait = 1.0
+    while len(spool):
+        result = await spool.drain(ctx.storage)
+        if not result.remaining:
+            return
+        log.warning(
+            "store unreachable: %d objects (%d bytes) wait in %s",
+            result.remaining,
+            spool.bytes_used(),
+            spool.root,
+        )
+        if ctx.stopping.is_set():
+            raise HandBack()
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, 30.0)
+
+
+async def record(ctx: JobContext) -> None:
+    session_id = ctx.session_id()
+    source = await _source(ctx, session_id)
+    if source is None:
+        log.info("session %d is over or not recordable: nothing to record", session_id)
+        return
+    worker = ctx.worker
+    prefix = key_prefix(session_id)
+    keys = ArchiveKeys(prefix)
+    work = worker.work_dir(session_id)
+    spool = Spool(work / "spool", max_bytes=ctx.settings.spool_max_mb * MiB)
+    relisten_until: datetime | None = None
+    while True:
+        if ctx.stopping.is_set():
+            raise HandBack()
+        row = await live.session_row(session_id)
+        now = datetime.now(UTC)
+        if not _still_recording(row, source, now, relisten_until):
+            break
+        await _drain(spool, ctx)
+        recorder = Recorder(
+            source.url,
+            work,
+            ctx.storage,
+            prefix,
+            spool=spool,
+            segment_seconds=ctx.settings.segment_seconds,
+            rw_timeout=worker.record_timeout,
+            binary=worker.binary,
+        )
+        await recorder.start()
+        shipped_before = len(recorder.state.shipped)
+        got_data = False
+        checked = time.monotonic()
+        try:
+            while recorder.running:
+                if not got_data and time.monotonic() - checked > STILL_WANTED_CHECK:
+                    # a listener nobody pushes to waits forever: give up when the class
+                    # is cancelled or over
+                    checked = time.monotonic()
+                    fresh = await live.session_row(session_id)
+                    if not _still_recording(fresh, source, datetime.now(UTC), relisten_until):
+                        log.info("session %d is over before any data: stop waiting", session_id)
+                        await recorder.stop()
+                        break
+                if not got_data and recorder.last_progress_at is not None:
+                    got_data = True
+                    await recordings.start(session_id, prefix, keys.playlist)
+                    try:
+                        if await live.go_live(session_id):
+                            log.info("session %d is live: data arrived", session_id)
+                    except Conflict as exc:
+                        log.warning("session %d: %s", session_id, exc.detail)
+                if ctx.stopping.is_set():
+                    await recorder.stop()
+                    raise HandBack()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ctx.stopping.wait(), 0.5)
+        except BaseException:
+            if recorder.running:
+                await asyncio.shield(recorder.stop())
+            raise
+        summary = await recorder.wait()
+        got_data = got_data or summary.segments_shipped > shipped_before
+        if not got_data:
+            log.info(
+                "session %d: no data from the source (%s); trying again",
+                session_id,
+                " | ".join(summary.stderr_tail[-2:]) or f"exit {summary.returncode}",
+            )
+            await asyncio.sleep(worker.retry_wait)
+            continue
+        log.info("session %d: stream stopped after %.1fs recorded", session_id, summary.duration)
+        if source.listen:
+            await live.end_stream(session_id)
+        await _drain(spool, ctx)
+        await recordings.processing(session_id)
+        await jobs.enqueue(
+            jobs.FINALIZE,
+            {"session_id": session_id},
+            dedupe_key=f"finalize:{session_id}",
+            reopen=(JobState.succeeded, JobState.failed),
+        )
+        relisten_until = datetime.now(UTC) + timedelta(seconds=worker.relisten_seconds)
+
+
+async def finalize_job(ctx: JobContext) -> None:
+    session_id = ctx.session_id()
+    row = await recordings.get(session_id)
+    prefix = row["key_prefix"] if row else key_prefix(session_id)
+    work = ctx.worker.work_dir(session_id)
+    started = time.monotonic()
+    async with work_lock(work / "final.lock", ctx.stopping):
+        try:
+            result = await finalize(prefix, work, ctx.storage, names=("mp4", "poster"))
+        except FinalizeError as exc:
+            if "nothing was recorded" in str(exc):
+                await recordings.failed(session_id, str(exc))
+                raise PermanentError(str(exc)) from exc
+            raise
+    artefacts = result.artefacts
+    mp4 = artefacts.get("mp4")
+    poster = artefacts.get("poster")
+    if row is None:
+        await recordings.start(session_id, prefix, artefacts["playlist"].key)
+    await recordings.finalized(
+        session_id,
+        playlist_key=artefacts["playlist"].key,
+        mp4_key=mp4.key if mp4 else "",
+        poster_key=poster.key if poster else "",
+        duration=result.duration,
+        segments=result.segments,
+        bytes_total=result.segment_bytes + sum(a.bytes for a in artefacts.values()),
+        mp4_bytes=mp4.bytes if mp4 else 0,
+    )
+    archived = await recordings.archive_finished(session_ids=[session_id])
+    log.info(
+        "session %d: replay ready in %.1fs (%.1fs, %d segments)%s",
+        session_id,
+        time.monotonic() - started,
+        result.duration,
+        result.segments,
+        ", archived" if archived else "",
+    )
+    await jobs.enqueue(
+        jobs.TRANSCODE,
+        {"session_id": session_id},
+        dedupe_key=f"transcode:{session_id}",
+        reopen=(JobState.succeeded, JobState.failed),
+    )
+
+
+async def transcode(ctx: JobContext) -> None:
+    session_id = ctx.session_id()
+    row = await recordings.get(session_id)
+    prefix = row["key_prefix"] if row else key_prefix(session_id)
+    work = ctx.worker.work_dir(session_id)
+    async with work_lock(work / "final.lock", ctx.stopping):
+        try:
+            result = await finalize(prefix, work, ctx.storage, names=("low", "audio"))
+        except FinalizeError as exc:
+            if "nothing was recorded" in str(exc):
+                raise PermanentError(str(exc)) from exc
+            raise
+    made = {
+        name: {"key": a.key, "bytes": a.bytes, "duration": a.duration}
+        for name, a in result.artefacts.items()
+        if name in ("low", "audio")
+    }
+    await recordings.add_renditions(session_id, made)
+
+
+async def publish_report(ctx: JobContext) -> None:
+    await reporting.run_publish_job(ctx.job.payload, ctx.plugins, ctx.settings)
+
+
+async def export(ctx: JobContext) -> None:
+    await exports.run_export_job(ctx.job.payload, ctx.plugins, ctx.settings)
+
+
+HANDLERS: dict[str, Handler] = {
+    jobs.RECORD: record,
+    jobs.FINALIZE: finalize_job,
+    jobs.TRANSCODE: transcode,
+    jobs.PUBLISH_REPORT: publish_report,
+    exports.EXPORT_JOB: export,
+}

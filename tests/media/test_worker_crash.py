@@ -1,0 +1,230 @@
+"""The worker survives kill -9 and a store outage; two workers never record one session twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from asyncio.subprocess import DEVNULL
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from media_support import download, free_udp_port
+from test_media_recovery import TcpProxy
+from test_worker import quick_worker, until
+from worker_support import feed_host, make_session
+
+from hub import db, jobs, live
+from hub.settings import Settings
+from hub.storage import S3Storage
+from hub.tables import JobState, Recording
+from media.commands import test_source_cmd
+from media.ffmpeg_bin import decode_ok, probe
+from media.playlist import parse_playlist
+from media.workdir import segment_number
+
+CHILD = Path(__file__).with_name("worker_child.py")
+
+
+def s3_settings(settings: Settings, storage: S3Storage) -> Settings:
+    return replace(
+        settings,
+        s3_endpoint_url=storage.endpoint_url or "",
+        s3_bucket=storage.bucket,
+        s3_access_key="testing",
+        s3_secret_key="testing",
+        segment_seconds=2,
+    )
+
+
+def udp_listen(port: int) -> str:
+    return f"udp://127.0.0.1:{port}?overrun_nonfatal=1&fifo_size=100000"
+
+
+async def push(port: int, seconds: float) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *test_source_cmd(
+            f"udp://127.0.0.1:{port}?pkt_size=1316", seconds, "mpegts", size="640x360"
+        ),
+        stdin=DEVNULL,
+        stdout=DEVNULL,
+        stderr=DEVNULL,
+    )
+
+
+async def replay_ready(session_id: int) -> bool:
+    row = await Recording.select(Recording.state).where(Recording.session_id == session_id).first()
+    return bool(row and row["state"] == "ready")
+
+
+async def test_kill_9_of_the_worker_mid_class_then_a_new_worker_resumes(
+    settings: Settings, s3_storage: S3Storage, tmp_path: Path, child_env: dict[str, str]
+) -> None:
+    settings = s3_settings(settings, s3_storage)
+    port = free_udp_port()
+    session_id = await make_session(lasts=5)
+    env = {
+        **child_env,
+        "PYTHONPATH": os.pathsep.join([str(CHILD.parent), child_env["PYTHONPATH"]]),
+        "SHAREHUB_DATA_DIR": str(settings.data_dir),
+        "SHAREHUB_DATABASE_URL": settings.database_url,
+        "SHAREHUB_SECRET_KEY": settings.secret_key,
+        "SHAREHUB_S3_ENDPOINT_URL": settings.s3_endpoint_url,
+        "SHAREHUB_S3_BUCKET": settings.s3_bucket,
+        "SHAREHUB_S3_ACCESS_KEY": "testing",
+        "SHAREHUB_S3_SECRET_KEY": "testing",
+        "SHAREHUB_SEGMENT_SECONDS": "2",
+    }
+    log = (tmp_path / "child.log").open("wb")
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(CHILD),
+        str(session_id),
+        udp_listen(port),
+        "1",
+        env=env,
+        stdin=DEVNULL,
+        stdout=DEVNULL,
+        stderr=log,
+    )
+    source = None
+    worker = None
+    try:
+
+        async def child_records() -> bool:
+            job = await jobs.find(f"record:{session_id}")
+            return job is not None and job.state == JobState.doing
+
+        await until(child_records, "the child worker to take the record job", 30)
+        source = await push(port, 26)
+
+        async def two_segments_up() -> bool:
+            keys = await s3_storage.list(f"sessions/{session_id}/hls/")
+            return sum(k.endswith(".ts") for k in keys) >= 2
+
+        await until(two_segments_up, "two segments uploaded by the child", 30)
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
+        host = feed_host(settings, {session_id: udp_listen(port)}, listen=True)
+        worker = quick_worker(settings, host, storage=s3_storage)
+        worker.start()
+        assert await source.wait() == 0
+        await until(lambda: replay_ready(session_id), "the replay after the crash", 90)
+    finally:
+        for process in (child, source):
+            if process is not None and process.returncode is None:
+                process.kill()
+        if worker is not None:
+            await worker.stop()
+        log.close()
+
+    record = await jobs.find(f"record:{session_id}")
+    assert record is not None and record.attempts == 2, "taken back once, not redone"
+    local = await download(s3_storage, f"sessions/{session_id}", tmp_path / "replay")
+    playlist = parse_playlist((local / "hls/index.m3u8").read_text())
+    assert playlist.ended
+    runs: list[list[int]] = []
+    for segment in playlist.segments:
+        if segment.discontinuity or not runs:
+            runs.append([])
+        runs[-1].append(segment_number(segment.uri) or 0)
+    assert len(runs) == 2 and all(len(run) >= 2 for run in runs), runs
+    assert runs[1][0] > runs[0][-1], "numbering continues after the crash"
+    assert decode_ok(local / "replay.mp4")
+    mp4_duration = probe(local / "replay.mp4").duration or 0.0
+    assert abs(mp4_duration - sum(s.duration for s in playlist.segments)) <= 2.5
+
+
+async def test_store_outage_during_the_class_loses_nothing(
+    settings: Settings, s3_storage: S3Storage, tmp_path: Path
+) -> None:
+    from media_support import make_s3
+
+    settings = s3_settings(settings, s3_storage)
+    proxy = TcpProxy(int((s3_storage.endpoint_url or "").rsplit(":", 1)[1]))
+    await proxy.start()
+    through_proxy = make_s3(
+        proxy.url, s3_storage.bucket, max_attempts=1, connect_timeout=1, read_timeout=5
+    )
+    port = free_udp_port()
+    session_id = await make_session(lasts=5)
+    host = feed_host(settings, {session_id: udp_listen(port)}, listen=True)
+    worker = quick_worker(settings, host, storage=through_proxy)
+    worker.start()
+    source = None
+    try:
+
+        async def listening() -> bool:
+            job = await jobs.find(f"record:{session_id}")
+            return job is not None and job.state == JobState.doing
+
+        await until(listening, "the record job", 20)
+        source = await push(port, 18)
+
+        async def first_segment_up() -> bool:
+            keys = await s3_storage.list(f"sessions/{session_id}/hls/")
+            return any(k.endswith(".ts") for k in keys)
+
+        await until(first_segment_up, "a first segment", 30)
+        await proxy.stop()
+        spool = worker.work_dir(session_id) / "spool" / "objects"
+
+        async def spooled() -> bool:
+            return spool.is_dir() and any(spool.rglob("seg_*.ts"))
+
+        await until(spooled, "segments kept in the spool", 30)
+        assert await source.wait() == 0
+        await asyncio.sleep(5)  # the stream ended while the store is still down
+        assert not await replay_ready(session_id)
+        await proxy.start()
+        await until(lambda: replay_ready(session_id), "the replay once the store is back", 90)
+    finally:
+        if source is not None and source.returncode is None:
+            source.kill()
+        await worker.stop()
+        await proxy.stop()
+
+    local = await download(s3_storage, f"sessions/{session_id}", tmp_path / "replay")
+    playlist = parse_playlist((local / "hls/index.m3u8").read_text())
+    numbers = [segment_number(s.uri) for s in playlist.segments]
+    assert numbers == list(range(len(numbers))), f"no segment missing: {numbers}"
+    assert sum(s.duration for s in playlist.segments) >= 18 - 2 * 2
+    assert decode_ok(local / "replay.mp4")
+
+
+async def test_two_workers_on_postgresql_never_record_one_session_twice(
+    settings: Settings, tmp_path: Path
+) -> None:
+    if db.is_sqlite():
+        pytest.skip("several workers claim at once on PostgreSQL only (SQLite takes one)")
+    sessions = [await make_session(lasts=3600) for _ in range(4)]
+    urls = {sid: udp_listen(free_udp_port()) for sid in sessions}
+    workers = []
+    for name in ("a", "b"):
+        own = replace(settings, work_dir=str(tmp_path / f"work_{name}"))
+        workers.append(quick_worker(own, feed_host(own, urls, listen=True), record_timeout=2))
+    for worker in workers:
+        worker.start()
+    try:
+
+        async def all_recording() -> bool:
+            return sum(len(w.running) for w in workers) == len(sessions)
+
+        await until(all_recording, "every session's recorder running", 30)
+        await asyncio.sleep(4)  # several ticks of both workers, recorders restarting
+        running = [set(w.running) for w in workers]
+        assert not running[0] & running[1], "no job runs on both workers"
+        assert sum(len(r) for r in running) == len(sessions)
+        for sid in sessions:
+            job = await jobs.find(f"record:{sid}")
+            assert job is not None and job.attempts == 1, "claimed once, never stolen"
+            dirs = [w.work_dir(sid).is_dir() for w in workers]
+            assert dirs.count(True) == 1, f"session {sid} recorded by one worker only"
+        for sid in sessions:
+            await live.go_live(sid)
+            await live.end_stream(sid)
+    finally:
+        for worker in workers:
+            await worker.stop()
