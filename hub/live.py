@@ -114,6 +114,20 @@ async def context(
     )
 
 
+async def prepared_context(
+    row: dict[str, Any], host: PluginHost, settings: Settings, now: datetime | None = None
+) -> StreamContext:
+    """The context after the provider's optional ``prepare(ctx)`` (which may store options,
+    e.g. an assigned port, before addresses are shown or the recorder opens the source)."""
+    ctx = await context(row, host, settings, now)
+    prepare = getattr(host.provider(row["provider"]), "prepare", None)
+    if prepare is None:
+        return ctx
+    await prepare(ctx)
+    fresh = await session_row(row["id"])
+    return await context(fresh, host, settings, now)
+
+
 async def key_matches(session_id: int, key: str) -> bool:
     """Whether ``key`` is the session's current push secret (constant-time compare)."""
     row = (

@@ -26,6 +26,7 @@ log = logging.getLogger("sharehub.plugins")
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
 State = Literal["ok", "failed"]
+PROVIDER_ATTRS = ("name", "label", "capabilities", "settings_model", "session_model")
 
 
 @dataclass
@@ -155,40 +156,36 @@ class PluginHost:
             return None
 
     def _add_provider(self, record: PluginRecord, provider: Any) -> None:
-        missing = [
-            attr
-            for attr in ("name", "label", "capabilities", "settings_model", "session_model")
-            if not hasattr(provider, attr)
-        ]
-        if missing:
-            record.fail(f"provider {provider!r} lacks {', '.join(missing)}")
-            return
-        name = provider.name
-        if name in self.providers or name in self.reporters:
-            record.fail(f"provider name {name!r} is already taken")
-            return
-        options = self._validated_options(record, provider)
-        if options is None:
-            return
-        self.providers[name] = provider
-        self.provider_options[name] = options
-        record.providers.append(name)
+        if self._add(record, provider, PROVIDER_ATTRS, self.providers, self.provider_options):
+            record.providers.append(provider.name)
 
     def _add_reporter(self, record: PluginRecord, reporter: Any) -> None:
-        missing = [attr for attr in ("name", "label") if not hasattr(reporter, attr)]
+        if self._add(record, reporter, ("name", "label"), self.reporters, self.reporter_options):
+            record.reporters.append(reporter.name)
+
+    def _add(
+        self,
+        record: PluginRecord,
+        thing: Any,
+        required: tuple[str, ...],
+        into: dict[str, Any],
+        options_into: dict[str, msgspec.Struct],
+    ) -> bool:
+        """Validate and keep one registered provider or reporter; False if it failed."""
+        missing = [attr for attr in required if not hasattr(thing, attr)]
         if missing:
-            record.fail(f"reporter {reporter!r} lacks {', '.join(missing)}")
-            return
-        name = reporter.name
-        if name in self.reporters or name in self.providers:
-            record.fail(f"reporter name {name!r} is already taken")
-            return
-        options = self._validated_options(record, reporter)
+            record.fail(f"{thing!r} lacks {', '.join(missing)}")
+            return False
+        name = thing.name
+        if name in self.providers or name in self.reporters:
+            record.fail(f"the name {name!r} is already taken")
+            return False
+        options = self._validated_options(record, thing)
         if options is None:
-            return
-        self.reporters[name] = reporter
-        self.reporter_options[name] = options
-        record.reporters.append(name)
+            return False
+        into[name] = thing
+        options_into[name] = options
+        return True
 
     def _check_unclaimed_options(self) -> None:
         known = set(self.providers) | set(self.reporters)

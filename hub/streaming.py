@@ -100,6 +100,10 @@ class StreamingProvider(Protocol):
     settings_model: ClassVar[type[msgspec.Struct]]
     session_model: ClassVar[type[msgspec.Struct]]
 
+    # Optional: ``async def prepare(self, ctx) -> None`` is awaited before ``ingest``,
+    # ``playback`` and ``recording_source`` (to store per-session state such as a port);
+    # ``def problem(self, options) -> str | None`` says why the provider cannot be used yet.
+
     def ingest(self, ctx: StreamContext) -> Ingest:
         """Push addresses for the teacher (secret: only the teacher and admins see them)."""
         ...

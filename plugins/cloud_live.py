@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import msgspec
 
-from hub.streaming import StreamContext
+from hub.streaming import (
+    NoOptions,
+    Playback,
+    PlaybackUrl,
+    RecordingSource,
+    StreamContext,
+)
 
 Domain = Annotated[
     str,
@@ -68,3 +74,46 @@ def push_expiry(ctx: StreamContext) -> datetime:
 
 def unix(moment: datetime) -> int:
     return int(moment.timestamp())
+
+
+class CloudProvider:
+    """Playback, recording source and readiness, the same for both clouds; a subclass
+    sets its name, label, capabilities, play signer and writes ``ingest``."""
+
+    name: ClassVar[str]
+    settings_model: ClassVar[type[CloudSettings]] = CloudSettings
+    session_model: ClassVar[type[NoOptions]] = NoOptions
+    recording_protocol: ClassVar[str]
+    """Which playback URL the recorder pulls (``flv`` or ``rtmp``)."""
+
+    @staticmethod
+    def sign_play(*args: object, **kwargs: object) -> dict[str, str]:
+        """``play_urls(domain, app, stream, key, expiry_unix, scheme, *, validity_seconds)``
+        of the cloud's signing module."""
+        raise NotImplementedError
+
+    def problem(self, options: CloudSettings) -> str | None:
+        return problem(options, self.name)
+
+    def play_urls(self, ctx: StreamContext, expires_at: datetime) -> dict[str, str]:
+        options: CloudSettings = ctx.options
+        return self.sign_play(
+            options.play_domain,
+            options.app_name,
+            cloud_stream_name(ctx),
+            options.play_key or None,
+            unix(expires_at),
+            options.play_scheme,
+            validity_seconds=options.play_validity_seconds,
+        )
+
+    def playback(self, ctx: StreamContext, expires_at: datetime) -> Playback:
+        urls = self.play_urls(ctx, expires_at)
+        return Playback(
+            urls=(PlaybackUrl("hls", urls["hls"]), PlaybackUrl("flv", urls["flv"])),
+            expires_at=expires_at,
+        )
+
+    def recording_source(self, ctx: StreamContext) -> RecordingSource | None:
+        expires = max(ctx.now, ctx.ends_at) + PUSH_GRACE
+        return RecordingSource(self.play_urls(ctx, expires)[self.recording_protocol])

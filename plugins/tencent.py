@@ -8,37 +8,29 @@ rules and worked examples). The recorder pulls the FLV playback URL.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import ClassVar
 
 from hub.hookspecs import hookimpl
 from hub.streaming import (
     Capabilities,
     Ingest,
-    NoOptions,
-    Playback,
-    PlaybackUrl,
     PushEndpoint,
-    RecordingSource,
     StreamContext,
     StreamingProvider,
 )
 from plugins import cloud_live
-from plugins.cloud_live import CloudSettings
+from plugins.cloud_live import CloudProvider, CloudSettings
 from plugins.signing import tencent
 
 
-class TencentLive:
+class TencentLive(CloudProvider):
     name: ClassVar[str] = "tencent"
     label: ClassVar[str] = "腾讯云直播 Tencent Cloud Live"
+    recording_protocol: ClassVar[str] = "flv"
+    sign_play = staticmethod(tencent.play_urls)
     capabilities: ClassVar[Capabilities] = Capabilities(
         push=("rtmp", "srt", "webrtc"), playback=("hls", "flv"), recordable=True
     )
-    settings_model: ClassVar[type[CloudSettings]] = CloudSettings
-    session_model: ClassVar[type[NoOptions]] = NoOptions
-
-    def problem(self, options: CloudSettings) -> str | None:
-        return cloud_live.problem(options, self.name)
 
     def ingest(self, ctx: StreamContext) -> Ingest:
         options: CloudSettings = ctx.options
@@ -60,29 +52,6 @@ class TencentLive:
             ),
             expires_at=expires,
         )
-
-    def _play(self, ctx: StreamContext, expires_at: datetime) -> dict[str, str]:
-        options: CloudSettings = ctx.options
-        return tencent.play_urls(
-            options.play_domain,
-            options.app_name,
-            cloud_live.cloud_stream_name(ctx),
-            options.play_key or None,
-            cloud_live.unix(expires_at),
-            options.play_scheme,
-            validity_seconds=options.play_validity_seconds,
-        )
-
-    def playback(self, ctx: StreamContext, expires_at: datetime) -> Playback:
-        urls = self._play(ctx, expires_at)
-        return Playback(
-            urls=(PlaybackUrl("hls", urls["hls"]), PlaybackUrl("flv", urls["flv"])),
-            expires_at=expires_at,
-        )
-
-    def recording_source(self, ctx: StreamContext) -> RecordingSource | None:
-        expires = max(ctx.now, ctx.ends_at) + timedelta(hours=2)
-        return RecordingSource(self._play(ctx, expires)["flv"])
 
 
 @hookimpl

@@ -133,7 +133,7 @@ async def ingest_out(
     if row["status"] == SessionStatus.cancelled:
         raise Conflict(f"session {row['id']} is cancelled", field="status")
     provider = usable_provider(host, row["provider"])
-    ctx = await live.context(row, host, settings)
+    ctx = await live.prepared_context(row, host, settings)
     ingest: Ingest = provider.ingest(ctx)
     base = f"/api/v1/sessions/{row['id']}/ingest/qr.svg?protocol="
     out = IngestOut(
@@ -233,7 +233,7 @@ class StreamController(Controller):
             raise Conflict(f"session {session_id} is cancelled", field="status")
         provider = usable_provider(plugins, row["provider"])
         now = datetime.now(UTC)
-        ctx = await live.context(row, plugins, settings, now)
+        ctx = await live.prepared_context(row, plugins, settings, now)
         playback: Playback = provider.playback(ctx, now + PLAYBACK_TTL)
         out = PlaybackOut(
             session_id=session_id,
