@@ -13,6 +13,8 @@ from collections import OrderedDict
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
+NOT_WRITES = ("/beacons", "/beacons/check")
+"""POST paths that change no schedule data (player beacons): they keep the cache."""
 
 
 class ResponseCache:
@@ -58,5 +60,9 @@ class InvalidateOnWrite:
         try:
             await self.app(scope, receive, send)
         finally:
-            if scope["type"] == "http" and scope["method"] not in READS:
+            if (
+                scope["type"] == "http"
+                and scope["method"] not in READS
+                and not scope["path"].endswith(NOT_WRITES)
+            ):
                 self.cache.invalidate()

@@ -1,0 +1,61 @@
+"""Impact figures: programme-wide headline figures for anyone, breakdowns for administrators."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.params import Parameter, QueryParameter
+
+from hub.accounts import Principal
+from hub.errors import Forbidden, Invalid
+from hub.impact import GroupBy, Impact, Period, compute
+from hub.schedule import zone
+from hub.settings import Settings
+
+FromParam = Annotated[
+    str | None,
+    QueryParameter(name="from", format="date", description="first day (hub time zone)"),
+]
+ToParam = Annotated[
+    str | None, QueryParameter(name="to", format="date", description="last day (included)")
+]
+
+
+def parse_day(value: str | None, field: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"{value[:20]!r} is not a date (YYYY-MM-DD)", field=field) from None
+
+
+def period_of(date_from: str | None, date_to: str | None, settings: Settings) -> Period:
+    return Period.of(
+        parse_day(date_from, "from"), parse_day(date_to, "to"), zone(settings.timezone)
+    )
+
+
+class ImpactController(Controller):
+    path = "/api/v1/impact"
+    tags = ["impact"]
+
+    @get("")
+    async def impact(
+        self,
+        settings: Settings,
+        principal: Principal | None,
+        date_from: FromParam = None,
+        date_to: ToParam = None,
+        group_by: Annotated[
+            GroupBy | None, Parameter(description="province, center, teacher or course")
+        ] = None,
+    ) -> Impact:
+        """Share-centers active, teachers, sessions held, online views (live, replay), unique
+        viewers, peak concurrency, children served offline, attendance rate, teaching hours,
+        replay hours. Headline figures are public; ``group_by`` needs an administrator."""
+        if group_by is not None and (principal is None or not principal.is_admin):
+            raise Forbidden("breakdowns by group are for administrators", field="group_by")
+        return await compute(period_of(date_from, date_to, settings), group_by)

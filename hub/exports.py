@@ -1,0 +1,532 @@
+"""Attendance and view-statistics exports: rows streamed from the database into CSV or XLSX.
+
+- Attendance: one row per center per session (a booking): center, region, session, course,
+  teacher, booked, checked in / out (in the hub's time zone), children present.
+- View statistics: one row per session per day watched: live / replay / center-screen views,
+  unique viewers, hours watched.
+
+Rows come from one database cursor (server-side on PostgreSQL), so memory stays flat for a
+million rows. CSV is UTF-8 with a BOM (Excel then opens Chinese correctly) and streams in
+the response; XLSX is written by XlsxWriter in constant-memory mode, in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import inspect
+import io
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+import xlsxwriter
+
+from hub import db, jobs
+from hub.errors import NotFound
+from hub.impact import Period
+from hub.rowstream import fetch_batches
+from hub.settings import Settings
+from hub.storage import storage_for
+from hub.tables import ExportFile
+
+BOM = "\ufeff"
+BATCH = 5000
+LARGE_XLSX_ROWS = 50_000
+"""Above this many rows an XLSX takes more than a few seconds: write it in the background."""
+
+
+class Dataset(StrEnum):
+    attendance = "attendance"
+    views = "views"
+
+
+class Format(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+CONTENT_TYPES = {
+    Format.csv: "text/csv; charset=utf-8",
+    Format.xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+HEADERS: dict[Dataset, list[str]] = {
+    Dataset.attendance: [
+        "共享中心 Center",
+        "省 Province",
+        "市 City",
+        "县 County",
+        "课次 Session",
+        "开始 Starts",
+        "结束 Ends",
+        "状态 Status",
+        "课程 Course",
+        "教师 Teacher",
+        "预约时间 Booked at",
+        "签到 Checked in",
+        "签退 Checked out",
+        "到场儿童 Children",
+    ],
+    Dataset.views: [
+        "课次 Session",
+        "开始 Starts",
+        "课程 Course",
+        "教师 Teacher",
+        "日期 Day",
+        "直播观看 Live views",
+        "回放观看 Replay views",
+        "中心屏幕观看 Center-screen views",
+        "独立观众 Unique viewers",
+        "直播观看小时 Live hours",
+        "回放观看小时 Replay hours",
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    period: Period
+    province: str | None = None
+    center_id: int | None = None
+    teacher_id: int | None = None
+
+
+def _where(filters: Filters, sql: list[str], args: list[Any]) -> None:
+    sql.append("s.starts_at >= ? AND s.starts_at < ? AND s.status != 'cancelled'")
+    args += [filters.period.utc_start, filters.period.utc_end]
+    if filters.teacher_id is not None:
+        sql.append("s.teacher = ?")
+        args.append(filters.teacher_id)
+
+
+def _local_sql(column: str, tz: ZoneInfo, sqlite: bool) -> str:
+    """On PostgreSQL the server formats local times; SQLite gives the stored UTC text and
+    Python converts it (``LocalTimes``), which is faster than SQLite's date functions."""
+    if sqlite:
+        return column
+    name = tz.key.replace("'", "")
+    return f"to_char({column} AT TIME ZONE '{name}', 'YYYY-MM-DD HH24:MI')"
+
+
+def attendance_query(filters: Filters, sqlite: bool = True) -> tuple[str, list[Any]]:
+    where: list[str] = []
+    args: list[Any] = []
+    _where(filters, where, args)
+    if filters.province:
+        where.append("sc.province = ?")
+        args.append(filters.province)
+    if filters.center_id is not None:
+        where.append("sc.id = ?")
+        args.append(filters.center_id)
+    tz = filters.period.tz
+
+    def t(column: str) -> str:
+        return _local_sql(column, tz, sqlite)
+
+    sql = (
+        f"SELECT sc.name, sc.province, sc.city, sc.county, s.id, {t('s.starts_at')}, "
+        f"{t('s.ends_at')}, s.status, c.title, t.name, {t('b.created_at')}, "
+        f"{t('b.checked_in_at')}, {t('b.checked_out_at')}, b.children_present FROM booking b "
+        "JOIN live_session s ON s.id = b.session JOIN course c ON c.id = s.course "
+        "JOIN teacher t ON t.id = s.teacher JOIN share_center sc ON sc.id = b.center "
+        f"WHERE {' AND '.join(where)} ORDER BY s.starts_at, s.id, sc.name, b.id"
+    )
+    return sql, args
+
+
+def views_query(filters: Filters, sqlite: bool = True) -> tuple[str, list[Any]]:
+    """Per session per day watched; unique viewers from the viewer windows of that day."""
+    where: list[str] = []
+    args: list[Any] = []
+    _where(filters, where, args)
+    if filters.province or filters.center_id is not None:
+        # sessions that a center of this province (or this center) booked
+        inner = "SELECT b.session FROM booking b JOIN share_center sc ON sc.id = b.center WHERE "
+        parts = []
+        if filters.province:
+            parts.append("sc.province = ?")
+            args.append(filters.province)
+        if filters.center_id is not None:
+            parts.append("sc.id = ?")
+            args.append(filters.center_id)
+        where.append(f"s.id IN ({inner}{' AND '.join(parts)})")
+    day = "v.day" if sqlite else "to_char(v.day, 'YYYY-MM-DD')"
+
+    def hours(kind: str) -> str:
+        total = f"SUM(CASE WHEN v.kind = '{kind}' THEN v.seconds_watched ELSE 0 END) / 3600.0"
+        return f"ROUND({total}, 3)" if sqlite else f"ROUND(CAST({total} AS numeric), 3)"
+
+    sql = (
+        f"SELECT s.id, {_local_sql('s.starts_at', filters.period.tz, sqlite)}, c.title, "
+        f"t.name, {day}, "
+        "SUM(CASE WHEN v.kind = 'live' THEN v.views ELSE 0 END), "
+        "SUM(CASE WHEN v.kind = 'replay' THEN v.views ELSE 0 END), "
+        "SUM(v.center_views), "
+        "(SELECT COUNT(DISTINCT w.viewer) FROM viewer_window w "
+        " WHERE w.session_id = s.id AND w.day = v.day AND w.counted), "
+        f"{hours('live')}, {hours('replay')} "
+        "FROM view_tally v JOIN live_session s ON s.id = v.session_id "
+        "JOIN course c ON c.id = s.course JOIN teacher t ON t.id = s.teacher "
+        f"WHERE {' AND '.join(where)} "
+        "GROUP BY s.id, s.starts_at, c.title, t.name, v.day ORDER BY s.starts_at, s.id, v.day"
+    )
+    return sql, args
+
+
+async def count_rows(dataset: Dataset, filters: Filters) -> int:
+    sql, args = query_for(dataset, filters)
+    async for batch in fetch_batches(f"SELECT COUNT(*) FROM ({sql}) AS q", args):
+        return int(batch[0][0])
+    return 0
+
+
+def query_for(dataset: Dataset, filters: Filters) -> tuple[str, list[Any]]:
+    build = attendance_query if dataset is Dataset.attendance else views_query
+    return build(filters, db.is_sqlite())
+
+
+class LocalTimes(dict[Any, Any]):
+    """Stored UTC text -> local ``YYYY-MM-DD HH:MM``, remembered by the minute (classes and
+    check-ins share minutes, so most lookups are hits)."""
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        super().__init__({None: None})
+        self.tz = tz
+
+    def __missing__(self, raw: Any) -> Any:
+        if len(self) > 100_000:
+            self.clear()
+            self[None] = None
+        if isinstance(raw, datetime):
+            local = raw.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+        else:
+            minute = datetime.fromisoformat(raw[:16]).replace(tzinfo=UTC)
+            local = minute.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+        self[raw] = local
+        return local
+
+
+def shape(dataset: Dataset, tz: ZoneInfo) -> Callable[[Sequence[Sequence[Any]]], Sequence[Any]]:
+    """A batch of database rows -> export rows (local times as text on SQLite; PostgreSQL
+    formats them itself, so its rows pass as they are)."""
+    if not db.is_sqlite():
+        return lambda batch: batch
+    times = LocalTimes(tz)
+    if dataset is Dataset.attendance:
+
+        def attendance(batch: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+            t = times
+            return [
+                (r[0], r[1], r[2], r[3], r[4], t[r[5]], t[r[6]], r[7], r[8], r[9], t[r[10]],
+                 t[r[11]], t[r[12]], r[13])
+                for r in batch
+            ]  # fmt: skip
+
+        return attendance
+
+    def views(batch: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        t = times
+        return [(r[0], t[r[1]], *r[2:]) for r in batch]
+
+    return views
+
+
+async def rows(dataset: Dataset, filters: Filters) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    """Export rows in batches."""
+    sql, args = query_for(dataset, filters)
+    make = shape(dataset, filters.period.tz)
+    async for batch in fetch_batches(sql, args):
+        yield make(batch)
+
+
+# ------------------------------------------------------------------------------ CSV
+
+
+async def csv_stream(
+    dataset: Dataset, filters: Filters, progress: Callable[[int], Any] | None = None
+) -> AsyncIterator[bytes]:
+    """The CSV file in chunks: BOM and header at once (the download starts at once)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write(BOM)
+    writer.writerow(HEADERS[dataset])
+    yield buffer.getvalue().encode()
+    done = 0
+    async for batch in rows(dataset, filters):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows(batch)
+        done += len(batch)
+        if progress:
+            await maybe_await(progress(done))
+        yield buffer.getvalue().encode()
+
+
+# ------------------------------------------------------------------------------ XLSX
+
+
+class XlsxFile:
+    """An XlsxWriter workbook in constant-memory mode, fed in batches from a thread."""
+
+    def __init__(self, path: Path, sheet: str, headers: list[str]) -> None:
+        self.path = path
+        self.workbook = xlsxwriter.Workbook(
+            str(path), {"constant_memory": True, "tmpdir": str(path.parent)}
+        )
+        self.sheet = self.workbook.add_worksheet(sheet)
+        bold = self.workbook.add_format({"bold": True})
+        self.sheet.write_row(0, 0, headers, bold)
+        self.sheet.freeze_panes(1, 0)
+        self.sheet.set_column(0, len(headers) - 1, 16)
+        self.row = 1
+
+    def write(self, batch: Iterable[Sequence[Any]]) -> None:
+        write_row = self.sheet.write_row
+        r = self.row
+        for values in batch:
+            write_row(r, 0, values)
+            r += 1
+        self.row = r
+
+    def close(self) -> None:
+        self.workbook.close()
+
+
+async def write_xlsx(
+    dataset: Dataset,
+    filters: Filters,
+    path: Path,
+    progress: Callable[[int], Any] | None = None,
+) -> int:
+    """Write the export to ``path``; returns the number of data rows. The database read of
+    the next batch overlaps the writing of the previous one (writing runs in a thread)."""
+    book = await asyncio.to_thread(XlsxFile, path, dataset.value, HEADERS[dataset])
+    pending: asyncio.Future[None] | None = None
+    done = 0
+    try:
+        async for batch in rows(dataset, filters):
+            if pending is not None:
+                await pending
+            pending = asyncio.ensure_future(asyncio.to_thread(book.write, batch))
+            done += len(batch)
+            if progress:
+                await maybe_await(progress(done))
+        if pending is not None:
+            await pending
+    finally:
+        await asyncio.to_thread(book.close)
+    return done
+
+
+async def maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+def filename(dataset: Dataset, filters: Filters, fmt: Format) -> str:
+    return f"sharehub-{dataset.value}-{filters.period.start}-{filters.period.end}.{fmt.value}"
+
+
+def _scratch(directory: Path | None) -> Path:
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="sharehub-export-", dir=directory))
+
+
+@contextlib.asynccontextmanager
+async def scratch_folder(directory: Path | None = None) -> AsyncIterator[Path]:
+    """A temporary folder (under ``directory``), removed afterwards."""
+    folder = await asyncio.to_thread(_scratch, directory)
+    try:
+        yield folder
+    finally:
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+
+
+@contextlib.asynccontextmanager
+async def temporary_xlsx(
+    dataset: Dataset, filters: Filters, directory: Path | None = None
+) -> AsyncIterator[Path]:
+    """A finished XLSX in a temporary folder, deleted afterwards."""
+    async with scratch_folder(directory) as folder:
+        path = folder / "export.xlsx"
+        await write_xlsx(dataset, filters, path)
+        yield path
+
+
+async def write_csv(
+    dataset: Dataset, filters: Filters, path: Path, progress: Callable[[int], Any] | None = None
+) -> int:
+    """Write the CSV export to ``path`` (file writes in a thread); returns the data rows."""
+    done = 0
+
+    async def count(n: int) -> None:
+        nonlocal done
+        done = n
+        if progress:
+            await maybe_await(progress(n))
+
+    fh = await asyncio.to_thread(path.open, "wb")
+    try:
+        async for chunk in csv_stream(dataset, filters, count):
+            await asyncio.to_thread(fh.write, chunk)
+    finally:
+        await asyncio.to_thread(fh.close)
+    return done
+
+
+# ------------------------------------------------------------------------------ background
+
+
+EXPORT_JOB = "export"
+"""The job kind of a background export (``run_export_job`` is its handler)."""
+
+
+class ExportOut(msgspec.Struct):
+    id: int
+    dataset: str
+    format: str
+    state: str
+    rows_total: int
+    rows_done: int
+    percent: float
+    size: int
+    error: str
+    download_url: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+def export_out(row: dict[str, Any]) -> ExportOut:
+    total, done = row["rows_total"], row["rows_done"]
+    finished = row["state"] == "done"
+    return ExportOut(
+        id=row["id"],
+        dataset=row["dataset"],
+        format=row["format"],
+        state=row["state"],
+        rows_total=total,
+        rows_done=done,
+        percent=100.0 if finished else round(100 * done / total, 1) if total else 0.0,
+        size=row["size"],
+        error=row["error"],
+        download_url=f"/api/v1/exports/files/{row['id']}/download" if finished else None,
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+def filters_to_json(filters: Filters) -> dict[str, Any]:
+    return {
+        "from": filters.period.start.isoformat(),
+        "to": filters.period.end.isoformat(),
+        "timezone": filters.period.tz.key,
+        "province": filters.province,
+        "center_id": filters.center_id,
+        "teacher_id": filters.teacher_id,
+    }
+
+
+def filters_from_json(raw: dict[str, Any]) -> Filters:
+    period = Period(
+        date.fromisoformat(raw["from"]), date.fromisoformat(raw["to"]), ZoneInfo(raw["timezone"])
+    )
+    return Filters(period, raw.get("province"), raw.get("center_id"), raw.get("teacher_id"))
+
+
+async def export_row(export_id: int) -> dict[str, Any]:
+    row = await ExportFile.select().where(ExportFile.id == export_id).first().run()
+    if row is None:
+        raise NotFound(f"export {export_id} not found", field="export_id")
+    return row
+
+
+async def get_export(export_id: int) -> ExportOut:
+    return export_out(await export_row(export_id))
+
+
+async def start_export(
+    dataset: Dataset, fmt: Format, filters: Filters, user_id: int | None = None
+) -> ExportOut:
+    """Queue an export to be made by the worker; poll ``get_export`` for its progress."""
+    total = await count_rows(dataset, filters)
+    inserted = await ExportFile.insert(
+        ExportFile(
+            dataset=dataset.value,
+            format=fmt.value,
+            filters=filters_to_json(filters),
+            rows_total=total,
+            created_by=user_id,
+        )
+    ).run()
+    export_id = int(inserted[0]["id"])
+    await jobs.enqueue(EXPORT_JOB, {"export_id": export_id}, dedupe_key=f"export-{export_id}")
+    return await get_export(export_id)
+
+
+async def run_export_job(payload: dict[str, Any], plugins: Any, settings: Settings) -> None:
+    """The ``export`` job: write the file, keep it in storage, record progress on the way.
+    Raises on failure (the queue retries); a finished export is left alone."""
+    export_id = int(payload["export_id"])
+    row = await ExportFile.select().where(ExportFile.id == export_id).first().run()
+    if row is None or row["state"] == "done":
+        return
+    raw = row["filters"]
+    filters = filters_from_json(raw if isinstance(raw, dict) else json.loads(raw))
+    dataset, fmt = Dataset(row["dataset"]), Format(row["format"])
+    await (
+        ExportFile.update({ExportFile.state: "running", ExportFile.rows_done: 0})
+        .where(ExportFile.id == export_id)
+        .run()
+    )
+    last = [0.0]
+
+    async def progress(done: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 1.0:
+            last[0] = now
+            await (
+                ExportFile.update({ExportFile.rows_done: done})
+                .where(ExportFile.id == export_id)
+                .run()
+            )
+
+    name = filename(dataset, filters, fmt)
+    try:
+        async with scratch_folder(settings.data_dir / "tmp") as folder:
+            path = folder / name
+            write = write_xlsx if fmt is Format.xlsx else write_csv
+            done = await write(dataset, filters, path, progress)
+            key = f"exports/{export_id}/{name}"
+            size = await storage_for(settings).put_file(key, path)
+    except Exception as exc:
+        await (
+            ExportFile.update({ExportFile.state: "failed", ExportFile.error: str(exc)[:2000]})
+            .where(ExportFile.id == export_id)
+            .run()
+        )
+        raise
+    await (
+        ExportFile.update(
+            {
+                ExportFile.state: "done",
+                ExportFile.rows_done: done,
+                ExportFile.storage_key: key,
+                ExportFile.size: size,
+                ExportFile.error: "",
+                ExportFile.finished_at: datetime.now(UTC),
+            }
+        )
+        .where(ExportFile.id == export_id)
+        .run()
+    )

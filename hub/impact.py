@@ -1,0 +1,449 @@
+"""THE impact figures: one service that the API, the exports, the dashboard and every report use.
+
+Definitions (a period is a range of days in the hub's time zone, both ends included):
+
+- a session belongs to the period when it starts in it; cancelled sessions never count;
+  a session is *held* when its status is live, ended or archived;
+- *teachers who taught*, *courses held*: distinct teachers and courses of held sessions;
+- *teaching hours*: per held session the actual stream time (``ended_at - live_at``) when
+  both are known, else the scheduled length;
+- *bookings*, *checked in*: bookings of the period's sessions; *center-attendance rate* =
+  checked in / booked; *children served offline* = sum of the check-in head counts;
+- *share-centers active*: distinct centers that checked in; *regions reached*: their distinct
+  provinces and counties;
+- *online views* (live, replay), *seconds watched*: the view tallies of the days in the period
+  (the day a view was watched); *unique viewers*: distinct viewers with a counted view in the
+  period; *center-screen views*: views from signed-in share-center screens (one viewer per
+  center: the children in that room are counted only by the check-in);
+- *peak concurrency*: the highest peak of the period's sessions.
+
+Grouped by ``teacher`` or ``course`` every figure is restricted to that teacher's or course's
+sessions; grouped by ``center`` or ``province``, to the bookings of those centers (views there
+are the centers' screen views; unique viewers are the centers whose screens counted).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+from piccolo.querystring import QueryString
+
+from hub import db
+from hub.errors import Invalid
+from hub.rowstream import fetch_batches
+from hub.tables import LiveSession, SessionStatus
+
+HELD = {SessionStatus.live.value, SessionStatus.ended.value, SessionStatus.archived.value}
+FAR_PAST = date(2000, 1, 1)
+
+
+class GroupBy(StrEnum):
+    province = "province"
+    center = "center"
+    teacher = "teacher"
+    course = "course"
+
+
+@dataclass(frozen=True)
+class Period:
+    """Days ``start``..``end`` (both included) in time zone ``tz``."""
+
+    start: date
+    end: date
+    tz: ZoneInfo
+
+    @classmethod
+    def of(
+        cls, start: date | None, end: date | None, tz: ZoneInfo, today: date | None = None
+    ) -> Period:
+        """``start`` defaults to the programme's beginning, ``end`` to today."""
+        end = end or today or datetime.now(tz).date()
+        start = start or FAR_PAST
+        if start > end:
+            raise Invalid("from is after to", field="from")
+        if (end - start).days > 366 * 30:
+            raise Invalid("a period spans at most 30 years", field="from")
+        return cls(start, end, tz)
+
+    @classmethod
+    def month(cls, year: int, month: int, tz: ZoneInfo) -> Period:
+        first = date(year, month, 1)
+        nxt = date(year + month // 12, month % 12 + 1, 1)
+        return cls(first, nxt - timedelta(days=1), tz)
+
+    @property
+    def utc_start(self) -> datetime:
+        return datetime.combine(self.start, time(0), self.tz).astimezone(UTC)
+
+    @property
+    def utc_end(self) -> datetime:
+        """Exclusive: midnight after the last day."""
+        return datetime.combine(self.end + timedelta(days=1), time(0), self.tz).astimezone(UTC)
+
+
+class Figures(msgspec.Struct, kw_only=True):
+    """Impact figures of one period (programme-wide or one group)."""
+
+    centers_active: int = 0
+    teachers_taught: int = 0
+    sessions_held: int = 0
+    courses_held: int = 0
+    live_views: int = 0
+    replay_views: int = 0
+    online_views: int = 0
+    center_screen_views: int = 0
+    unique_viewers: int = 0
+    peak_concurrent: int = 0
+    children_served: int = 0
+    bookings: int = 0
+    checked_in: int = 0
+    attendance_rate: float | None = None
+    teaching_hours: float = 0.0
+    live_hours_watched: float = 0.0
+    replay_hours_watched: float = 0.0
+    provinces_reached: int = 0
+    counties_reached: int = 0
+
+
+class GroupFigures(Figures, kw_only=True):
+    key: str
+    label: str
+
+
+class Impact(msgspec.Struct, kw_only=True):
+    period_start: date
+    period_end: date
+    timezone: str
+    totals: Figures
+    group_by: str | None = None
+    groups: list[GroupFigures] = msgspec.field(default_factory=list)
+
+
+FIGURE_NAMES = [f for f in Figures.__struct_fields__]
+
+
+@dataclass
+class _Acc:
+    """Accumulates one group's figures from detail rows."""
+
+    label: str = ""
+    centers: set[int] = field(default_factory=set)
+    teachers: set[int] = field(default_factory=set)
+    sessions: set[int] = field(default_factory=set)
+    courses: set[int] = field(default_factory=set)
+    provinces: set[str] = field(default_factory=set)
+    counties: set[tuple[str, str, str]] = field(default_factory=set)
+    hours: float = 0.0
+    bookings: int = 0
+    checked_in: int = 0
+    children: int = 0
+    live_views: int = 0
+    replay_views: int = 0
+    center_views: int = 0
+    live_seconds: float = 0.0
+    replay_seconds: float = 0.0
+    uniques: int = 0
+    peak: int = 0
+
+    def held(self, s: dict[str, Any]) -> None:
+        if s["id"] in self.sessions:
+            return
+        self.sessions.add(s["id"])
+        self.teachers.add(s["teacher"])
+        self.courses.add(s["course"])
+        self.hours += s["hours"]
+        self.peak = max(self.peak, s["peak"])
+
+    def booked(self, b: Sequence[Any]) -> None:
+        """One booking row (see ``BOOKINGS_SQL``)."""
+        self.bookings += 1
+        if b[6]:
+            self.checked_in += 1
+            self.children += b[7] or 0
+            self.centers.add(b[1])
+            self.provinces.add(b[3])
+            self.counties.add((b[3], b[4], b[5]))
+
+    def viewed(self, v: dict[str, Any], center_only: bool = False) -> None:
+        views = v["center_views"] if center_only else v["views"]
+        if v["kind"] == "live":
+            self.live_views += views
+            self.live_seconds += 0.0 if center_only else v["seconds"]
+        else:
+            self.replay_views += views
+            self.replay_seconds += 0.0 if center_only else v["seconds"]
+        self.center_views += v["center_views"]
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "centers_active": len(self.centers),
+            "teachers_taught": len(self.teachers),
+            "sessions_held": len(self.sessions),
+            "courses_held": len(self.courses),
+            "live_views": self.live_views,
+            "replay_views": self.replay_views,
+            "online_views": self.live_views + self.replay_views,
+            "center_screen_views": self.center_views,
+            "unique_viewers": self.uniques,
+            "peak_concurrent": self.peak,
+            "children_served": self.children,
+            "bookings": self.bookings,
+            "checked_in": self.checked_in,
+            "attendance_rate": round(self.checked_in / self.bookings, 4) if self.bookings else None,
+            "teaching_hours": round(self.hours, 2),
+            "live_hours_watched": round(self.live_seconds / 3600, 2),
+            "replay_hours_watched": round(self.replay_seconds / 3600, 2),
+            "provinces_reached": len(self.provinces),
+            "counties_reached": len(self.counties),
+        }
+
+
+def _hours(s: dict[str, Any]) -> float:
+    if s["live_at"] is not None and s["ended_at"] is not None and s["ended_at"] > s["live_at"]:
+        return (s["ended_at"] - s["live_at"]).total_seconds() / 3600
+    return (s["ends_at"] - s["starts_at"]).total_seconds() / 3600
+
+
+async def _sessions(period: Period) -> dict[int, dict[str, Any]]:
+    rows = (
+        await LiveSession.select(
+            LiveSession.id,
+            LiveSession.teacher,
+            LiveSession.teacher.name.as_alias("teacher_name"),
+            LiveSession.course,
+            LiveSession.course.title.as_alias("course_title"),
+            LiveSession.status,
+            LiveSession.starts_at,
+            LiveSession.ends_at,
+            LiveSession.live_at,
+            LiveSession.ended_at,
+        )
+        .where(
+            (LiveSession.starts_at >= period.utc_start)
+            & (LiveSession.starts_at < period.utc_end)
+            & (LiveSession.status != SessionStatus.cancelled.value)
+        )
+        .run()
+    )
+    out = {}
+    for r in rows:
+        r["hours"] = _hours(r)
+        r["held"] = r["status"] in HELD
+        r["peak"] = 0
+        out[r["id"]] = r
+    return out
+
+
+BOOKINGS_SQL = (
+    "SELECT b.session, b.center, sc.name, sc.province, sc.city, sc.county, "
+    "CASE WHEN b.checked_in_at IS NULL THEN 0 ELSE 1 END, b.children_present "
+    "FROM booking b JOIN live_session s ON s.id = b.session "
+    "JOIN share_center sc ON sc.id = b.center "
+    "WHERE s.starts_at >= ? AND s.starts_at < ? AND s.status != 'cancelled'"
+)
+"""Bookings of the period's sessions as plain rows, read in batches (flat memory)."""
+
+
+def _bookings(period: Period) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    return fetch_batches(BOOKINGS_SQL, [period.utc_start, period.utc_end])
+
+
+async def _raw(sql: str, *args: Any) -> list[dict[str, Any]]:
+    rows = await db.engine().run_querystring(QueryString(sql, *args))
+    return [dict(r) for r in rows]
+
+
+async def _tallies(period: Period) -> list[dict[str, Any]]:
+    rows = await _raw(
+        "SELECT session_id, kind, SUM(views) AS views, SUM(center_views) AS center_views, "
+        "SUM(seconds_watched) AS seconds FROM view_tally WHERE day >= {} AND day <= {} "
+        "GROUP BY session_id, kind",
+        period.start,
+        period.end,
+    )
+    for r in rows:
+        r["views"] = int(r["views"] or 0)
+        r["center_views"] = int(r["center_views"] or 0)
+        r["seconds"] = float(r["seconds"] or 0)
+    return rows
+
+
+async def _uniques(period: Period, group_by: GroupBy | None) -> dict[str, int]:
+    """Distinct viewers with a counted view in the period, per group key ("" = all)."""
+    where = "w.counted AND w.day >= {} AND w.day <= {}"
+    if group_by is None:
+        rows = await _raw(
+            f"SELECT '' AS k, COUNT(DISTINCT w.viewer) AS n FROM viewer_window w WHERE {where}",
+            period.start,
+            period.end,
+        )
+    elif group_by in (GroupBy.teacher, GroupBy.course):
+        column = "s.teacher" if group_by is GroupBy.teacher else "s.course"
+        rows = await _raw(
+            f"SELECT {column} AS k, COUNT(DISTINCT w.viewer) AS n FROM viewer_window w "
+            f"JOIN live_session s ON s.id = w.session_id WHERE {where} GROUP BY {column}",
+            period.start,
+            period.end,
+        )
+    else:
+        column = "c.id" if group_by is GroupBy.center else "c.province"
+        rows = await _raw(
+            f"SELECT {column} AS k, COUNT(DISTINCT w.center_id) AS n FROM viewer_window w "
+            f"JOIN share_center c ON c.id = w.center_id WHERE {where} GROUP BY {column}",
+            period.start,
+            period.end,
+        )
+    return {str(r["k"]): int(r["n"]) for r in rows}
+
+
+async def _peaks(sessions: dict[int, dict[str, Any]], period: Period) -> None:
+    rows = await _raw(
+        "SELECT p.session_id, p.peak FROM view_peak p JOIN live_session s ON s.id = p.session_id "
+        "WHERE s.starts_at >= {} AND s.starts_at < {}",
+        period.utc_start,
+        period.utc_end,
+    )
+    for r in rows:
+        if r["session_id"] in sessions:
+            sessions[r["session_id"]]["peak"] = int(r["peak"])
+
+
+async def _center_labels(ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    from hub.tables import ShareCenter
+
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await ShareCenter.select(ShareCenter.id, ShareCenter.name, ShareCenter.province).where(
+        ShareCenter.id.is_in(wanted)
+    )
+    return {r["id"]: (r["name"], r["province"]) for r in rows}
+
+
+async def compute(period: Period, group_by: GroupBy | None = None) -> Impact:
+    """The figures of ``period``: totals, and per group when ``group_by`` is given."""
+    sessions = await _sessions(period)
+    await _peaks(sessions, period)
+    tallies = await _tallies(period)
+    groups: dict[str, _Acc] = defaultdict(_Acc)
+    by_session = group_by in (GroupBy.teacher, GroupBy.course)
+    ref, label = (
+        ("teacher", "teacher_name")
+        if group_by is GroupBy.teacher
+        else (
+            "course",
+            "course_title",
+        )
+    )
+
+    total = _Acc()
+    for s in sessions.values():
+        if s["held"]:
+            total.held(s)
+        if by_session:
+            acc = groups[str(s[ref])]
+            acc.label = s[label]
+            if s["held"]:
+                acc.held(s)
+    by_center = group_by is GroupBy.center
+    async for batch in _bookings(period):
+        for b in batch:
+            total.booked(b)
+            if group_by is None:
+                continue
+            if by_session:
+                s = sessions.get(b[0])
+                if s is not None:
+                    groups[str(s[ref])].booked(b)
+                continue
+            acc = groups[str(b[1]) if by_center else b[3]]
+            acc.label = b[2] if by_center else b[3]
+            acc.booked(b)
+            s = sessions.get(b[0])
+            if s is not None and s["held"] and b[6]:
+                acc.held(s)
+    for v in tallies:
+        total.viewed(v)
+    total.uniques = (await _uniques(period, None)).get("", 0)
+    impact = Impact(
+        period_start=period.start,
+        period_end=period.end,
+        timezone=period.tz.key,
+        totals=Figures(**total.figures()),
+        group_by=group_by.value if group_by else None,
+    )
+    if group_by is None:
+        return impact
+
+    if by_session:
+        # views of sessions outside the period (replays watched now) still belong to the group
+        missing = {v["session_id"] for v in tallies} - set(sessions)
+        owners = await _owners(missing, ref)
+        for v in tallies:
+            s = sessions.get(v["session_id"])
+            owner = s[ref] if s is not None else owners.get(v["session_id"])
+            if owner is None:
+                continue
+            acc = groups[str(owner)]
+            if not acc.label and s is None:
+                acc.label = owners.get(("label", v["session_id"]), "")  # type: ignore[arg-type]
+            acc.viewed(v)
+    else:
+        center_views = await _center_views(period)
+        labels = await _center_labels(r["center_id"] for r in center_views)
+        for v in center_views:
+            name, province = labels.get(v["center_id"], ("", ""))
+            key = str(v["center_id"]) if by_center else province
+            acc = groups[key]
+            acc.label = acc.label or (name if by_center else province)
+            acc.viewed(v, center_only=True)
+    uniques = await _uniques(period, group_by)
+    for key, acc in groups.items():
+        acc.uniques = uniques.get(key, 0)
+    impact.groups = sorted(
+        (GroupFigures(key=k, label=a.label, **a.figures()) for k, a in groups.items()),
+        key=lambda g: (-g.children_served, -g.online_views, -g.sessions_held, g.label, g.key),
+    )
+    return impact
+
+
+async def _owners(session_ids: set[int], ref: str) -> dict[Any, Any]:
+    if not session_ids:
+        return {}
+    label = LiveSession.teacher.name if ref == "teacher" else LiveSession.course.title
+    rows = await LiveSession.select(
+        LiveSession.id, getattr(LiveSession, ref), label.as_alias("label")
+    ).where(LiveSession.id.is_in(sorted(session_ids)))
+    out: dict[Any, Any] = {}
+    for r in rows:
+        out[r["id"]] = r[ref]
+        out[("label", r["id"])] = r["label"]
+    return out
+
+
+async def _center_views(period: Period) -> list[dict[str, Any]]:
+    """Counted views from center screens per center and kind (for the center/province view)."""
+    rows = await _raw(
+        "SELECT center_id, kind, COUNT(*) AS n FROM viewer_window "
+        "WHERE counted AND center_id IS NOT NULL AND day >= {} AND day <= {} "
+        "GROUP BY center_id, kind",
+        period.start,
+        period.end,
+    )
+    return [
+        {
+            "center_id": r["center_id"],
+            "kind": r["kind"],
+            "views": 0,
+            "center_views": int(r["n"]),
+            "seconds": 0.0,
+        }
+        for r in rows
+    ]

@@ -1,0 +1,563 @@
+"""Counting views: beacon checks, an in-memory tally, batched flushes with atomic upserts.
+
+Players send a beacon every 10-30 s with a random viewer id and the seconds watched since
+the last one. A process checks each beacon and keeps it in memory; every
+``view_flush_seconds`` (and on shutdown) it writes the batch in ONE transaction:
+
+1. ``beacon_seen``: the beacon ids, ``ON CONFLICT DO NOTHING RETURNING`` -> only beacons never
+   written before count (a retried beacon, or a flush retried after an unclear failure, adds
+   nothing);
+2. ``viewer_window``: per viewer per session per window, milliseconds watched are added with
+   an upsert; the row that crosses the threshold in this statement is the one view (the row
+   lock makes that exact across processes);
+3. ``view_tally``: views and seconds per session per day per kind, added with an upsert;
+4. ``view_peak``: viewers of each touched session seen within the concurrency interval,
+   counted in the database (so it includes every process), kept when higher.
+
+Nothing a process holds is needed by another: a process killed with SIGKILL loses the beacons
+it accepted since its last flush (one flush interval, plus a flush in flight).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from piccolo.querystring import QueryString
+
+from hub import db
+from hub.errors import Conflict, DomainError, Invalid, NotFound
+from hub.settings import Settings
+from hub.tables import LiveSession, SessionStatus
+
+log = logging.getLogger("sharehub.views")
+
+KINDS = ("live", "replay")
+CLOCK_SKEW = 120.0
+"""A beacon's ``at`` may be this many seconds ahead of the server clock."""
+MAX_AGE = 600.0
+"""A beacon older than this (by its ``at``) is refused: a retrying player gives up sooner."""
+WALL_SLACK = 2.0
+"""Seconds reported may exceed the wall time since the viewer's last beacon by this much."""
+SEEN_KEEP = 86_400
+"""Beacon ids are kept a day; a beacon is refused long before (``MAX_AGE``)."""
+LIVE_EARLY = timedelta(minutes=15)
+LIVE_LATE = timedelta(minutes=30)
+SESSION_CACHE_SECONDS = 10.0
+MAX_PENDING = 2_000_000
+CHUNK = 400
+
+
+class RateLimited(DomainError):
+    """Too many beacons (429); ``retry_after`` seconds until the next window."""
+
+    status_code = 429
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class Overloaded(DomainError):
+    """The tally cannot be written now and is full (503)."""
+
+    status_code = 503
+
+
+@dataclass(slots=True)
+class Beacon:
+    """One accepted beacon, as held in memory until the flush."""
+
+    beacon_id: str
+    session_id: int
+    viewer: str
+    kind: str
+    millis: int
+    received: float
+    center_id: int | None = None
+
+
+@dataclass
+class FlushResult:
+    beacons: int = 0
+    fresh: int = 0
+    views: int = 0
+    sessions: int = 0
+
+
+@dataclass(slots=True)
+class SessionInfo:
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+class RateLimiter:
+    """Fixed one-minute windows per key, in this process's memory (0 = no limit).
+
+    Several processes each apply the limit, so behind a balancer of N processes a client may
+    send up to N times the rate: acceptable for a guard against floods.
+    """
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.minute = 0
+        self.counts: dict[str, int] = {}
+
+    def hit(self, key: str, now: float) -> int:
+        """0 when allowed, else the seconds until the limit resets."""
+        if self.per_minute <= 0:
+            return 0
+        minute = int(now // 60)
+        if minute != self.minute:
+            self.minute = minute
+            self.counts = {}
+        count = self.counts.get(key, 0) + 1
+        self.counts[key] = count
+        if count > self.per_minute:
+            return max(1, int(60 - now % 60))
+        return 0
+
+
+def window_start(ts: float, hours: int) -> int:
+    """The start (epoch seconds, UTC-aligned) of the counting window holding ``ts``."""
+    size = hours * 3600
+    return int(ts // size) * size
+
+
+def local_day(ts: float, tz: ZoneInfo) -> date:
+    return datetime.fromtimestamp(ts, tz).date()
+
+
+@dataclass
+class ViewCounter:
+    """The process's beacon tally; ``accept`` is called by the beacon route, ``flush`` by the
+    background task (and by tests)."""
+
+    settings: Settings
+    clock: Callable[[], float] = time.time
+    pending: list[Beacon] = field(default_factory=list)
+    flushes: int = 0
+    failures: int = 0
+
+    def __post_init__(self) -> None:
+        self.tz = ZoneInfo(self.settings.timezone)
+        self._key = hashlib.sha256(("views:" + self.settings.secret_key).encode()).digest()
+        self._by_viewer = RateLimiter(self.settings.view_rate_viewer)
+        self._by_address = RateLimiter(self.settings.view_rate_address)
+        self._last_beacon: dict[str, float] = {}
+        self._recent_ids: dict[str, float] = {}
+        self._sessions: dict[int, tuple[float, SessionInfo | None]] = {}
+        self._lock = asyncio.Lock()
+        self._last_prune = 0.0
+
+    # -- the route's side ---------------------------------------------------------------------
+    def viewer_hash(self, viewer_id: str) -> str:
+        """A keyed hash of the player's id: no raw id is stored."""
+        return hmac.new(self._key, viewer_id.encode(), "sha256").hexdigest()[:32]
+
+    async def session_info(self, session_id: int) -> SessionInfo:
+        now = time.monotonic()
+        cached = self._sessions.get(session_id)
+        if cached is None or cached[0] < now:
+            row = (
+                await LiveSession.select(
+                    LiveSession.status, LiveSession.starts_at, LiveSession.ends_at
+                )
+                .where(LiveSession.id == session_id)
+                .first()
+                .run()
+            )
+            info = SessionInfo(row["status"], row["starts_at"], row["ends_at"]) if row else None
+            if len(self._sessions) > 50_000:
+                self._sessions.clear()
+            self._sessions[session_id] = (now + SESSION_CACHE_SECONDS, info)
+            cached = self._sessions[session_id]
+        if cached[1] is None:
+            raise NotFound(f"session {session_id} not found", field="session_id")
+        return cached[1]
+
+    async def accept(
+        self,
+        session_id: int,
+        *,
+        beacon_id: str,
+        viewer_id: str,
+        kind: str,
+        seconds: float,
+        at: datetime,
+        address: str,
+        center_id: int | None = None,
+    ) -> bool:
+        """Check a beacon and keep it for the next flush. False for a beacon this process has
+        already taken (it counts once); raises a 4xx error for one that must count nothing."""
+        info = await self.session_info(session_id)
+        # no await below: the checks and the bookkeeping happen in one step of the event loop
+        now = self.clock()
+        if kind not in KINDS:
+            raise Invalid("kind is live or replay", field="kind")
+        if not 0 <= seconds <= self.settings.view_beacon_max_seconds:
+            raise Invalid(
+                f"seconds must be between 0 and {self.settings.view_beacon_max_seconds}",
+                field="seconds",
+            )
+        if at.tzinfo is None:
+            raise Invalid("at needs a time zone (e.g. 2026-11-23T10:00:00Z)", field="at")
+        sent = at.timestamp()
+        if sent > now + CLOCK_SKEW:
+            raise Invalid("at is in the future", field="at")
+        if sent < now - MAX_AGE:
+            raise Invalid(f"at is more than {int(MAX_AGE)} s old", field="at")
+        viewer = self.viewer_hash(f"center:{center_id}" if center_id else viewer_id)
+        wait = self._by_address.hit("a:" + address, now) or self._by_viewer.hit(viewer, now)
+        if wait:
+            raise RateLimited("too many beacons; slow down", retry_after=wait)
+        self._check_session(session_id, info, kind, now)
+        if beacon_id in self._recent_ids:
+            return False
+        previous = self._last_beacon.get(viewer)
+        if previous is not None and seconds > now - previous + WALL_SLACK:
+            raise Invalid(
+                f"{seconds:g} seconds watched, but only {now - previous:.1f} s passed since "
+                "this viewer's last beacon",
+                field="seconds",
+            )
+        if len(self.pending) >= MAX_PENDING:
+            raise Overloaded("the view tally cannot be written now; try again later")
+        self._last_beacon[viewer] = now
+        self._recent_ids[beacon_id] = now
+        self.pending.append(
+            Beacon(beacon_id, session_id, viewer, kind, round(seconds * 1000), now, center_id)
+        )
+        return True
+
+    def _check_session(self, session_id: int, info: SessionInfo, kind: str, now: float) -> None:
+        if info.status == SessionStatus.cancelled:
+            raise Conflict(f"session {session_id} is cancelled", field="session_id")
+        moment = datetime.fromtimestamp(now, UTC)
+        if kind == "live":
+            in_slot = info.starts_at - LIVE_EARLY <= moment <= info.ends_at + LIVE_LATE
+            if info.status != SessionStatus.live and not in_slot:
+                raise Conflict(f"session {session_id} is not live", field="kind")
+        elif moment < info.starts_at:
+            raise Conflict(f"session {session_id} has not started: no replay", field="kind")
+
+    # -- the flush ----------------------------------------------------------------------------
+    async def flush(self) -> FlushResult:
+        """Write what is pending in one transaction; on failure keep it for the next try."""
+        async with self._lock:
+            batch, self.pending = self.pending, []
+            if not batch:
+                self._prune_memory()
+                return FlushResult()
+            try:
+                result = await write_batch(batch, self.settings, self.tz, self.clock())
+            except BaseException:
+                self.pending[:0] = batch
+                self.failures += 1
+                raise
+            self.flushes += 1
+            self._prune_memory()
+            return result
+
+    def _prune_memory(self) -> None:
+        now = self.clock()
+        if now - self._last_prune < 30:
+            return
+        self._last_prune = now
+        horizon = now - MAX_AGE
+        self._last_beacon = {k: v for k, v in self._last_beacon.items() if v >= horizon}
+        self._recent_ids = {k: v for k, v in self._recent_ids.items() if v >= horizon}
+
+    async def prune_seen(self) -> int:
+        """Forget beacon ids older than a day (those beacons would be refused as too old)."""
+        cutoff = int(self.clock()) - SEEN_KEEP
+        rows = await db.engine().run_querystring(
+            _raw("DELETE FROM beacon_seen WHERE seen_at < {} RETURNING id", cutoff)
+        )
+        return len(rows or [])
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Flush every interval until ``stop`` is set; failures are retried with back-off."""
+        delay = float(self.settings.view_flush_seconds)
+        last_prune = 0.0
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            try:
+                await self.flush()
+                delay = float(self.settings.view_flush_seconds)
+                if time.monotonic() - last_prune > 300:
+                    last_prune = time.monotonic()
+                    await self.prune_seen()
+            except Exception:
+                log.exception(
+                    "view flush failed; %d beacons kept for the next try", len(self.pending)
+                )
+                delay = min(30.0, delay * 2)
+
+    async def close(self, attempts: int = 5) -> None:
+        """The final flush on shutdown, retried a few times."""
+        for attempt in range(attempts):
+            try:
+                await self.flush()
+                return
+            except Exception:
+                log.exception("final view flush failed (attempt %d)", attempt + 1)
+                await asyncio.sleep(min(2.0, 0.2 * 2**attempt))
+        log.error("shutting down with %d beacons not written", len(self.pending))
+
+
+def _raw(sql: str, *args: Any) -> QueryString:
+    return QueryString(sql, *args)
+
+
+@contextlib.asynccontextmanager
+async def running(counter: ViewCounter) -> AsyncIterator[None]:
+    """Run the flush loop while the app serves; flush what is left on the way out."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(counter.run(stop), name="view-flush")
+    try:
+        yield
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await task
+        await counter.close()
+
+
+# ------------------------------------------------------------------------------ SQL writing
+
+
+_MARK = re.compile(r"\?")
+
+
+@dataclass
+class _Conn:
+    """One connection inside one transaction; runs ``?``-style SQL on either backend."""
+
+    raw: Any
+    sqlite: bool
+
+    async def fetch(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        if self.sqlite:
+            async with self.raw.execute(sql, list(args)) as cursor:
+                rows = await cursor.fetchall()
+            return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in rows]
+        numbers = iter(range(1, len(args) + 1))
+        pg_sql = _MARK.sub(lambda _: f"${next(numbers)}", sql)
+        return [tuple(r) for r in await self.raw.fetch(pg_sql, *args)]
+
+
+@contextlib.asynccontextmanager
+async def _transaction() -> AsyncIterator[_Conn]:
+    engine = db.engine()
+    if db.is_sqlite():
+        connection = await engine.get_connection()  # type: ignore[attr-defined]
+        try:
+            await connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield _Conn(connection, True)
+            except BaseException:
+                await connection.execute("ROLLBACK")
+                raise
+            await connection.execute("COMMIT")
+        finally:
+            await connection.close()
+    else:
+        async with engine.pool.acquire() as connection:  # type: ignore[attr-defined]
+            async with connection.transaction():
+                yield _Conn(connection, False)
+
+
+def _values(rows: int, cols: int) -> str:
+    one = "(" + ", ".join("?" * cols) + ")"
+    return ", ".join([one] * rows)
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+async def write_batch(
+    batch: list[Beacon], settings: Settings, tz: ZoneInfo, now: float
+) -> FlushResult:
+    """One flush in one transaction (see the module docstring)."""
+    result = FlushResult(beacons=len(batch))
+    unique: dict[str, Beacon] = {}
+    for beacon in batch:
+        unique.setdefault(beacon.beacon_id, beacon)
+    threshold = settings.view_threshold_seconds * 1000
+    hours = settings.view_window_hours
+    async with _transaction() as conn:
+        fresh: set[str] = set()
+        for part in _chunks(sorted(unique)):
+            args: list[Any] = []
+            for beacon_id in part:
+                args += [beacon_id, int(unique[beacon_id].received)]
+            rows = await conn.fetch(
+                f"INSERT INTO beacon_seen (beacon_id, seen_at) VALUES {_values(len(part), 2)} "
+                "ON CONFLICT (beacon_id) DO NOTHING RETURNING beacon_id",
+                args,
+            )
+            fresh.update(r[0] for r in rows)
+        result.fresh = len(fresh)
+        if not fresh:
+            return result
+
+        windows: dict[tuple[str, int, int], list[Any]] = {}
+        seconds: dict[tuple[int, date, str], float] = {}
+        for beacon in unique.values():
+            if beacon.beacon_id not in fresh:
+                continue
+            start = window_start(beacon.received, hours)
+            key = (beacon.viewer, beacon.session_id, start)
+            w = windows.get(key)
+            if w is None:
+                # session_id, viewer, window_start, day, kind, center_id, millis, counted, seen
+                windows[key] = [
+                    beacon.session_id,
+                    beacon.viewer,
+                    start,
+                    local_day(start, tz),
+                    beacon.kind,
+                    beacon.center_id,
+                    beacon.millis,
+                    False,
+                    int(beacon.received),
+                ]
+            else:
+                w[6] += beacon.millis
+                w[8] = max(w[8], int(beacon.received))
+            day_key = (beacon.session_id, local_day(beacon.received, tz), beacon.kind)
+            seconds[day_key] = seconds.get(day_key, 0.0) + beacon.millis / 1000
+
+        views: dict[tuple[int, date, str], list[int]] = {}
+        for part in _chunks([windows[k] for k in sorted(windows)]):
+            args = []
+            for w in part:
+                w[7] = w[6] >= threshold
+                args += w
+            rows = await conn.fetch(
+                "INSERT INTO viewer_window (session_id, viewer, window_start, day, kind, "
+                f"center_id, millis, counted, last_seen) VALUES {_values(len(part), 9)} "
+                "ON CONFLICT (viewer, session_id, window_start) DO UPDATE SET "
+                "millis = viewer_window.millis + excluded.millis, "
+                f"counted = viewer_window.millis + excluded.millis >= {threshold}, "
+                "last_seen = CASE WHEN excluded.last_seen > viewer_window.last_seen "
+                "THEN excluded.last_seen ELSE viewer_window.last_seen END "
+                "RETURNING viewer, session_id, window_start, millis, day, kind, center_id",
+                args,
+            )
+            for viewer, session_id, start, millis, day, kind, center_id in rows:
+                added = windows[(viewer, session_id, int(start))][6]
+                if millis >= threshold > millis - added:
+                    if isinstance(day, str):
+                        day = date.fromisoformat(day)
+                    counts = views.setdefault((session_id, day, kind), [0, 0])
+                    counts[0] += 1
+                    counts[1] += 1 if center_id is not None else 0
+        result.views = sum(v[0] for v in views.values())
+
+        tally = [
+            [session_id, day, kind, *views.get((session_id, day, kind), [0, 0]), secs]
+            for (session_id, day, kind), secs in seconds.items()
+        ]
+        for key, (count, center_count) in views.items():
+            if key not in seconds:
+                tally.append([*key, count, center_count, 0.0])
+        tally.sort(key=lambda row: (row[0], row[1], row[2]))
+        for part in _chunks(tally):
+            await conn.fetch(
+                "INSERT INTO view_tally (session_id, day, kind, views, center_views, "
+                f"seconds_watched) VALUES {_values(len(part), 6)} "
+                "ON CONFLICT (session_id, day, kind) DO UPDATE SET "
+                "views = view_tally.views + excluded.views, "
+                "center_views = view_tally.center_views + excluded.center_views, "
+                "seconds_watched = view_tally.seconds_watched + excluded.seconds_watched",
+                [x for row in part for x in row],
+            )
+
+        sessions = sorted({w[0] for w in windows.values()})
+        result.sessions = len(sessions)
+        since = int(now) - settings.view_concurrency_seconds
+        for part in _chunks(sessions):
+            marks = ", ".join("?" * len(part))
+            counts = await conn.fetch(
+                "SELECT session_id, COUNT(DISTINCT viewer) FROM viewer_window "
+                f"WHERE session_id IN ({marks}) AND last_seen >= ? GROUP BY session_id",
+                [*part, since],
+            )
+            if not counts:
+                continue
+            await conn.fetch(
+                f"INSERT INTO view_peak (session_id, peak, peak_at) VALUES "
+                f"{_values(len(counts), 3)} ON CONFLICT (session_id) DO UPDATE SET "
+                "peak = excluded.peak, peak_at = excluded.peak_at "
+                "WHERE excluded.peak > view_peak.peak",
+                [x for s, c in counts for x in (s, int(c), int(now))],
+            )
+    return result
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+async def concurrent_viewers(session_id: int, settings: Settings, now: float | None = None) -> int:
+    """Viewers of a session seen within the concurrency interval (as flushed, all processes)."""
+    since = int(now if now is not None else time.time()) - settings.view_concurrency_seconds
+    rows = await db.engine().run_querystring(
+        _raw(
+            "SELECT COUNT(DISTINCT viewer) AS n FROM viewer_window "
+            "WHERE session_id = {} AND last_seen >= {}",
+            session_id,
+            since,
+        )
+    )
+    return int(rows[0]["n"]) if rows else 0
+
+
+async def session_views(session_id: int) -> dict[str, Any]:
+    """Views, seconds and peak of one session, all days."""
+    rows = await db.engine().run_querystring(
+        _raw(
+            "SELECT kind, SUM(views) AS views, SUM(center_views) AS center_views, "
+            "SUM(seconds_watched) AS seconds FROM view_tally WHERE session_id = {} "
+            "GROUP BY kind",
+            session_id,
+        )
+    )
+    out: dict[str, Any] = {
+        "live_views": 0,
+        "replay_views": 0,
+        "center_views": 0,
+        "live_seconds": 0.0,
+        "replay_seconds": 0.0,
+    }
+    for r in rows:
+        out[f"{r['kind']}_views"] = int(r["views"] or 0)
+        out[f"{r['kind']}_seconds"] = float(r["seconds"] or 0)
+        out["center_views"] += int(r["center_views"] or 0)
+    peak = await db.engine().run_querystring(
+        _raw("SELECT peak FROM view_peak WHERE session_id = {}", session_id)
+    )
+    out["peak_concurrent"] = int(peak[0]["peak"]) if peak else 0
+    uniques = await db.engine().run_querystring(
+        _raw(
+            "SELECT COUNT(DISTINCT viewer) AS n FROM viewer_window "
+            "WHERE session_id = {} AND counted",
+            session_id,
+        )
+    )
+    out["unique_viewers"] = int(uniques[0]["n"]) if uniques else 0
+    return out

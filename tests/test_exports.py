@@ -1,0 +1,231 @@
+"""Attendance and view-statistics exports: CSV (BOM, streamed) and XLSX, filters, admin only,
+and the background export for large files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from hub import exports
+from hub.exports import Dataset, Filters, Format
+from hub.impact import Period
+from tests.conftest import World, reseeded
+from tests.test_impact import DAY, TZ, make_programme
+
+
+@pytest.fixture
+async def world(module_client: World) -> World:
+    return await reseeded(module_client)
+
+
+@pytest.fixture
+async def programme(world: World) -> dict[str, Any]:
+    return await make_programme(world)
+
+
+TWO_WEEKS = f"from={DAY}&to={DAY + timedelta(days=13)}"
+NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+
+
+def read_csv(body: bytes) -> list[list[str]]:
+    assert body.startswith("\ufeff".encode()), "UTF-8 BOM first, for Excel"
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+def _column(ref: str) -> int:
+    n = 0
+    for ch in ref:
+        if not ch.isalpha():
+            break
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def read_xlsx(body: bytes, sheet: int = 1) -> list[list[str]]:
+    """Cell texts of one sheet (shared or inline strings, numbers as written; cells not
+    written are empty strings)."""
+    with zipfile.ZipFile(io.BytesIO(body)) as z:
+        shared: list[str] = []
+        if "xl/sharedStrings.xml" in z.namelist():
+            root = etree.fromstring(z.read("xl/sharedStrings.xml"))
+            shared = ["".join(si.itertext()) for si in root.findall("m:si", NS)]
+        root = etree.fromstring(z.read(f"xl/worksheets/sheet{sheet}.xml"))
+    out = []
+    for row in root.iter(f"{{{NS['m']}}}row"):
+        cells: list[str] = []
+        for c in row.findall("m:c", NS):
+            kind = c.get("t")
+            if kind == "s":
+                text = shared[int(c.findtext("m:v", namespaces=NS))]
+            elif kind == "inlineStr":
+                text = "".join(c.find("m:is", NS).itertext())
+            else:
+                text = c.findtext("m:v", default="", namespaces=NS)
+            index = _column(c.get("r", ""))
+            cells += [""] * (index - len(cells))
+            cells.append(text)
+        out.append(cells)
+    return out
+
+
+async def test_attendance_csv(world: World, programme: dict[str, Any]) -> None:
+    r = await world.get(f"/api/v1/exports/attendance.csv?{TWO_WEEKS}", who="admin")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    rows = read_csv(r.content)
+    assert rows[0] == exports.HEADERS[Dataset.attendance]
+    body = rows[1:]
+    assert len(body) == 6  # every booking of a session not cancelled
+    children = sorted(int(row[13]) for row in body if row[13])
+    assert children == [12, 20, 28, 31]
+    assert {row[0] for row in body} == {"镇雄共享中心", "威宁共享中心"}
+    assert all(row[5].startswith("2026-10-") for row in body)  # local times, as text
+    first = body[0]
+    assert first[5] == "2026-10-12 09:00" and first[8] == "数学直播课"
+
+
+async def test_filters(world: World, programme: dict[str, Any]) -> None:
+    async def count(query: str) -> int:
+        r = await world.get(f"/api/v1/exports/attendance.csv?{TWO_WEEKS}&{query}", who="admin")
+        assert r.status_code == 200, r.text
+        return len(read_csv(r.content)) - 1
+
+    assert await count("province=云南省") == 4
+    assert await count(f"center_id={programme['c2']}") == 2
+    assert await count(f"teacher_id={world.ids['teacher2_id']}") == 2
+    assert await count(f"teacher_id={world.ids['teacher2_id']}&province=云南省") == 1
+    r = await world.get(f"/api/v1/exports/attendance.csv?from={DAY}&to={DAY}", who="admin")
+    assert len(read_csv(r.content)) - 1 == 2
+
+
+async def test_view_statistics(world: World, programme: dict[str, Any]) -> None:
+    r = await world.get(f"/api/v1/exports/views.csv?{TWO_WEEKS}", who="admin")
+    rows = read_csv(r.content)
+    assert rows[0] == exports.HEADERS[Dataset.views]
+    by_day = {(row[0], row[4]): row for row in rows[1:]}
+    s1 = str(programme["s"][0])
+    first = by_day[(s1, str(DAY))]
+    assert first[5:9] == ["8", "0", "1", "8"]  # live, replay, center screen, unique
+    later = by_day[(s1, str(DAY + timedelta(days=5)))]
+    assert later[5:9] == ["0", "4", "0", "4"]
+    assert float(later[10]) == pytest.approx(4 * 30 / 3600, abs=0.001)
+    # the sum of the rows is the impact service's figure
+    impact = (await world.get(f"/api/v1/impact?{TWO_WEEKS}")).json()["totals"]
+    assert sum(int(row[5]) + int(row[6]) for row in rows[1:]) == impact["online_views"]
+
+
+async def test_xlsx_matches_csv(world: World, programme: dict[str, Any]) -> None:
+    for dataset in ("attendance", "views"):
+        x = await world.get(f"/api/v1/exports/{dataset}.xlsx?{TWO_WEEKS}", who="admin")
+        assert x.status_code == 200, x.text
+        assert x.headers["content-type"].startswith("application/vnd.openxmlformats")
+        c = await world.get(f"/api/v1/exports/{dataset}.csv?{TWO_WEEKS}", who="admin")
+        sheet = read_xlsx(x.content)
+        table = read_csv(c.content)
+        assert len(sheet) == len(table)
+        assert sheet[0] == table[0]
+        for got, want in zip(sheet[1:], table[1:], strict=True):
+            assert len(got) <= len(want)
+            for g, w in zip(got, want, strict=False):
+                assert g == w or float(g) == pytest.approx(float(w)), (got, want)
+
+
+async def test_only_administrators_export(world: World) -> None:
+    for who in (None, "teacher", "center"):
+        r = await world.get("/api/v1/exports/attendance.csv", who=who)
+        assert r.status_code == (401 if who is None else 403)
+    assert (await world.get("/api/v1/exports/pupils.csv", who="admin")).status_code == 404
+    assert (await world.get("/api/v1/exports/attendance.pdf", who="admin")).status_code == 404
+    r = await world.get("/api/v1/exports/attendance.csv?from=2026-13-01", who="admin")
+    assert r.status_code == 400
+    assert r.json()["extra"][0]["key"] == "from"
+
+
+async def test_large_xlsx_goes_to_the_background(
+    world: World, programme: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(exports, "LARGE_XLSX_ROWS", 3)
+    r = await world.get(f"/api/v1/exports/attendance.xlsx?{TWO_WEEKS}", who="admin")
+    assert r.status_code == 409
+    assert r.json()["rows"] == 6
+    r = await world.post(
+        "/api/v1/exports",
+        {
+            "dataset": "attendance",
+            "format": "xlsx",
+            "from": str(DAY),
+            "to": str(DAY + timedelta(13)),
+        },
+        who="admin",
+    )
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert (job["state"], job["rows_total"], job["download_url"]) == ("queued", 6, None)
+    settings = world.client._transport.app.state.settings  # type: ignore[attr-defined]
+    # the worker's handler for the job
+    await exports.run_export_job({"export_id": job["id"]}, None, settings)
+    done = (await world.get(f"/api/v1/exports/files/{job['id']}", who="admin")).json()
+    assert (done["state"], done["rows_done"], done["percent"]) == ("done", 6, 100.0)
+    file = await world.get(done["download_url"], who="admin")
+    assert file.status_code == 200
+    assert len(read_xlsx(file.content)) == 7
+    # a retry after success leaves it alone
+    await exports.run_export_job({"export_id": job["id"]}, None, settings)
+    assert (await world.get(f"/api/v1/exports/files/{job['id']}", who="admin")).json() == done
+
+
+async def test_export_stream_starts_with_the_header_before_rows(
+    world: World, programme: dict[str, Any]
+) -> None:
+    filters = Filters(Period(DAY, DAY + timedelta(days=13), TZ))
+    stream = exports.csv_stream(Dataset.attendance, filters)
+    first = await anext(stream)
+    assert first.decode("utf-8-sig").strip() == ",".join(exports.HEADERS[Dataset.attendance])
+    rest = b"".join([chunk async for chunk in stream])
+    assert rest.count(b"\n") == 6
+    assert Format.csv.value == "csv"
+
+
+async def test_cli_export_with_progress(
+    world: World, programme: dict[str, Any], backend: str, tmp_path: Path
+) -> None:
+    import asyncio
+    import os
+    import sys
+
+    env = {
+        **os.environ,
+        "SHAREHUB_DATABASE_URL": backend,
+        "SHAREHUB_DATA_DIR": str(tmp_path),
+        "SHAREHUB_SECRET_KEY": "cli-export-secret-0123456789",
+    }
+    out = tmp_path / "attendance.xlsx"
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "sharehub"),
+        "export",
+        "attendance",
+        "--from",
+        str(DAY),
+        "--to",
+        str(DAY + timedelta(days=13)),
+        "--province",
+        "云南省",
+        "-o",
+        str(out),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, stderr.decode()
+    assert "4 rows" in stdout.decode()
+    assert "100%" in stderr.decode() and "4/4 rows" in stderr.decode()
+    assert len(read_xlsx(out.read_bytes())) == 5

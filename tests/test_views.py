@@ -1,0 +1,389 @@
+"""Counting views: beacons through the API, the threshold and window rules at their edges,
+retries and duplicates counted once, bad beacons refused, center screens as one viewer."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from hub import views
+from hub.tables import LiveSession, SessionStatus, ViewerWindow, ViewPeak, ViewTally
+from hub.views import ViewCounter
+from tests.conftest import World, reseeded
+
+WINDOW = 6 * 3600
+
+
+@pytest.fixture
+async def world(module_client: World) -> World:
+    w = await reseeded(module_client)
+    counter(w).pending.clear()
+    return w
+
+
+def counter(world: World) -> ViewCounter:
+    app = world.client._transport.app  # type: ignore[attr-defined]
+    return app.state.views  # type: ignore[no-any-return]
+
+
+class Clock:
+    """A settable clock for the counter (epoch seconds)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(world: World) -> Any:
+    c = counter(world)
+    real = c.clock
+    fake = Clock(datetime.now(UTC).timestamp())
+    c.clock = fake
+    c._last_beacon.clear()
+    c._recent_ids.clear()
+    c._sessions.clear()
+    yield fake
+    c.clock = real
+
+
+async def new_session(world: World, status: str = "live", minutes_ago: int = 10) -> int:
+    start = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    row = await LiveSession.insert(
+        LiveSession(
+            course=world.ids["course"],
+            teacher=world.ids["teacher_id"],
+            starts_at=start,
+            ends_at=start + timedelta(hours=1),
+            status=status,
+        )
+    ).run()
+    return int(row[0]["id"])
+
+
+def beacon(
+    viewer: str, seconds: float, clock: Clock, kind: str = "live", **over: Any
+) -> dict[str, Any]:
+    body = {
+        "beacon_id": secrets.token_hex(8),
+        "viewer_id": viewer,
+        "kind": kind,
+        "seconds": seconds,
+        "at": datetime.fromtimestamp(clock.now, UTC).isoformat(),
+    }
+    body.update(over)
+    return body
+
+
+async def send(world: World, session_id: int, body: dict[str, Any], who: str | None = None) -> Any:
+    return await world.post(f"/api/v1/sessions/{session_id}/beacons", body, who=who)
+
+
+async def watch(
+    world: World,
+    clock: Clock,
+    session_id: int,
+    viewer: str,
+    total: float,
+    step: float = 10,
+    kind: str = "live",
+) -> None:
+    """One viewer watching ``total`` seconds, a beacon every ``step`` seconds of clock."""
+    left = total
+    while left > 0:
+        part = min(step, left)
+        clock.now += part
+        r = await send(world, session_id, beacon(viewer, part, clock, kind=kind))
+        assert r.status_code == 202, r.text
+        left -= part
+
+
+async def tallies(session_id: int) -> dict[str, float]:
+    rows = await ViewTally.select().where(ViewTally.session_id == session_id).run()
+    out = {"views": 0, "center_views": 0, "seconds": 0.0}
+    for r in rows:
+        out["views"] += r["views"]
+        out["center_views"] += r["center_views"]
+        out["seconds"] += r["seconds_watched"]
+    return out
+
+
+def at_window_start(clock: Clock, offset: float = 0) -> None:
+    """Move the clock into a fresh window, ``offset`` seconds after its start."""
+    clock.now = views.window_start(clock.now, 6) + WINDOW + offset
+
+
+# ------------------------------------------------------------------------------ threshold
+
+
+async def test_a_view_counts_at_the_threshold_not_before(world: World, clock: Clock) -> None:
+    session = await new_session(world)
+    at_window_start(clock, 60)
+    await watch(world, clock, session, "viewer-below", 9.999, step=3.333)
+    await watch(world, clock, session, "viewer-exact", 10, step=5)
+    await watch(world, clock, session, "viewer-longer", 95, step=10)
+    result = await counter(world).flush()
+    assert result.views == 2
+    figures = await tallies(session)
+    assert figures["views"] == 2
+    assert figures["seconds"] == pytest.approx(9.999 + 10 + 95)
+    windows = {
+        r["millis"]: r["counted"]
+        for r in await ViewerWindow.select().where(ViewerWindow.session_id == session).run()
+    }
+    assert windows == {9999: False, 10000: True, 95000: True}
+
+
+async def test_the_threshold_reached_over_several_flushes_counts_once(
+    world: World, clock: Clock
+) -> None:
+    session = await new_session(world)
+    at_window_start(clock, 60)
+    for _ in range(6):  # 6 flushes of 4 s: crosses 10 s in the third
+        await watch(world, clock, session, "slow-viewer", 4, step=4)
+        await counter(world).flush()
+    assert (await tallies(session))["views"] == 1
+
+
+# ------------------------------------------------------------------------------ window
+
+
+async def test_once_per_viewer_per_window_and_again_in_the_next(world: World, clock: Clock) -> None:
+    session = await new_session(world, status="ended", minutes_ago=120)
+    at_window_start(clock, WINDOW - 30)  # 30 s before the window ends
+    for _ in range(2):
+        await watch(
+            world, clock, session, "family-1", 12, step=6, kind="replay"
+        )  # counts, twice the threshold
+    await counter(world).flush()
+    assert (await tallies(session))["views"] == 1
+    # the clock is 6 s before the end: 5 s there and 6 s after do not add up across windows
+    await watch(world, clock, session, "family-2", 5, step=5, kind="replay")
+    await watch(world, clock, session, "family-2", 6, step=6, kind="replay")
+    # the next window: family-1 counts again
+    await watch(world, clock, session, "family-1", 10, step=10, kind="replay")
+    await counter(world).flush()
+    assert (await tallies(session))["views"] == 2
+    rows = await ViewerWindow.select(ViewerWindow.window_start, ViewerWindow.millis).run()
+    assert len({r["window_start"] for r in rows}) == 2
+
+
+# ------------------------------------------------------------------------------ exactly once
+
+
+async def test_a_resent_beacon_counts_once(world: World, clock: Clock) -> None:
+    session = await new_session(world)
+    at_window_start(clock, 60)
+    clock.now += 10
+    body = beacon("resender", 10, clock)
+    first = await send(world, session, body)
+    again = await send(world, session, body)
+    assert first.json() == {"accepted": True, "duplicate": False}
+    assert again.json() == {"accepted": True, "duplicate": True}
+    await counter(world).flush()
+    # another process (no memory of it) gets the same beacon: the database refuses it
+    other = ViewCounter(counter(world).settings, clock=clock)
+    assert await other.accept(
+        session,
+        beacon_id=body["beacon_id"],
+        viewer_id="resender",
+        kind="live",
+        seconds=10,
+        at=datetime.fromtimestamp(clock.now, UTC),
+        address="10.0.0.9",
+    )
+    result = await other.flush()
+    assert (result.beacons, result.fresh, result.views) == (1, 0, 0)
+    figures = await tallies(session)
+    assert figures["views"] == 1
+    assert figures["seconds"] == pytest.approx(10)
+
+
+async def test_a_failed_flush_is_retried_and_counts_once(
+    world: World, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = await new_session(world)
+    at_window_start(clock, 60)
+    await watch(world, clock, session, "viewer-1", 20)
+    await watch(world, clock, session, "viewer-2", 20)
+    real = views._Conn.fetch
+
+    async def failing(self: Any, sql: str, args: Any) -> Any:
+        if sql.startswith("INSERT INTO view_tally"):
+            raise RuntimeError("connection lost")
+        return await real(self, sql, args)
+
+    monkeypatch.setattr(views._Conn, "fetch", failing)
+    with pytest.raises(RuntimeError):
+        await counter(world).flush()
+    assert len(counter(world).pending) == 4
+    assert await ViewerWindow.count().run() == 0  # rolled back
+    monkeypatch.setattr(views._Conn, "fetch", real)
+    assert (await counter(world).flush()).views == 2
+    # the commit succeeded but the answer was lost: the same batch written again adds nothing
+    batch = [views.Beacon(b, session, "x" * 32, "live", 10_000, clock.now) for b in ("b1", "b2")]
+    s = counter(world).settings
+    await views.write_batch(batch, s, counter(world).tz, clock.now)
+    replay = await views.write_batch(batch, s, counter(world).tz, clock.now)
+    assert replay.fresh == 0
+    figures = await tallies(session)
+    assert figures["views"] == 3
+    assert figures["seconds"] == pytest.approx(60)
+
+
+# ------------------------------------------------------------------------------ refused
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "field"),
+    [
+        ({"seconds": -1}, 400, None),
+        ({"seconds": 61}, 400, "seconds"),
+        ({"kind": "download"}, 400, None),
+        ({"viewer_id": "short"}, 400, None),
+        ({"viewer_id": "名字名字名字名字名字"}, 400, None),
+        ({"extra": 1}, 400, None),
+        ({"at": "2026-11-23T10:00:00"}, 400, "at"),
+        ("future", 400, "at"),
+        ("old", 400, "at"),
+    ],
+    ids=[
+        "negative",
+        "too-long",
+        "kind",
+        "short-id",
+        "non-ascii-id",
+        "unknown-field",
+        "naive",
+        "future",
+        "old",
+    ],
+)
+async def test_bad_beacons_are_refused_and_count_nothing(
+    world: World, clock: Clock, change: Any, status: int, field: str | None
+) -> None:
+    session = await new_session(world)
+    body = beacon("careful-viewer", 10, clock)
+    if change == "future":
+        body["at"] = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
+    elif change == "old":
+        body["at"] = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    else:
+        body.update(change)
+    r = await send(world, session, body)
+    assert r.status_code == status, r.text
+    if field:
+        assert r.json()["extra"][0]["key"] == field
+    assert counter(world).pending == []
+
+
+async def test_more_seconds_than_wall_time_is_refused(world: World, clock: Clock) -> None:
+    session = await new_session(world)
+    clock.now += 1
+    assert (await send(world, session, beacon("fast-viewer", 10, clock))).status_code == 202
+    clock.now += 5
+    r = await send(world, session, beacon("fast-viewer", 30, clock))
+    assert r.status_code == 400
+    assert r.json()["extra"][0]["key"] == "seconds"
+    assert len(counter(world).pending) == 1
+
+
+async def test_sessions_that_cannot_be_watched(world: World, clock: Clock) -> None:
+    cancelled = await new_session(world, status=SessionStatus.cancelled)
+    assert (await send(world, cancelled, beacon("a-viewer", 5, clock))).status_code == 409
+    later = await new_session(world, status="scheduled", minutes_ago=-24 * 60)
+    assert (await send(world, later, beacon("a-viewer", 5, clock))).status_code == 409
+    r = await send(world, later, beacon("a-viewer", 5, clock, kind="replay"))
+    assert r.status_code == 409
+    assert (await send(world, 999_999, beacon("a-viewer", 5, clock))).status_code == 404
+
+
+async def test_rate_limits_answer_429_with_retry_after(world: World, clock: Clock) -> None:
+    session = await new_session(world)
+    limit = counter(world).settings.view_rate_viewer
+    clock.now = (clock.now // 60) * 60 + 1
+    codes = []
+    for _ in range(limit + 2):
+        codes.append((await send(world, session, beacon("chatty-viewer", 0, clock))).status_code)
+    assert codes[:limit] == [202] * limit
+    assert codes[limit:] == [429, 429]
+    r = await send(world, session, beacon("chatty-viewer", 0, clock))
+    assert 1 <= int(r.headers["retry-after"]) <= 60
+    assert (await send(world, session, beacon("someone-else", 0, clock))).status_code == 202
+    clock.now += 60
+    assert (await send(world, session, beacon("chatty-viewer", 0, clock))).status_code == 202
+
+
+async def test_address_limit() -> None:
+    limiter = views.RateLimiter(3)
+    assert [limiter.hit("a", 120.0) for _ in range(4)] == [0, 0, 0, 60]
+    assert limiter.hit("a", 150.0) == 30
+    assert limiter.hit("a", 180.0) == 0
+    assert views.RateLimiter(0).hit("a", 1.0) == 0
+
+
+# ------------------------------------------------------------------------------ center screens
+
+
+async def test_a_center_screen_is_one_viewer(world: World, clock: Clock) -> None:
+    session = await new_session(world)
+    at_window_start(clock, 60)
+    for browser in ("classroom-pc-1", "classroom-pc-2"):
+        clock.now += 10
+        r = await send(world, session, beacon(browser, 10, clock), who="center")
+        assert r.status_code == 202
+    clock.now += 10
+    await send(world, session, beacon("home-viewer", 10, clock))
+    await counter(world).flush()
+    figures = await tallies(session)
+    assert (figures["views"], figures["center_views"]) == (2, 1)
+    centers = await ViewerWindow.select(ViewerWindow.center_id).run()
+    assert sorted(r["center_id"] or 0 for r in centers) == [0, world.ids["center"]]
+
+
+# ------------------------------------------------------------------------------ concurrency
+
+
+async def test_concurrent_viewers_and_peak(world: World, clock: Clock) -> None:
+    session = await new_session(world)
+    clock.now = datetime.now(UTC).timestamp()
+    for n in range(5):
+        r = await send(world, session, beacon(f"concurrent-{n}", 1, clock))
+        assert r.status_code == 202, r.text
+    await counter(world).flush()
+    r = await world.get(f"/api/v1/sessions/{session}/views")
+    assert r.status_code == 200
+    assert r.json()["concurrent_viewers"] == 5
+    assert r.json()["peak_concurrent"] == 5
+    clock.now += 45  # the five left; two others come
+    for n in range(2):
+        r = await send(world, session, beacon(f"later-viewer-{n}", 1, clock))
+        assert r.status_code == 202, r.text
+    await counter(world).flush()
+    assert await views.concurrent_viewers(session, counter(world).settings, now=clock.now) == 2
+    peak = await ViewPeak.select().where(ViewPeak.session_id == session).first().run()
+    assert peak is not None and peak["peak"] == 5
+    assert (await world.get("/api/v1/sessions/999999/views")).status_code == 404
+
+
+async def test_the_flush_loop_runs_and_flushes_on_stop(world: World) -> None:
+    session = await new_session(world)
+    fake = Clock(datetime.now(UTC).timestamp())
+    c = ViewCounter(counter(world).settings, clock=fake)
+    async with views.running(c):
+        await c.accept(
+            session,
+            beacon_id="loop-beacon-1",
+            viewer_id="loop-viewer",
+            kind="live",
+            seconds=10,
+            at=datetime.now(UTC),
+            address="127.0.0.1",
+        )
+    assert c.pending == []
+    assert (await tallies(session))["views"] == 1
