@@ -1,1 +1,2 @@
-"""Jinja2 templates (pages come with the pages issue)."""
+"""Jinja2 templates of the pages (installed as the ``hub.templates`` package); the printable
+reports under ``reports/`` belong to the reporting plugins."""

@@ -1,0 +1,28 @@
+"""Server-rendered pages (Jinja2, zh-CN first) on top of the hub's service modules.
+
+``page_handlers()`` is the list the app registers; ``template_config()`` the Jinja2 set-up;
+``html_errors`` wraps the app's exception handlers so browsers get friendly pages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.pages.errors import html_errors
+from hub.pages.render import template_config
+
+
+def page_handlers() -> list[Any]:
+    from hub.pages import admin, assets_routes, auth, center, public, teacher
+
+    return [
+        *assets_routes.HANDLERS,
+        *auth.HANDLERS,
+        *public.HANDLERS,
+        *teacher.HANDLERS,
+        *center.HANDLERS,
+        *admin.HANDLERS,
+    ]
+
+
+__all__ = ["html_errors", "page_handlers", "template_config"]

@@ -1,0 +1,180 @@
+"""Share-center pages: upcoming classes in the center's time zone, book/unbook, the big
+check-in, replays with downloads. The schedule and the check-in work offline (service worker
+``/center/sw.js``; a check-in made offline is queued in the browser with its idempotency key
+and sent when the connection returns, so it counts once)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from litestar import Request, Response, get, post
+
+from hub import schedule
+from hub.api.sessions import session_rows
+from hub.auth import center_or_admin
+from hub.errors import Conflict, Invalid, NotFound
+from hub.pages import replays_view, schedule_view
+from hub.pages.forms import form_of, int_field, see_other
+from hub.pages.i18n import Lang
+from hub.pages.render import lang_of, page, principal_of, settings_of
+from hub.tables import Booking, LiveSession, ShareCenter
+
+N_ = str
+NOTICES = {
+    "booked": N_("Booked."),
+    "unbooked": N_("The booking has been cancelled."),
+    "checked-in": N_("Checked in. Thank you!"),
+}
+
+
+async def center_of(request: Request[Any, Any, Any], center_id: int | None = None) -> dict:
+    """The operator's center; an administrator names one (``?center=``, else the first)."""
+    who = principal_of(request)
+    assert who is not None
+    wanted = who.center_id if not who.is_admin else center_id
+    if wanted is None and who.is_admin:
+        first = await ShareCenter.select(ShareCenter.id).order_by(ShareCenter.id).first().run()
+        wanted = first["id"] if first else None
+    if wanted is None:
+        raise NotFound("this account has no share-center", field="center_id")
+    schedule.may_act_for_center(who, wanted)
+    return await schedule.get_center(wanted)
+
+
+def center_lang(request: Request[Any, Any, Any], center: dict) -> Lang:
+    return lang_of(request, tz=center["timezone"])
+
+
+def checkin_open(row: dict[str, Any], now: datetime) -> bool:
+    return row["starts_at"] - schedule.CHECKIN_EARLY <= now < row["ends_at"] + timedelta(hours=2)
+
+
+@get("/center", guards=[center_or_admin], name="pages:center")
+async def center_home(request: Request[Any, Any, Any], center: int | None = None) -> Response[Any]:
+    """My center's booked classes (in its time zone) with check-in, and classes to book."""
+    place = await center_of(request, center)
+    lang = center_lang(request, place)
+    now = datetime.now(UTC)
+    today = now.astimezone(lang.tz).date()
+    booked = await schedule_view.upcoming_for_center(place["id"], now)
+    for row in booked:
+        row["checkin_open"] = checkin_open(row, now)
+    offer = await schedule_view.bookable(
+        place["id"], schedule_view.week_start(today, "this"), lang.tz, now
+    )
+    ok = request.query_params.get("ok")
+    return page(
+        request,
+        "center/home.html",
+        {
+            "center": place,
+            "booked": booked,
+            "offer": offer,
+            "today": today,
+            "notice": lang.gettext(NOTICES[ok]) if ok in NOTICES else None,
+            "admin_suffix": f"?center={place['id']}" if principal_of(request).is_admin else "",  # type: ignore[union-attr]
+        },
+        lang=lang,
+    )
+
+
+@post("/center/sessions/{session_id:int}/book", guards=[center_or_admin], name="pages:book")
+async def book(
+    request: Request[Any, Any, Any], session_id: int, center: int | None = None
+) -> Response[Any]:
+    """Book a class for my center (409 page naming the class in the way when rooms are full)."""
+    await form_of(request)
+    place = await center_of(request, center)
+    who = principal_of(request)
+    assert who is not None
+    await schedule.book(who, session_id, place["id"])
+    return see_other("/center?ok=booked" + (f"&center={place['id']}" if who.is_admin else ""))
+
+
+@post("/center/bookings/{booking_id:int}/unbook", guards=[center_or_admin], name="pages:unbook")
+async def unbook(request: Request[Any, Any, Any], booking_id: int) -> Response[Any]:
+    """Cancel a booking (not after check-in)."""
+    await form_of(request)
+    who = principal_of(request)
+    assert who is not None
+    booking = await schedule.get_booking(booking_id)
+    await schedule.unbook(who, booking_id)
+    suffix = f"&center={booking['center']}" if who.is_admin else ""
+    return see_other("/center?ok=unbooked" + suffix)
+
+
+async def booking_context(request: Request[Any, Any, Any], booking_id: int) -> dict[str, Any]:
+    who = principal_of(request)
+    assert who is not None
+    booking = await schedule.get_booking(booking_id)
+    schedule.may_act_for_center(who, booking["center"])
+    place = await schedule.get_center(booking["center"])
+    row = (await session_rows(LiveSession.id == booking["session"], limit=1))[0]
+    return {"booking": booking, "center": place, "s": row, "key": secrets.token_urlsafe(18)}
+
+
+@get("/center/bookings/{booking_id:int}", guards=[center_or_admin], name="pages:checkin")
+async def checkin_page(request: Request[Any, Any, Any], booking_id: int) -> Response[Any]:
+    """The check-in page: one number, one big button; works offline."""
+    ctx = await booking_context(request, booking_id)
+    lang = center_lang(request, ctx["center"])
+    ctx["open"] = checkin_open(ctx["s"], datetime.now(UTC))
+    ok = request.query_params.get("ok")
+    if ok in NOTICES:
+        ctx["notice"] = lang.gettext(NOTICES[ok])
+    return page(request, "center/checkin.html", ctx, lang=lang)
+
+
+@post(
+    "/center/bookings/{booking_id:int}/check-in",
+    guards=[center_or_admin],
+    name="pages:checkin-post",
+)
+async def check_in(request: Request[Any, Any, Any], booking_id: int) -> Response[Any]:
+    """Record the children in the room (the form's key makes a repeated post count once)."""
+    form = await form_of(request)
+    who = principal_of(request)
+    assert who is not None
+    children = int_field(form, "children", 0, 2000)
+    key = form.get("key", "").strip()[:64] or None
+    error = ""
+    if children is None:
+        error = N_("Give the number of children in the room (0 to 2000).")
+    else:
+        try:
+            await schedule.check_in(who, booking_id, children, key)
+            return see_other(f"/center/bookings/{booking_id}?ok=checked-in")
+        except (Invalid, Conflict) as exc:
+            error = exc.detail
+    ctx = await booking_context(request, booking_id)
+    lang = center_lang(request, ctx["center"])
+    ctx.update(open=checkin_open(ctx["s"], datetime.now(UTC)), error=error)
+    return page(request, "center/checkin.html", ctx, lang=lang, status_code=400)
+
+
+@get("/center/replays", guards=[center_or_admin], name="pages:replays")
+async def replays(request: Request[Any, Any, Any], center: int | None = None) -> Response[Any]:
+    """Classes my center booked that have ended (last 90 days), to watch or download."""
+    place = await center_of(request, center)
+    lang = center_lang(request, place)
+    now = datetime.now(UTC)
+    booked = Booking.select(Booking.session).where(Booking.center == place["id"])
+    rows = await session_rows(
+        LiveSession.id.is_in(booked)
+        & (LiveSession.ends_at <= now)
+        & (LiveSession.ends_at > now - timedelta(days=90))
+        & (LiveSession.status != "cancelled"),
+        limit=200,
+    )
+    rows.reverse()
+    settings = settings_of(request)
+    for row in rows:
+        recording = await replays_view.recording_of(request, settings, row["id"])
+        row["files"] = replays_view.downloads(recording)
+        row["replay"] = bool(replays_view.sources(recording))
+    return page(request, "center/replays.html", {"center": place, "rows": rows}, lang=lang)
+
+
+HANDLERS = [center_home, book, unbook, checkin_page, check_in, replays]

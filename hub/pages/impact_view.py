@@ -1,0 +1,83 @@
+"""Impact figures for the pages, from the impact service (``hub.impact``), briefly cached.
+
+The public schedule shows the programme's headline figures; computing them reads every
+session, booking and tally, so one process reuses them for ``HEADLINE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hub.impact import GroupBy, Impact, Period, compute
+
+HEADLINE_SECONDS = 300.0
+DASHBOARD_SECONDS = 60.0
+_cache: dict[str, tuple[float, Any]] = {}
+
+
+async def _cached(key: str, ttl: float, make: Any) -> Any:
+    hit = _cache.get(key)
+    now = time.monotonic()
+    if hit and now - hit[0] < ttl:
+        return hit[1]
+    value = await make()
+    _cache[key] = (now, value)
+    return value
+
+
+def forget() -> None:
+    """Drop cached figures (tests)."""
+    _cache.clear()
+
+
+async def headline(tz: ZoneInfo | None = None) -> dict[str, int]:
+    zone = tz or ZoneInfo("Asia/Shanghai")
+
+    async def make() -> dict[str, int]:
+        totals = (await compute(Period.of(None, None, zone))).totals
+        return {
+            "centers": totals.centers_active,
+            "teachers": totals.teachers_taught,
+            "courses": totals.sessions_held,
+            "views": totals.online_views,
+            "children": totals.children_served,
+        }
+
+    return await _cached("headline:" + zone.key, HEADLINE_SECONDS, make)
+
+
+async def dashboard(tz: ZoneInfo, weeks: int = 12) -> dict[str, Any]:
+    """Totals, views per week (last ``weeks``), children per province, attendance per center."""
+
+    async def make() -> dict[str, Any]:
+        today = datetime.now(UTC).astimezone(tz).date()
+        monday = today - timedelta(days=today.weekday())
+        per_week: list[tuple[date, int]] = []
+        for i in range(weeks - 1, -1, -1):
+            first = monday - timedelta(days=7 * i)
+            period = Period(first, first + timedelta(days=6), tz)
+            per_week.append((first, (await compute(period)).totals.online_views))
+        everything = Period.of(None, None, tz, today=today)
+        total: Impact = await compute(everything)
+        provinces = (await compute(everything, GroupBy.province)).groups
+        centers = (await compute(everything, GroupBy.center)).groups
+        return {
+            "totals": total.totals,
+            "views_per_week": per_week,
+            "children_per_province": sorted(
+                ((g.label, g.children_served) for g in provinces), key=lambda x: -x[1]
+            ),
+            "attendance_per_center": sorted(
+                (
+                    (g.label, round((g.attendance_rate or 0.0) * 100, 1))
+                    for g in centers
+                    if g.bookings
+                ),
+                key=lambda x: x[1],
+            ),
+        }
+
+    return await _cached("dashboard:" + tz.key, DASHBOARD_SECONDS, make)
