@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,9 +17,16 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from hub import db
 from hub.api.accounts import AccountController
+from hub.api.beacons import BeaconController
 from hub.api.bookings import BookingController
 from hub.api.calendar import CalendarController
 from hub.api.centers import CenterController
+from hub.api.exports import ExportController
+from hub.api.impact import ImpactController
+from hub.api.ingest_callbacks import IngestCallbackController
+from hub.api.jobs import JobController
+from hub.api.media_files import LocalMediaController, RecordingController
+from hub.api.reports import ReportController
 from hub.api.series import SeriesController, TermController
 from hub.api.sessions import SessionController
 from hub.api.streams import StreamController
@@ -26,9 +34,12 @@ from hub.api.teachers import CourseController, TeacherController
 from hub.auth import AuthMiddleware, provide_principal
 from hub.cache import InvalidateOnWrite, ResponseCache
 from hub.errors import DomainError, domain_error_handler, internal_error_handler
+from hub.pages import html_errors, page_handlers, template_config
 from hub.plugin_host import PluginHost
 from hub.settings import Settings, load_settings
 from hub.tables import ShareCenter
+from hub.views import ViewCounter
+from hub.views import running as views_running
 
 VERSION = "0.1.0"
 
@@ -60,16 +71,33 @@ def create_app(
     host = plugins or PluginHost(settings)
 
     @asynccontextmanager
+    async def serving_tasks() -> AsyncIterator[None]:
+        """Plugins' background work (``serve_tasks`` hook), cancelled on shutdown."""
+        tasks = [
+            asyncio.create_task(factory())
+            for factories in host.call_each("serve_tasks", settings=settings, plugins=host)
+            for factory in factories or []
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         if not manage_db:
-            yield
+            async with serving_tasks():
+                yield
             return
         engine = db.engine_for(settings.database_url)
         db.bind(engine)
         await db.open_engine(engine)
         await db.migrate()
         try:
-            yield
+            async with serving_tasks():
+                yield
         finally:
             await db.close_engine(engine)
 
@@ -80,6 +108,10 @@ def create_app(
         return host
 
     read_cache = ResponseCache(ttl=settings.schedule_cache_seconds)
+    view_counter = ViewCounter(settings)
+
+    def views_lifespan(_: Litestar) -> Any:
+        return views_running(view_counter)
 
     return Litestar(
         route_handlers=[
@@ -94,7 +126,16 @@ def create_app(
             TermController,
             BookingController,
             CalendarController,
+            BeaconController,
+            ImpactController,
+            ExportController,
+            ReportController,
             StreamController,
+            IngestCallbackController,
+            JobController,
+            RecordingController,
+            LocalMediaController,
+            *page_handlers(),
         ],
         dependencies={
             "principal": Provide(provide_principal, sync_to_thread=False),
@@ -107,8 +148,12 @@ def create_app(
                 AuthMiddleware, secret_key=settings.secret_key, max_age=settings.session_max_age
             ),
         ],
-        exception_handlers={DomainError: domain_error_handler, Exception: internal_error_handler},
-        lifespan=[lifespan],
+        exception_handlers={
+            DomainError: html_errors(domain_error_handler),
+            Exception: html_errors(internal_error_handler),
+        },
+        template_config=template_config(),
+        lifespan=[lifespan, views_lifespan],
         openapi_config=OpenAPIConfig(
             title="Sharehub API",
             version=VERSION,
@@ -116,7 +161,14 @@ def create_app(
             render_plugins=[SwaggerRenderPlugin()],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
-        state=State({"settings": settings, "read_cache": read_cache, "plugins": host}),
+        state=State(
+            {
+                "settings": settings,
+                "read_cache": read_cache,
+                "plugins": host,
+                "views": view_counter,
+            }
+        ),
         debug=False,
     )
 

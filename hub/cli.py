@@ -158,6 +158,40 @@ def cmd_plugins(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
+    """List jobs, or retry / cancel one."""
+    from hub import jobs
+    from hub.errors import DomainError
+
+    async def work() -> int:
+        try:
+            if args.jobs_cmd == "retry":
+                job = await jobs.retry(args.id)
+                print(f"job {job.id} ({job.kind}) is {job.state} again")
+                return 0
+            if args.jobs_cmd == "cancel":
+                job = await jobs.cancel(args.id)
+                print(f"job {job.id} ({job.kind}) is {job.state}")
+                return 0
+        except DomainError as exc:
+            print(f"sharehub jobs: {exc.detail}", file=sys.stderr)
+            return 1
+        found, total = await jobs.list_jobs(state=args.state, kind=args.kind, limit=args.limit)
+        print(f"{'ID':>6}  {'KIND':<15} {'STATE':<10} {'TRIES':<6} {'RUN AFTER':<20} DETAIL")
+        for job in found:
+            detail = job.last_error.splitlines()[-1][:70] if job.last_error else ""
+            detail = detail or ", ".join(f"{k}={v}" for k, v in job.payload.items())[:70]
+            print(
+                f"{job.id:>6}  {job.kind:<15} {job.state:<10} "
+                f"{f'{job.attempts}/{job.max_attempts}':<6} "
+                f"{job.run_after:%Y-%m-%d %H:%M:%S}  {detail}"
+            )
+        print(f"({len(found)} of {total} jobs)")
+        return 0
+
+    return int(asyncio.run(with_db(settings, work)))
+
+
 def parser(plugins: PluginHost | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sharehub", description="Sharehub: live classes hub")
     sub = p.add_subparsers(dest="command", required=True)
@@ -187,6 +221,26 @@ def parser(plugins: PluginHost | None = None) -> argparse.ArgumentParser:
     add.add_argument("--password")
     add.add_argument("--center-id", type=int, dest="center_id")
     add.set_defaults(run=cmd_user_add)
+
+    jobs_parser = sub.add_parser("jobs", help="list the worker's jobs; retry or cancel one")
+    jobs_parser.add_argument(
+        "--state", choices=["todo", "doing", "succeeded", "failed", "cancelled"]
+    )
+    jobs_parser.add_argument("--kind", help="record, finalize, transcode, publish-report")
+    jobs_parser.add_argument("--limit", type=int, default=50)
+    jobs_parser.set_defaults(run=cmd_jobs, jobs_cmd="list")
+    jobs_sub = jobs_parser.add_subparsers(dest="jobs_cmd")
+    jobs_sub.add_parser("list", help="list jobs, newest first")
+    for verb, text in (
+        ("retry", "run a failed or cancelled job again"),
+        ("cancel", "cancel a job"),
+    ):
+        verb_parser = jobs_sub.add_parser(verb, help=text)
+        verb_parser.add_argument("id", type=int)
+
+    from hub.export_cli import add_export_parser
+
+    add_export_parser(sub)
 
     for name, helptext, run in (
         ("serve", "serve HTTP", cmd_serve),

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "SHAREHUB_"
 PLUGIN_PREFIX = PREFIX + "PLUGIN__"
-SECRET_FIELDS = frozenset({"secret_key", "s3_secret_key", "database_url"})
+SECRET_FIELDS = frozenset({"secret_key", "s3_secret_key", "database_url", "ingest_secret"})
 SECRET_WORDS = ("key", "secret", "passphrase", "password", "token")
 
 
@@ -36,6 +36,46 @@ class Settings:
     session_max_age: int = 14 * 24 * 3600
     page_size_max: int = 200
     schedule_cache_seconds: int = 2
+    view_threshold_seconds: int = 10
+    """A viewer's watching counts as a view from this many seconds in one window."""
+    view_window_hours: int = 6
+    """A viewer counts once per session per window of this many hours (aligned to UTC)."""
+    view_flush_seconds: int = 2
+    """How often a process writes its in-memory beacon tally to the database."""
+    view_concurrency_seconds: int = 30
+    """Concurrent viewers: those seen within this many seconds."""
+    view_beacon_max_seconds: int = 60
+    """The most seconds one beacon may report (players send one every 10-30 s)."""
+    view_rate_viewer: int = 30
+    """Beacons per minute per viewer id (per process; 0 = no limit)."""
+    view_rate_address: int = 1200
+    """Beacons per minute per client address (per process; 0 = no limit)."""
+    programme_name: str = "Sharehub"
+    """The programme's name in impact reports."""
+    ingest_secret: str = ""
+    """Shared secret of the RTMP server's publish callbacks (empty: derived from secret_key)."""
+    embedded_worker: str = "auto"
+    """Run the media worker inside ``sharehub serve``: auto (on SQLite), on, off."""
+    work_dir: str = ""
+    """The worker's scratch folder for recordings in progress (default ``<data>/work``)."""
+    worker_slots: int = 16
+    """Jobs one worker runs at once (recordings are light: stream copy)."""
+    worker_cpu_slots: int = 1
+    """Of those, finalize/transcode jobs at once (they encode: about one per 2 cores)."""
+    worker_tick_seconds: int = 5
+    """How often a worker looks for sessions to record and overdue live sessions."""
+    worker_lease_seconds: int = 30
+    """A job whose worker stops renewing its lease this long is taken back."""
+    record_lead_seconds: int = 900
+    """An SRT listener is opened this long before the class starts."""
+    record_relisten_seconds: int = 1800
+    """After a pushed stream ends, the listener waits this long for it to restart."""
+    segment_seconds: int = 4
+    """Length of recorded HLS segments."""
+    media_url_seconds: int = 7200
+    """Lifetime of presigned storage URLs handed to players."""
+    spool_max_mb: int = 2048
+    """Disk a recorder may fill with segments while the store is unreachable."""
     plugin_options: dict[str, dict[str, str]] = field(default_factory=dict)
     """Per plugin, its settings: ``SHAREHUB_PLUGIN__<NAME>__<KEY>=value``."""
 
@@ -46,6 +86,10 @@ class Settings:
     @property
     def storage_dir(self) -> Path:
         return self.data_dir / "storage"
+
+    @property
+    def worker_dir(self) -> Path:
+        return Path(self.work_dir) if self.work_dir else self.data_dir / "work"
 
     @property
     def uses_s3(self) -> bool:
@@ -122,6 +166,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         )
     if settings.s3_addressing_style not in {"path", "virtual", "auto"}:
         raise SettingsError(f"{PREFIX}S3_ADDRESSING_STYLE must be path, virtual or auto")
+    if settings.embedded_worker not in {"auto", "on", "off"}:
+        raise SettingsError(f"{PREFIX}EMBEDDED_WORKER must be auto, on or off")
     return settings
 
 

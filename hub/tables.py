@@ -6,8 +6,10 @@ from enum import StrEnum
 
 from piccolo.columns import (
     JSON,
+    BigInt,
     Boolean,
     Date,
+    DoublePrecision,
     ForeignKey,
     Integer,
     OnDelete,
@@ -162,6 +164,156 @@ class Booking(Table):
     checkin_key = Varchar(length=64, null=True, default=None)
 
 
+class ViewTally(Table, tablename="view_tally"):
+    """Counted views and seconds watched per session per local day per kind (live, replay).
+
+    One row per (session_id, day, kind) (unique index); flushes add to it with upserts.
+    """
+
+    session_id = Integer()
+    day = Date()
+    kind = Varchar(length=8)
+    views = Integer(default=0)
+    center_views = Integer(default=0)
+    """Views from a signed-in share-center's screen (one viewer per center, not per child)."""
+    seconds_watched = DoublePrecision(default=0.0)
+
+
+class ViewerWindow(Table, tablename="viewer_window"):
+    """One viewer's watching of one session in one counting window (unique together).
+
+    ``viewer`` is a keyed hash of the player's random id; ``window_start`` and ``last_seen``
+    are epoch seconds. The view counts once ``millis`` reaches the threshold (``counted``).
+    """
+
+    session_id = Integer()
+    viewer = Varchar(length=32)
+    window_start = BigInt()
+    day = Date()
+    kind = Varchar(length=8)
+    center_id = Integer(null=True, default=None)
+    millis = BigInt(default=0)
+    """Milliseconds watched in this window (integers: the threshold test is exact)."""
+    counted = Boolean(default=False)
+    last_seen = BigInt()
+
+
+class BeaconSeen(Table, tablename="beacon_seen"):
+    """Beacon ids already counted (a retried beacon counts once); pruned after a day."""
+
+    beacon_id = Varchar(length=64, unique=True)
+    seen_at = BigInt(index=True)
+
+
+class ViewPeak(Table, tablename="view_peak"):
+    """Peak concurrent viewers of a session (viewers seen within the concurrency interval)."""
+
+    session_id = Integer(unique=True)
+    peak = Integer(default=0)
+    peak_at = BigInt(default=0)
+
+
+class ImpactReport(Table, tablename="impact_report"):
+    """A generated charity report: which reporter, which period, where the file is kept and
+    the figures it was made from; publishing state for reporters that publish."""
+
+    reporter = Varchar(length=50, index=True)
+    period_start = Date()
+    period_end = Date()
+    trigger = Varchar(length=10, default="manual")
+    storage_key = Varchar(length=300, default="")
+    figures_key = Varchar(length=300, default="")
+    content_type = Varchar(length=100, default="")
+    size = BigInt(default=0)
+    figures = JSON(default={})
+    publish_state = Varchar(length=12, default="none")
+    publish_attempts = Integer(default=0)
+    publish_error = Text(default="")
+    published_at = Timestamptz(null=True, default=None)
+    created_by = Integer(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class JobState(StrEnum):
+    todo = "todo"
+    doing = "doing"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class Job(Table):
+    """Durable work for the media worker (record, finalize, transcode, publish-report).
+
+    A worker claims a ``todo`` job whose ``run_after`` has come (or a ``doing`` job whose
+    lease expired), holds it by renewing ``lease_expires_at``, and ends it ``succeeded``,
+    back in ``todo`` with a back-off, or ``failed`` with ``last_error`` kept. ``dedupe_key``
+    is unique: one record job per session, one finalize job per session.
+    """
+
+    kind = Varchar(length=32, index=True)
+    state = Varchar(length=12, choices=JobState, default=JobState.todo)
+    payload = JSON(default={})
+    attempts = Integer(default=0)
+    max_attempts = Integer(default=5)
+    run_after = Timestamptz(default=TimestamptzNow())
+    lease_owner = Varchar(length=120, default="")
+    lease_expires_at = Timestamptz(null=True, default=None)
+    last_error = Text(default="")
+    dedupe_key = Varchar(length=200, null=True, default=None, unique=True)
+    rerun = Boolean(default=False)
+    """Enqueued again while running: back to ``todo`` when this run ends."""
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class RecordingState(StrEnum):
+    recording = "recording"
+    processing = "processing"
+    ready = "ready"
+    failed = "failed"
+
+
+class Recording(Table):
+    """One session's recording: storage keys of its artefacts, durations and byte sizes."""
+
+    session_id = Integer(unique=True)
+    state = Varchar(length=12, choices=RecordingState, default=RecordingState.recording)
+    key_prefix = Varchar(length=200)
+    playlist_key = Varchar(length=300, default="")
+    mp4_key = Varchar(length=300, default="")
+    poster_key = Varchar(length=300, default="")
+    duration = DoublePrecision(default=0.0)
+    """Seconds of the replay (the VOD playlist's total)."""
+    segments = Integer(default=0)
+    bytes_total = BigInt(default=0)
+    mp4_bytes = BigInt(default=0)
+    renditions = JSON(default={})
+    """Name (low, audio) -> {key, bytes, duration}."""
+    error = Text(default="")
+    started_at = Timestamptz(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None)
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class ExportFile(Table, tablename="export_file"):
+    """A large export made in the background: its filters, progress and where the file is."""
+
+    dataset = Varchar(length=20)
+    format = Varchar(length=8)
+    filters = JSON(default={})
+    state = Varchar(length=12, default="queued")
+    """queued, running, done or failed."""
+    rows_total = Integer(default=0)
+    rows_done = Integer(default=0)
+    storage_key = Varchar(length=300, default="")
+    size = BigInt(default=0)
+    error = Text(default="")
+    created_by = Integer(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+    finished_at = Timestamptz(null=True, default=None)
+
+
 CORE_TABLES: list[type[Table]] = [
     ShareCenter,
     User,
@@ -173,4 +325,12 @@ CORE_TABLES: list[type[Table]] = [
     Series,
     LiveSession,
     Booking,
+    ViewTally,
+    ViewerWindow,
+    BeaconSeen,
+    ViewPeak,
+    ImpactReport,
+    Job,
+    Recording,
+    ExportFile,
 ]

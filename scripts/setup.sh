@@ -19,6 +19,19 @@ if [ ! -f "$stamp" ]; then
     touch "$stamp"
 fi
 
+# front-end packages for the pages (hls.js), from the npm registry by the lock file, copied
+# into the folder the hub serves (nothing comes from a CDN at run time)
+vendor=hub/static/vendor
+if [ ! -f "$vendor/hls.light.min.js" ] || [ package-lock.json -nt "$vendor/hls.light.min.js" ]; then
+    if ! command -v npm >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+    fi
+    command -v npm >/dev/null || { echo "setup: npm is needed for the page assets" >&2; exit 1; }
+    npm ci --no-audit --no-fund --loglevel=error
+    mkdir -p "$vendor"
+    cp node_modules/hls.js/dist/hls.light.min.js "$vendor/"
+fi
+
 if [ -n "$want_test" ]; then
     # system packages the tests use; apt needs root (CI and these machines run as root)
     need=()

@@ -25,9 +25,26 @@ from tests.conftest import World, reseeded
 
 READ_ONLY = {"GET", "HEAD", "OPTIONS"}
 OPEN = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/logout")}
+# anonymous players' beacons (rate-limited; see tests/test_views.py)
+OPEN |= {("POST", "/api/v1/sessions/{session_id:int}/beacons"), ("POST", "/api/v1/beacons/check")}
+# nginx's RTMP publish callbacks: shared secret (see tests/test_self_hosted_callbacks.py)
+OPEN |= {("POST", "/api/v1/ingest/rtmp/publish"), ("POST", "/api/v1/ingest/rtmp/publish-done")}
+
+# page forms anyone may post: sign in, sign out, the language switch (CSRF-checked)
+OPEN |= {("POST", "/login"), ("POST", "/logout"), ("POST", "/lang")}
 
 # (method, route path as the router has it) -> who may call it
 EXPECTED: dict[tuple[str, str], str] = {
+    # page forms (hub/pages; walked as the administrator in tests/test_pages.py)
+    ("POST", "/account/password"): "signed in",
+    ("POST", "/teacher/sessions"): "admin, the course's teacher",
+    ("POST", "/teacher/sessions/{session_id:int}/rotate"): "admin, the session's teacher",
+    ("POST", "/teacher/sessions/{session_id:int}/cancel"): "admin, the session's teacher",
+    ("POST", "/center/sessions/{session_id:int}/book"): "admin, the center's operator",
+    ("POST", "/center/bookings/{booking_id:int}/unbook"): "admin, the center's operator",
+    ("POST", "/center/bookings/{booking_id:int}/check-in"): "admin, the center's operator",
+    ("POST", "/admin/{kind:str}"): "admin",
+    ("POST", "/admin/reports"): "admin",
     ("POST", "/api/v1/me/password"): "signed in",
     ("POST", "/api/v1/tokens"): "signed in",
     ("POST", "/api/v1/users"): "admin",
@@ -48,7 +65,15 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/bookings/{booking_id:int}/check-out"): "admin, the center's operator",
     ("DELETE", "/api/v1/bookings/{booking_id:int}"): "admin, the center's operator",
     ("POST", "/api/v1/sessions/{session_id:int}/ingest/rotate"): "admin, the session's teacher",
+    ("POST", "/api/v1/reports"): "admin",
+    ("POST", "/api/v1/exports"): "admin",
+    ("POST", "/api/v1/reports/{report_id:int}/publish"): "admin",
+    ("POST", "/api/v1/jobs/{job_id:int}/retry"): "admin",
+    ("POST", "/api/v1/jobs/{job_id:int}/cancel"): "admin",
 }
+
+
+PAGE_FORMS = {k for k in EXPECTED if not k[1].startswith("/api/")}
 
 
 def build_app() -> Any:
@@ -204,6 +229,12 @@ async def teacher2_series(w: World) -> dict[str, Any]:
 
 async def nothing(w: World) -> dict[str, Any]:
     return {}
+
+
+async def a_job(w: World) -> dict[str, Any]:
+    from hub import jobs
+
+    return {"job": await jobs.enqueue(jobs.FINALIZE, {"session_id": 1})}
 
 
 NEW_CENTER = {"name": "漳县共享中心", "province": "甘肃省", "city": "定西市", "county": "漳县"}
@@ -497,6 +528,72 @@ ROLE_CASES = [
         nothing,
         403,
     ),
+    (
+        "teacher-makes-a-report",
+        "teacher",
+        "POST",
+        "/api/v1/reports",
+        lambda i: {"reporter": "impact_printable", "from": "2026-10-01", "to": "2026-10-31"},
+        nothing,
+        403,
+    ),
+    (
+        "center-makes-a-report",
+        "center",
+        "POST",
+        "/api/v1/reports",
+        lambda i: {"reporter": "impact_printable", "from": "2026-10-01", "to": "2026-10-31"},
+        nothing,
+        403,
+    ),
+    # page forms (Bearer requests skip the CSRF check; the guards and rules are the same)
+    ("teacher-adds-a-center-by-page", "teacher", "POST", "/admin/centers", None, nothing, 403),
+    ("center-schedules-by-page", "center", "POST", "/teacher/sessions", None, nothing, 403),
+    (
+        "teacher-rotates-others-key-by-page",
+        "teacher",
+        "POST",
+        "/teacher/sessions/{session}/rotate",
+        None,
+        teacher2_session,
+        403,
+    ),
+    (
+        "teacher-cancels-others-class-by-page",
+        "teacher",
+        "POST",
+        "/teacher/sessions/{session}/cancel",
+        None,
+        teacher2_session,
+        403,
+    ),
+    (
+        "teacher-checks-in-by-page",
+        "teacher",
+        "POST",
+        "/center/bookings/{booking}/check-in",
+        None,
+        center2_booking,
+        403,
+    ),
+    (
+        "center-checks-in-for-other-center-by-page",
+        "center",
+        "POST",
+        "/center/bookings/{booking}/check-in",
+        None,
+        center2_booking,
+        403,
+    ),
+    (
+        "center-unbooks-for-other-center-by-page",
+        "center",
+        "POST",
+        "/center/bookings/{booking}/unbook",
+        None,
+        center2_booking,
+        403,
+    ),
     # ... and what they may do
     (
         "teacher-patches-own-course",
@@ -552,6 +649,10 @@ ROLE_CASES = [
         nothing,
         200,
     ),
+    ("teacher-cancels-a-job", "teacher", "POST", "/api/v1/jobs/{job}/cancel", None, a_job, 403),
+    ("center-cancels-a-job", "center", "POST", "/api/v1/jobs/{job}/cancel", None, a_job, 403),
+    ("teacher-retries-a-job", "teacher", "POST", "/api/v1/jobs/{job}/retry", None, a_job, 403),
+    ("anonymous-cancels-a-job", None, "POST", "/api/v1/jobs/{job}/cancel", None, a_job, 401),
 ]
 
 
@@ -632,9 +733,7 @@ async def test_admin_may_do_everything(world: World) -> None:
         {"starts_at": soon(0.1), "ends_at": soon(0.6)},
         session_id=session["id"],
     )
-    await call(
-        "POST", "/api/v1/sessions/{session_id:int}/ingest/rotate", session_id=session["id"]
-    )
+    await call("POST", "/api/v1/sessions/{session_id:int}/ingest/rotate", session_id=session["id"])
     booking = await call(
         "POST",
         "/api/v1/sessions/{session_id:int}/bookings",
@@ -689,8 +788,18 @@ async def test_admin_may_do_everything(world: World) -> None:
         "/api/v1/me/password",
         {"current_password": "password-admin", "new_password": "a-new-password-1"},
     )
+    report = await call(
+        "POST",
+        "/api/v1/reports",
+        {"reporter": "webhook", "from": "2026-10-01", "to": "2026-10-31"},
+    )
+    await call("POST", "/api/v1/reports/{report_id:int}/publish", report_id=report["id"])
+    await call("POST", "/api/v1/exports", {"dataset": "attendance", "format": "csv"})
+    job = (await a_job(world))["job"]
+    await call("POST", "/api/v1/jobs/{job_id:int}/cancel", job_id=job)
+    await call("POST", "/api/v1/jobs/{job_id:int}/retry", job_id=job)
 
-    assert done == set(EXPECTED), "the walk missed a mutating route"
+    assert done == set(EXPECTED) - PAGE_FORMS, "the walk missed a mutating route"
 
 
 def _fill(route: str, ids: dict[str, int]) -> str:
