@@ -139,10 +139,7 @@ class AccountController(Controller):
     @post("/users", guards=[admin_only])
     async def create_user(self, data: UserIn) -> UserOut:
         """Create a user (administrators). Center operators name their center."""
-        if data.role is Role.center and data.center_id is None:
-            raise Invalid("a center operator needs a center_id", field="center_id")
-        if data.center_id is not None and not await accounts.center_exists(data.center_id):
-            raise NotFound(f"share-center {data.center_id} not found", field="center_id")
+        await check_center_of(data.role, data.center_id)
         if await User.exists().where(User.username == data.username).run():
             raise Conflict(f"username {data.username!r} is taken", field="username")
         user_id = await accounts.create_user(
@@ -151,6 +148,14 @@ class AccountController(Controller):
         row = await User.select().where(User.id == user_id).first().run()
         assert row is not None
         return user_out(row)
+
+
+async def check_center_of(role: Role, center_id: int | None) -> None:
+    """A center operator names a center, and a named center exists (API and pages)."""
+    if role is Role.center and center_id is None:
+        raise Invalid("a center operator needs a center_id", field="center_id")
+    if center_id is not None and not await accounts.center_exists(center_id):
+        raise NotFound(f"share-center {center_id} not found", field="center_id")
 
 
 def user_out(r: dict[str, Any]) -> UserOut:

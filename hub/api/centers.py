@@ -92,6 +92,29 @@ def center_out(row: dict[str, Any], principal: Principal | None) -> CenterOut:
     )
 
 
+async def add_center(data: CenterIn) -> int:
+    """Register a share-center (the API and the administrator's page); its id."""
+    schedule.zone(data.timezone, field="timezone")
+    values = msgspec.structs.asdict(data)
+    values["kind"] = data.kind.value
+    values["bandwidth"] = data.bandwidth.value
+    rows = await ShareCenter.insert(ShareCenter(**values)).run()
+    return int(rows[0]["id"])
+
+
+async def change_center(who: Principal, center_id: int, data: CenterPatch) -> None:
+    """Change a center (the API and the administrator's page)."""
+    await schedule.get_center(center_id)
+    schedule.may_act_for_center(who, center_id)
+    changes = changes_of(data)
+    if "timezone" in changes:
+        schedule.zone(changes["timezone"], field="timezone")
+    if "active" in changes and not who.is_admin:
+        raise schedule.Forbidden("only an administrator activates or retires a center")
+    if changes:
+        await ShareCenter.update(changes).where(ShareCenter.id == center_id).run()
+
+
 class CenterController(Controller):
     path = "/api/v1/centers"
     tags = ["centers"]
@@ -134,12 +157,7 @@ class CenterController(Controller):
     @post("/", guards=[admin_only])
     async def create_center(self, data: CenterIn, principal: Principal | None) -> CenterOut:
         """Register a share-center (administrators)."""
-        schedule.zone(data.timezone, field="timezone")
-        values = msgspec.structs.asdict(data)
-        values["kind"] = data.kind.value
-        values["bandwidth"] = data.bandwidth.value
-        rows = await ShareCenter.insert(ShareCenter(**values)).run()
-        return center_out(await schedule.get_center(rows[0]["id"]), principal)
+        return center_out(await schedule.get_center(await add_center(data)), principal)
 
     @get("/{center_id:int}")
     async def get_center(self, center_id: PathId, principal: Principal | None) -> CenterOut:
@@ -151,16 +169,7 @@ class CenterController(Controller):
         self, center_id: PathId, data: CenterPatch, principal: Principal | None
     ) -> CenterOut:
         """Change a center (administrators; an operator for their own center)."""
-        who = need(principal)
-        await schedule.get_center(center_id)
-        schedule.may_act_for_center(who, center_id)
-        changes = changes_of(data)
-        if "timezone" in changes:
-            schedule.zone(changes["timezone"], field="timezone")
-        if "active" in changes and not who.is_admin:
-            raise schedule.Forbidden("only an administrator activates or retires a center")
-        if changes:
-            await ShareCenter.update(changes).where(ShareCenter.id == center_id).run()
+        await change_center(need(principal), center_id, data)
         return center_out(await schedule.get_center(center_id), principal)
 
     @get("/{center_id:int}/upcoming")

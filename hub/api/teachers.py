@@ -128,6 +128,60 @@ def grades_in_order(grade_min: int, grade_max: int) -> None:
         raise Invalid("grade_max must not be below grade_min", field="grade_max")
 
 
+async def add_teacher(data: TeacherIn) -> int:
+    """Register a teacher (the API and the administrator's page); the new id."""
+    if data.user_id is not None:
+        user = await User.select(User.role).where(User.id == data.user_id).first().run()
+        if user is None:
+            raise NotFound(f"user {data.user_id} not found", field="user_id")
+        if user["role"] != Role.teacher.value:
+            raise Invalid("the linked user must have the teacher role", field="user_id")
+        if await Teacher.exists().where(Teacher.user == data.user_id).run():
+            raise schedule.Conflict(
+                f"user {data.user_id} is already linked to a teacher", field="user_id"
+            )
+    rows = await Teacher.insert(
+        Teacher(
+            name=data.name,
+            school=data.school,
+            subjects=list(data.subjects),
+            grades=list(data.grades),
+            bio=data.bio,
+            user=data.user_id,
+        )
+    ).run()
+    return int(rows[0]["id"])
+
+
+async def change_teacher(who: Principal, teacher_id: int, data: TeacherPatch) -> None:
+    """Change a teacher's profile (the API and the administrator's page)."""
+    await get_teacher(teacher_id)
+    schedule.may_teach(who, teacher_id)
+    changes = changes_of(data)
+    if changes:
+        await Teacher.update(changes).where(Teacher.id == teacher_id).run()
+
+
+async def add_course(who: Principal, data: CourseIn) -> int:
+    """Create a course (the API and the course page); a teacher only for themself."""
+    await get_teacher(data.teacher_id)
+    if not who.is_admin and who.teacher_id != data.teacher_id:
+        raise Forbidden("a teacher creates courses only for themself", field="teacher_id")
+    grades_in_order(data.grade_min, data.grade_max)
+    rows = await Course.insert(
+        Course(
+            title=data.title,
+            subject=data.subject,
+            grade_min=data.grade_min,
+            grade_max=data.grade_max,
+            description=data.description,
+            teacher=data.teacher_id,
+            visibility=data.visibility.value,
+        )
+    ).run()
+    return int(rows[0]["id"])
+
+
 class TeacherController(Controller):
     path = "/api/v1/teachers"
     tags = ["teachers"]
@@ -172,27 +226,7 @@ class TeacherController(Controller):
     @post("/", guards=[admin_only])
     async def create_teacher(self, data: TeacherIn) -> TeacherOut:
         """Register a teacher, optionally linked to a user account with the teacher role."""
-        if data.user_id is not None:
-            user = await User.select(User.role).where(User.id == data.user_id).first().run()
-            if user is None:
-                raise NotFound(f"user {data.user_id} not found", field="user_id")
-            if user["role"] != Role.teacher.value:
-                raise Invalid("the linked user must have the teacher role", field="user_id")
-            if await Teacher.exists().where(Teacher.user == data.user_id).run():
-                raise schedule.Conflict(
-                    f"user {data.user_id} is already linked to a teacher", field="user_id"
-                )
-        rows = await Teacher.insert(
-            Teacher(
-                name=data.name,
-                school=data.school,
-                subjects=list(data.subjects),
-                grades=list(data.grades),
-                bio=data.bio,
-                user=data.user_id,
-            )
-        ).run()
-        return teacher_out(await get_teacher(rows[0]["id"]))
+        return teacher_out(await get_teacher(await add_teacher(data)))
 
     @get("/{teacher_id:int}")
     async def get_one(self, teacher_id: PathId) -> TeacherOut:
@@ -204,11 +238,7 @@ class TeacherController(Controller):
         self, teacher_id: PathId, data: TeacherPatch, principal: Principal | None
     ) -> TeacherOut:
         """Change a teacher's profile (the teacher themself, or an administrator)."""
-        await get_teacher(teacher_id)
-        schedule.may_teach(need(principal), teacher_id)
-        changes = changes_of(data)
-        if changes:
-            await Teacher.update(changes).where(Teacher.id == teacher_id).run()
+        await change_teacher(need(principal), teacher_id, data)
         return teacher_out(await get_teacher(teacher_id))
 
     @get("/{teacher_id:int}/upcoming")
@@ -271,23 +301,7 @@ class CourseController(Controller):
     @post("/", guards=[teacher_or_admin])
     async def create_course(self, data: CourseIn, principal: Principal | None) -> CourseOut:
         """Create a course; a teacher creates courses only for themself."""
-        who = need(principal)
-        await get_teacher(data.teacher_id)
-        if not who.is_admin and who.teacher_id != data.teacher_id:
-            raise Forbidden("a teacher creates courses only for themself", field="teacher_id")
-        grades_in_order(data.grade_min, data.grade_max)
-        rows = await Course.insert(
-            Course(
-                title=data.title,
-                subject=data.subject,
-                grade_min=data.grade_min,
-                grade_max=data.grade_max,
-                description=data.description,
-                teacher=data.teacher_id,
-                visibility=data.visibility.value,
-            )
-        ).run()
-        return course_out(await schedule.get_course(rows[0]["id"]))
+        return course_out(await schedule.get_course(await add_course(need(principal), data)))
 
     @get("/{course_id:int}")
     async def get_one(self, course_id: PathId, principal: Principal | None) -> CourseOut:
