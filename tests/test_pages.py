@@ -13,7 +13,16 @@ import httpx
 import pytest
 
 from hub.pages import impact_view
-from hub.tables import Booking, LiveSession, Recording, RecordingState, ShareCenter
+from hub.tables import (
+    Booking,
+    Course,
+    LiveSession,
+    Recording,
+    RecordingState,
+    ShareCenter,
+    Teacher,
+    User,
+)
 from tests.conftest import World
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -415,6 +424,271 @@ async def test_admin_adds_a_center_and_a_user(browser: httpx.AsyncClient) -> Non
     assert r.status_code == 400 and r.text.count('class="field-error"') == 3
 
 
+def error_after(html: str, field: str) -> str:
+    """The error shown in the field ``f-<field>``'s own box ('' when there is none)."""
+    found = re.search(
+        rf'<div><label for="f-{field}">(?:(?!</div>).)*?<p class="field-error">([^<]+)</p>',
+        html,
+        re.S,
+    )
+    return found.group(1) if found else ""
+
+
+CENTER_FORM = {
+    "name": "漳县流动教学点",
+    "province": "甘肃省",
+    "city": "定西市",
+    "county": "漳县",
+    "kind": "mobile",
+    "rooms": "3",
+    "timezone": "Asia/Urumqi",
+    "bandwidth": "low",
+    "contact_name": "马老师",
+    "contact_phone": "0932-1234567",
+}
+
+
+async def test_admin_changes_a_center(browser: httpx.AsyncClient, world: World) -> None:
+    center = world.ids["center"]
+    await sign_in(browser, "admin")
+    listing = await browser.get("/admin/centers", headers=HTML)
+    assert f'href="/admin/centers/{center}"' in listing.text
+    page = await browser.get(f"/admin/centers/{center}", headers=HTML)
+    assert page.status_code == 200 and 'name="active" checked' in page.text
+    token = token_in(page.text)
+    # no "active" in the form: the box is unticked, the center is retired
+    r = await browser.post(f"/admin/centers/{center}", data={"csrf_token": token, **CENTER_FORM})
+    assert r.status_code == 303 and r.headers["location"] == f"/admin/centers/{center}?ok=saved"
+    row = await ShareCenter.select().where(ShareCenter.id == center).first().run()
+    assert row is not None
+    assert {k: str(row[k]) for k in CENTER_FORM} == CENTER_FORM and row["active"] is False
+    page = await browser.get(r.headers["location"], headers=HTML)
+    assert "已保存" in page.text and 'name="active" checked' not in page.text
+    # a value the API's shape refuses, and one the service refuses, each named at its field
+    for field, value, message in (
+        ("rooms", "51", "教室数为 1 到 50。"),
+        ("rooms", "two", "教室数为 1 到 50。"),
+        ("timezone", "Mars/Olympus", "未知的时区"),
+        ("kind", "boat", "请选择类型"),
+        ("name", "", "1 到 200 个字"),
+    ):
+        bad = {"csrf_token": token, **CENTER_FORM, "active": "on", field: value}
+        r = await browser.post(f"/admin/centers/{center}", data=bad, headers=HTML)
+        assert r.status_code == 400, (field, r.text[:300])
+        assert message in error_after(r.text, field), (field, r.text)
+        assert r.text.count('class="field-error"') == 1
+    row = await ShareCenter.select().where(ShareCenter.id == center).first().run()
+    assert row is not None and row["active"] is False and row["rooms"] == 3
+
+
+async def test_only_an_admin_changes_a_center_by_page(
+    browser: httpx.AsyncClient, world: World
+) -> None:
+    await sign_in(browser, "center")
+    page = await browser.get("/center", headers=HTML)
+    url = f"/admin/centers/{world.ids['center']}"
+    assert (await browser.get(url, headers=HTML)).status_code == 403
+    r = await browser.post(
+        url, data={"csrf_token": token_in(page.text), **CENTER_FORM, "active": "on"}, headers=HTML
+    )
+    assert r.status_code == 403 and "<html" in r.text
+    row = await ShareCenter.select().where(ShareCenter.id == world.ids["center"]).first().run()
+    assert row is not None and row["name"] != CENTER_FORM["name"]
+
+
+async def test_admin_changes_a_teacher(browser: httpx.AsyncClient, world: World) -> None:
+    teacher = world.ids["teacher2_id"]
+    await sign_in(browser, "admin")
+    listing = await browser.get("/admin/teachers", headers=HTML)
+    assert f'href="/admin/teachers/{teacher}"' in listing.text
+    page = await browser.get(f"/admin/teachers/{teacher}", headers=HTML)
+    form = {
+        "csrf_token": token_in(page.text),
+        "name": "王老师",
+        "school": "昆明市第一小学",
+        "subjects": "美术，音乐、 书法",
+        "grades": "3, 4,5",
+        "bio": "教美术二十年。",
+    }
+    r = await browser.post(f"/admin/teachers/{teacher}", data=form)
+    assert r.status_code == 303, r.text
+    row = await Teacher.select().where(Teacher.id == teacher).output(load_json=True).first().run()
+    assert row is not None and row["name"] == "王老师" and row["school"] == "昆明市第一小学"
+    assert row["subjects"] == ["美术", "音乐", "书法"] and row["grades"] == [3, 4, 5]
+    page = await browser.get(f"/admin/teachers/{teacher}", headers=HTML)
+    assert 'value="3, 4, 5"' in page.text and "教美术二十年。" in page.text
+    r = await browser.post(
+        f"/admin/teachers/{teacher}", data={**form, "grades": "3, 13"}, headers=HTML
+    )
+    assert r.status_code == 400 and "1 到 12 年级" in error_after(r.text, "grades")
+    r = await browser.post(f"/admin/teachers/{teacher}", data={**form, "name": "x" * 101})
+    assert r.status_code == 400 and "1 到 100 个字" in error_after(r.text, "name")
+    row = await Teacher.select().where(Teacher.id == teacher).output(load_json=True).first().run()
+    assert row is not None and row["grades"] == [3, 4, 5] and row["name"] == "王老师"
+    # the teacher themself does not use the administrator's page
+    await sign_in(browser, "teacher2")
+    page = await browser.get("/teacher", headers=HTML)
+    r = await browser.post(
+        f"/admin/teachers/{teacher}",
+        data={**form, "csrf_token": token_in(page.text), "name": "自己改"},
+        headers=HTML,
+    )
+    assert r.status_code == 403
+    assert (await browser.get("/admin/teachers/999999", headers=HTML)).status_code == 403
+
+
+async def test_admin_changes_a_user_and_resets_the_password(
+    browser: httpx.AsyncClient, world: World
+) -> None:
+    user = world.ids["user_center"]
+    await sign_in(browser, "admin")
+    listing = await browser.get("/admin/users", headers=HTML)
+    assert f'href="/admin/users/{user}"' in listing.text
+    page = await browser.get(f"/admin/users/{user}", headers=HTML)
+    assert page.status_code == 200
+    assert f'<option value="{world.ids["center"]}" selected>' in page.text
+    form = {
+        "csrf_token": token_in(page.text),
+        "display_name": "漳县中心",
+        "role": "center",
+        "center_id": str(world.ids["center2"]),
+        "active": "on",
+        "password": "a-fresh-password",
+    }
+    r = await browser.post(f"/admin/users/{user}", data=form)
+    assert r.status_code == 303, r.text
+    row = await User.select().where(User.id == user).first().run()
+    assert row is not None and row["center"] == world.ids["center2"]
+    assert row["display_name"] == "漳县中心"
+    login = {"username": "center", "password": "a-fresh-password"}
+    assert (await world.client.post("/api/v1/auth/login", json=login)).status_code == 200
+    # a center operator without a center, and a short password: both named
+    r = await browser.post(
+        f"/admin/users/{user}",
+        data={**form, "center_id": "", "password": "short"},
+        headers=HTML,
+    )
+    assert r.status_code == 400
+    assert "需要" in error_after(r.text, "center_id")
+    assert error_after(r.text, "password")
+    # retired: the password no longer signs in, and the old token no longer works
+    del form["active"], form["password"]
+    r = await browser.post(f"/admin/users/{user}", data=form)
+    assert r.status_code == 303
+    assert (await world.client.post("/api/v1/auth/login", json=login)).status_code == 401
+    r = await world.client.get("/api/v1/me", headers=world.auth("center"))
+    assert r.status_code == 401
+    # the administrator cannot lock themself out
+    me = world.ids["user_admin"]
+    page = await browser.get(f"/admin/users/{me}", headers=HTML)
+    r = await browser.post(
+        f"/admin/users/{me}",
+        data={"csrf_token": token_in(page.text), "role": "teacher", "active": "on"},
+        headers=HTML,
+    )
+    assert r.status_code == 400 and "管理员权限" in error_after(r.text, "role")
+    assert (await browser.get("/admin/users/999999", headers=HTML)).status_code == 404
+    r = await browser.post("/admin/centers/999999", data=form, headers=HTML)
+    assert r.status_code == 404 and "<html" in r.text
+    row = await User.select().where(User.id == me).first().run()
+    assert row is not None and row["role"] == "admin"
+
+
+async def test_only_an_admin_changes_a_user_by_page(
+    browser: httpx.AsyncClient, world: World
+) -> None:
+    await sign_in(browser, "teacher")
+    page = await browser.get("/teacher", headers=HTML)
+    me = world.ids["user_teacher"]
+    r = await browser.post(
+        f"/admin/users/{me}",
+        data={"csrf_token": token_in(page.text), "role": "admin", "active": "on"},
+        headers=HTML,
+    )
+    assert r.status_code == 403
+    row = await User.select().where(User.id == me).first().run()
+    assert row is not None and row["role"] == "teacher"
+
+
+async def test_teacher_creates_a_course(browser: httpx.AsyncClient, world: World) -> None:
+    await sign_in(browser, "teacher")
+    classes = await browser.get("/teacher", headers=HTML)
+    assert 'href="/teacher/courses/new"' in classes.text
+    page = await browser.get("/teacher/courses/new", headers=HTML)
+    assert page.status_code == 200 and 'name="teacher_id"' not in page.text
+    form = {
+        "csrf_token": token_in(page.text),
+        "title": "科学实验课",
+        "subject": "科学",
+        "grade_min": "3",
+        "grade_max": "6",
+        "description": "用身边的东西做实验。",
+        "visibility": "centers",
+        "teacher_id": str(world.ids["teacher2_id"]),  # ignored: a teacher adds their own
+    }
+    r = await browser.post("/teacher/courses", data=form)
+    assert r.status_code == 303 and r.headers["location"] == "/teacher?ok=course-added"
+    row = await Course.select().where(Course.title == "科学实验课").first().run()
+    assert row is not None and row["teacher"] == world.ids["teacher_id"]
+    assert (row["grade_min"], row["grade_max"], row["visibility"]) == (3, 6, "centers")
+    classes = await browser.get(r.headers["location"], headers=HTML)
+    assert "课程已创建" in classes.text and "科学实验课" in classes.text
+    # the grade band out of order (the API's own rule), and a grade out of range
+    r = await browser.post(
+        "/teacher/courses", data={**form, "title": "倒序", "grade_min": "6", "grade_max": "3"}
+    )
+    assert r.status_code == 400 and "不低于起始年级" in error_after(r.text, "grade_max")
+    r = await browser.post(
+        "/teacher/courses", data={**form, "title": "太高", "grade_max": "13", "subject": ""}
+    )
+    assert r.status_code == 400
+    assert error_after(r.text, "grade_max") and error_after(r.text, "subject")
+    assert 'value="太高"' in r.text  # what was typed is kept
+    assert await Course.count().where(Course.title.is_in(["倒序", "太高"])).run() == 0
+
+
+async def test_admin_creates_a_course_for_a_teacher(
+    browser: httpx.AsyncClient, world: World
+) -> None:
+    await sign_in(browser, "admin")
+    page = await browser.get("/teacher/courses/new", headers=HTML)
+    assert f'<option value="{world.ids["teacher2_id"]}">' in page.text
+    form = {
+        "csrf_token": token_in(page.text),
+        "title": "音乐欣赏",
+        "subject": "音乐",
+        "grade_min": "1",
+        "grade_max": "9",
+        "visibility": "public",
+    }
+    r = await browser.post("/teacher/courses", data=form, headers=HTML)
+    assert r.status_code == 400 and error_after(r.text, "teacher_id")
+    r = await browser.post(
+        "/teacher/courses", data={**form, "teacher_id": str(world.ids["teacher2_id"])}
+    )
+    assert r.status_code == 303
+    row = await Course.select().where(Course.title == "音乐欣赏").first().run()
+    assert row is not None and row["teacher"] == world.ids["teacher2_id"]
+
+
+async def test_a_center_cannot_create_a_course(browser: httpx.AsyncClient, world: World) -> None:
+    await sign_in(browser, "center")
+    page = await browser.get("/center", headers=HTML)
+    assert (await browser.get("/teacher/courses/new", headers=HTML)).status_code == 403
+    r = await browser.post(
+        "/teacher/courses",
+        data={
+            "csrf_token": token_in(page.text),
+            "title": "不该有",
+            "subject": "数学",
+            "teacher_id": str(world.ids["teacher_id"]),
+        },
+        headers=HTML,
+    )
+    assert r.status_code == 403
+    assert await Course.count().where(Course.title == "不该有").run() == 0
+
+
 async def test_admin_makes_a_report_from_the_page(browser: httpx.AsyncClient) -> None:
     await sign_in(browser, "admin")
     page = await browser.get("/admin/reports", headers=HTML)
@@ -530,6 +804,25 @@ async def test_admin_may_post_every_page_form(world: World) -> None:
     await call("/center/bookings/{booking_id:int}/unbook", booking_id=rows[1]["id"])
     await call("/teacher/sessions/{session_id:int}/cancel", session_id=sid)
     await call("/admin/{kind:str}", {"name": "李老师", "school": "北京小学"}, kind="teachers")
+    operator = {"role": "center", "center_id": str(world.ids["center2"]), "active": "on"}
+    for kind, item_id, form in (
+        ("centers", world.ids["center2"], {**CENTER_FORM, "active": "on"}),
+        ("teachers", world.ids["teacher2_id"], {"name": "王老师", "grades": "1, 2"}),
+        ("users", world.ids["user_center2"], operator),
+    ):
+        await call("/admin/{kind:str}/{item_id:int}", form, kind=kind, item_id=item_id)
+    await call(
+        "/teacher/courses",
+        {
+            "title": "书法入门",
+            "subject": "书法",
+            "grade_min": "2",
+            "grade_max": "5",
+            "visibility": "public",
+            "teacher_id": str(world.ids["teacher_id"]),
+        },
+    )
+    assert await Course.count().where(Course.title == "书法入门").run() == 1
     await call(
         "/admin/reports", {"reporter": "impact_workbook", "from": "2026-01-01", "to": "2026-01-31"}
     )

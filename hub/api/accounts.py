@@ -139,12 +139,7 @@ class AccountController(Controller):
     @post("/users", guards=[admin_only])
     async def create_user(self, data: UserIn) -> UserOut:
         """Create a user (administrators). Center operators name their center."""
-        await check_center_of(data.role, data.center_id)
-        if await User.exists().where(User.username == data.username).run():
-            raise Conflict(f"username {data.username!r} is taken", field="username")
-        user_id = await accounts.create_user(
-            data.username, data.password, data.role, data.display_name, data.center_id
-        )
+        user_id = await add_user(data)
         row = await User.select().where(User.id == user_id).first().run()
         assert row is not None
         return user_out(row)
@@ -156,6 +151,16 @@ async def check_center_of(role: Role, center_id: int | None) -> None:
         raise Invalid("a center operator needs a center_id", field="center_id")
     if center_id is not None and not await accounts.center_exists(center_id):
         raise NotFound(f"share-center {center_id} not found", field="center_id")
+
+
+async def add_user(data: UserIn) -> int:
+    """Create a user (the API and the administrator's page); the new id."""
+    await check_center_of(data.role, data.center_id)
+    if await User.exists().where(User.username == data.username).run():
+        raise Conflict(f"username {data.username!r} is taken", field="username")
+    return await accounts.create_user(
+        data.username, data.password, data.role, data.display_name, data.center_id
+    )
 
 
 def user_out(r: dict[str, Any]) -> UserOut:

@@ -32,10 +32,11 @@ from hub.tables import Course, LiveSession, Role, Teacher, User, Visibility
 
 Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=30)]
 Grade = Annotated[int, msgspec.Meta(ge=1, le=12)]
+TeacherName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]  # Teacher.name's limit
 
 
 class TeacherIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: Name
+    name: TeacherName
     school: Annotated[str, msgspec.Meta(max_length=200)] = ""
     subjects: Annotated[list[Tag], msgspec.Meta(max_length=20)] = []
     grades: Annotated[list[Grade], msgspec.Meta(max_length=12)] = []
@@ -44,7 +45,7 @@ class TeacherIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class TeacherPatch(msgspec.Struct, forbid_unknown_fields=True):
-    name: Name | msgspec.UnsetType = msgspec.UNSET
+    name: TeacherName | msgspec.UnsetType = msgspec.UNSET
     school: Annotated[str, msgspec.Meta(max_length=200)] | msgspec.UnsetType = msgspec.UNSET
     subjects: Annotated[list[Tag], msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
     grades: Annotated[list[Grade], msgspec.Meta(max_length=12)] | msgspec.UnsetType = msgspec.UNSET

@@ -13,15 +13,26 @@ from hub.pages.render import template_config
 
 
 def page_handlers() -> list[Any]:
-    from hub.pages import admin, assets_routes, auth, center, public, teacher
+    from hub.pages import (
+        admin,
+        admin_edit,
+        assets_routes,
+        auth,
+        center,
+        public,
+        teacher,
+        teacher_courses,
+    )
 
     return [
         *assets_routes.HANDLERS,
         *auth.HANDLERS,
         *public.HANDLERS,
         *teacher.HANDLERS,
+        *teacher_courses.HANDLERS,
         *center.HANDLERS,
         *admin.HANDLERS,
+        *admin_edit.HANDLERS,
     ]
 
 

@@ -1,5 +1,6 @@
 """Administrator pages: the impact dashboard with charts, exports, and the lists of centers,
-teachers and users with a form to add one."""
+teachers and users with a form to add one (the forms to change one are in ``admin_edit``).
+Form values are checked by the JSON API's shapes and saved by its service functions."""
 
 from __future__ import annotations
 
@@ -7,14 +8,21 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from litestar import Request, Response, get, post
 
-from hub import accounts, reporting
+from hub import reporting
+from hub.api import accounts as accounts_api
+from hub.api import centers as centers_api
+from hub.api import teachers as teachers_api
+from hub.api.accounts import UserIn
+from hub.api.centers import CenterIn
+from hub.api.teachers import TeacherIn
 from hub.auth import admin_only
-from hub.errors import Invalid
+from hub.errors import DomainError, Invalid
 from hub.impact import Period
 from hub.pages import charts, impact_view
-from hub.pages.forms import form_of, int_field, see_other
+from hub.pages.forms import checked, error_into, field_errors, form_of, see_other, words
 from hub.pages.render import lang_of, page, principal_of, settings_of
 from hub.plugin_host import PluginHost
 from hub.settings import Settings
@@ -109,64 +117,106 @@ async def manage(request: Request[Any, Any, Any], kind: str) -> Response[Any]:
     )
 
 
+CENTER_HINTS = {
+    "name": N_("1 to 200 characters."),
+    "province": N_("1 to 50 characters."),
+    "city": N_("1 to 50 characters."),
+    "county": N_("1 to 50 characters."),
+    "rooms": N_("1 to 50 rooms."),
+    "kind": N_("Choose a kind."),
+    "bandwidth": N_("Choose a bandwidth class."),
+    "timezone": N_("Unknown time zone; give one like Asia/Shanghai."),
+    "contact_name": N_("At most 100 characters."),
+    "contact_phone": N_("At most 40 characters."),
+}
+TEACHER_HINTS = {
+    "name": N_("1 to 100 characters."),
+    "school": N_("At most 200 characters."),
+    "subjects": N_("Up to 20 subjects of at most 30 characters each."),
+    "grades": N_("Grades 1 to 12, separated by commas."),
+    "bio": N_("At most 5000 characters."),
+}
+USER_HINTS = {
+    "username": N_("3 to 64 letters, digits or _ . @ -"),
+    "password": N_("The new password needs at least 8 characters."),
+    "role": N_("Choose a role."),
+    "center_id": N_("A center operator needs a center."),
+    "display_name": N_("At most 100 characters."),
+}
+CENTER_TEXT = ("name", "province", "city", "county", "timezone", "contact_name", "contact_phone")
+
+
+def center_values(form: dict[str, str], defaults: bool) -> dict[str, Any]:
+    """A center form's values for ``CenterIn``/``CenterPatch`` (the add form has fewer)."""
+    values: dict[str, Any] = {k: form[k].strip() for k in CENTER_TEXT if k in form or not defaults}
+    values["rooms"] = form.get("rooms", "").strip()
+    values["kind"] = form.get("kind", CenterKind.fixed.value)
+    values["bandwidth"] = form.get("bandwidth", Bandwidth.medium.value)
+    if not defaults:
+        values["active"] = form.get("active") == "on"
+    return values
+
+
 async def add_center(form: dict[str, str], errors: dict[str, str]) -> None:
-    for name in ("name", "province", "city", "county"):
-        if not 1 <= len(form.get(name, "").strip()) <= 50 + 150 * (name == "name"):
-            errors[name] = N_("This field is needed.")
-    rooms = int_field(form, "rooms", 1, 100)
-    if rooms is None:
-        errors["rooms"] = N_("1 to 100 rooms.")
-    kind = form.get("kind", CenterKind.fixed.value)
-    bandwidth = form.get("bandwidth", Bandwidth.medium.value)
-    if kind not in {k.value for k in CenterKind}:
-        errors["kind"] = N_("Choose a kind.")
-    if bandwidth not in {b.value for b in Bandwidth}:
-        errors["bandwidth"] = N_("Choose a bandwidth class.")
-    if errors:
-        return
-    await ShareCenter.insert(
-        ShareCenter(
-            name=form["name"].strip(),
-            province=form["province"].strip(),
-            city=form["city"].strip(),
-            county=form["county"].strip(),
-            kind=kind,
-            rooms=rooms,
-            bandwidth=bandwidth,
-        )
-    ).run()
+    data, errors_found = checked(CenterIn, center_values(form, defaults=True), CENTER_HINTS)
+    errors.update(errors_found)
+    if data is not None:
+        try:
+            await centers_api.add_center(data)
+        except DomainError as exc:
+            error_into(errors, exc, CENTER_HINTS)
+
+
+def teacher_values(form: dict[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {"name": form.get("name", "").strip()}
+    for name in ("school", "bio"):
+        if name in form:
+            values[name] = form[name].strip()
+    for name in ("subjects", "grades"):
+        if name in form:
+            values[name] = words(form[name])
+    return values
 
 
 async def add_teacher(form: dict[str, str], errors: dict[str, str]) -> None:
-    name = form.get("name", "").strip()
-    if not 1 <= len(name) <= 100:
-        errors["name"] = N_("This field is needed.")
-        return
-    await Teacher.insert(Teacher(name=name, school=form.get("school", "").strip()[:200])).run()
+    data, errors_found = checked(TeacherIn, teacher_values(form), TEACHER_HINTS)
+    errors.update(errors_found)
+    if data is not None:
+        await teachers_api.add_teacher(data)
 
 
 async def add_user(form: dict[str, str], errors: dict[str, str]) -> None:
-    username = form.get("username", "").strip()
-    password = form.get("password", "")
-    role = form.get("role", "")
-    center_id = int_field(form, "center_id", 1, 2**31 - 1) if form.get("center_id") else None
-    if not (3 <= len(username) <= 64) or not all(c.isalnum() or c in "_.@-" for c in username):
-        errors["username"] = N_("3 to 64 letters, digits or _ . @ -")
-    elif await User.exists().where(User.username == username).run():
-        errors["username"] = N_("This username is taken.")
-    if not 8 <= len(password) <= 256:
-        errors["password"] = N_("The new password needs at least 8 characters.")
-    if role not in {r.value for r in Role}:
-        errors["role"] = N_("Choose a role.")
-    elif role == Role.center.value and center_id is None:
-        errors["center_id"] = N_("A center operator needs a center.")
-    if errors:
+    values = {
+        "username": form.get("username", "").strip(),
+        "password": form.get("password", ""),
+        "role": form.get("role", ""),
+        "display_name": form.get("display_name", "").strip(),
+        "center_id": form.get("center_id") or None,
+    }
+    converted, errors_found = field_errors(UserIn, values, USER_HINTS)
+    errors.update(errors_found)
+    teacher = None
+    if converted.get("role") is Role.teacher and form.get("teacher_name", "").strip():
+        teacher, teacher_errors = checked(
+            TeacherIn, {"name": form["teacher_name"].strip()}, TEACHER_HINTS
+        )
+        if teacher_errors:
+            errors["teacher_name"] = TEACHER_HINTS["name"]
+    if "role" in converted and "center_id" in converted:
+        try:
+            await accounts_api.check_center_of(converted["role"], converted["center_id"])
+        except DomainError as exc:
+            error_into(errors, exc, USER_HINTS)
+    data, _ = checked(UserIn, values, USER_HINTS)
+    if errors or data is None:
         return
-    user_id = await accounts.create_user(
-        username, password, Role(role), form.get("display_name", "").strip()[:100], center_id
-    )
-    if role == Role.teacher.value and form.get("teacher_name", "").strip():
-        await Teacher.insert(Teacher(name=form["teacher_name"].strip()[:100], user=user_id)).run()
+    try:
+        user_id = await accounts_api.add_user(data)
+    except DomainError as exc:
+        error_into(errors, exc, {**USER_HINTS, "username": N_("This username is taken.")})
+        return
+    if teacher is not None:
+        await teachers_api.add_teacher(msgspec.structs.replace(teacher, user_id=user_id))
 
 
 ADDERS = {"centers": add_center, "teachers": add_teacher, "users": add_user}

@@ -78,7 +78,11 @@ async def classes_context(request: Request[Any, Any, Any], plugins: PluginHost) 
 async def my_classes(request: Request[Any, Any, Any], plugins: PluginHost) -> Response[Any]:
     """My classes to come and held in the last four weeks; the form to schedule one."""
     ok = request.query_params.get("ok")
-    notice = {"scheduled": N_("The class has been scheduled."), "cancelled": N_("Cancelled.")}
+    notice = {
+        "scheduled": N_("The class has been scheduled."),
+        "cancelled": N_("Cancelled."),
+        "course-added": N_("The course has been added."),
+    }
     ctx = await classes_context(request, plugins)
     lang = lang_of(request)
     if ok in notice:
