@@ -6,7 +6,7 @@
    the csv module writing the same 1,000,000 rows from a Python list (in a child process).
    Target: ratio >= 0.5, memory < 200 MB.
 3. XLSX: ``hub.exports.write_xlsx`` (what the background export job runs) for the first
-   200,000 rows, against XlsxWriter constant-memory writing the same rows from a list, each
+   100,000 rows, against XlsxWriter constant-memory writing the same rows from a list, each
    in a child process with its peak memory. Target: ratio >= 0.8, memory flat.
 Run: python bench/export_rows.py
 """

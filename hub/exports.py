@@ -5,9 +5,13 @@
 - View statistics: one row per session per day watched: live / replay / center-screen views,
   unique viewers, hours watched.
 
-Rows come from one database cursor (server-side on PostgreSQL), so memory stays flat for a
-million rows. CSV is UTF-8 with a BOM (Excel then opens Chinese correctly) and streams in
-the response; XLSX is written by XlsxWriter in constant-memory mode, in a worker thread.
+Rows come from database cursors (server-side on PostgreSQL), so memory stays flat for a
+million rows. Attendance reads bookings joined to their sessions only, in one read snapshot
+(``rowstream.reading``); the centers (read whole) and the sessions (read alongside, in the same
+order) are looked up by id, and for CSV their cells are quoted once each, so a row costs one
+f-string (see ``attendance_parts``). CSV is UTF-8 with a BOM (Excel then opens Chinese
+correctly) and streams in the response; XLSX is written by XlsxWriter in constant-memory
+mode, in a worker thread.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import xlsxwriter
 from hub import db, jobs
 from hub.errors import NotFound
 from hub.impact import Period
-from hub.rowstream import fetch_batches
+from hub.rowstream import fetch_batches, read_ahead, reading
 from hub.settings import Settings
 from hub.storage import storage_for
 from hub.tables import ExportFile
@@ -197,18 +201,25 @@ def query_for(dataset: Dataset, filters: Filters) -> tuple[str, list[Any]]:
 
 
 class LocalTimes(dict[Any, Any]):
-    """Stored UTC text -> local ``YYYY-MM-DD HH:MM``, remembered by the minute (classes and
-    check-ins share minutes, so most lookups are hits)."""
+    """Stored UTC text -> local ``YYYY-MM-DD HH:MM``, remembered by the value (classes and
+    check-ins share minutes, so most lookups are hits). Each value is converted on its own
+    with ``zoneinfo``, so daylight-saving zones are right on both sides of a change.
+    ``convert=False`` (PostgreSQL, which formats local times itself) passes text through;
+    ``None`` (no check-in yet) becomes ``empty``."""
 
-    def __init__(self, tz: ZoneInfo) -> None:
-        super().__init__({None: None})
+    def __init__(self, tz: ZoneInfo, convert: bool = True, empty: Any = None) -> None:
+        super().__init__({None: empty})
         self.tz = tz
+        self.convert = convert
+        self.empty = empty
 
     def __missing__(self, raw: Any) -> Any:
         if len(self) > 100_000:
             self.clear()
-            self[None] = None
-        if isinstance(raw, datetime):
+            self[None] = self.empty
+        if not self.convert:
+            local = raw
+        elif isinstance(raw, datetime):
             local = raw.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
         else:
             minute = datetime.fromisoformat(raw[:16]).replace(tzinfo=UTC)
@@ -218,8 +229,8 @@ class LocalTimes(dict[Any, Any]):
 
 
 def shape(dataset: Dataset, tz: ZoneInfo) -> Callable[[Sequence[Sequence[Any]]], Sequence[Any]]:
-    """A batch of database rows -> export rows (local times as text on SQLite; PostgreSQL
-    formats them itself, so its rows pass as they are)."""
+    """A batch of rows of ``query_for`` -> export rows (local times as text on SQLite;
+    PostgreSQL formats them itself, so its rows pass as they are)."""
     if not db.is_sqlite():
         return lambda batch: batch
     times = LocalTimes(tz)
@@ -242,12 +253,150 @@ def shape(dataset: Dataset, tz: ZoneInfo) -> Callable[[Sequence[Sequence[Any]]],
     return views
 
 
+# ------------------------------------------------------------------------------ attendance rows
+
+SESSION_BATCH = 1000
+
+
+def attendance_parts_sql(filters: Filters, sqlite: bool) -> dict[str, tuple[str, list[Any]]]:
+    """The attendance export as three queries in the same order: the share-centers (a small
+    table, read whole), the sessions that have a booking to export and the bookings
+    themselves (center and session ids, times, children), so the database walks booking and
+    live_session only and each center's and session's columns are made once, not per row.
+    Rows are the same as ``attendance_query``'s, in the same order."""
+    tz = filters.period.tz
+
+    def t(column: str) -> str:
+        return _local_sql(column, tz, sqlite)
+
+    center_where: list[str] = []
+    center_args: list[Any] = []
+    if filters.province:
+        center_where.append("sc.province = ?")
+        center_args.append(filters.province)
+    if filters.center_id is not None:
+        center_where.append("sc.id = ?")
+        center_args.append(filters.center_id)
+    where: list[str] = []
+    args: list[Any] = []
+    _where(filters, where, args)
+    centers = "SELECT sc.id, sc.name, sc.province, sc.city, sc.county FROM share_center sc" + (
+        f" WHERE {' AND '.join(center_where)}" if center_where else ""
+    )
+    booked = (
+        "SELECT 1 FROM booking b JOIN share_center sc ON sc.id = b.center "
+        f"WHERE b.session = s.id AND {' AND '.join(center_where)}"
+        if center_where
+        else "SELECT 1 FROM booking b WHERE b.session = s.id"
+    )
+    sessions = (
+        f"SELECT s.id, {t('s.starts_at')}, {t('s.ends_at')}, s.status, c.title, t.name "
+        "FROM live_session s JOIN course c ON c.id = s.course JOIN teacher t ON t.id = s.teacher "
+        f"WHERE {' AND '.join(where)} AND EXISTS ({booked}) ORDER BY s.starts_at, s.id"
+    )
+    bookings = (
+        f"SELECT b.center, b.session, {t('b.created_at')}, {t('b.checked_in_at')}, "
+        f"{t('b.checked_out_at')}, b.children_present FROM booking b "
+        "JOIN live_session s ON s.id = b.session JOIN share_center sc ON sc.id = b.center "
+        f"WHERE {' AND '.join(where + center_where)} ORDER BY s.starts_at, s.id, sc.name, b.id"
+    )
+    return {
+        "centers": (centers, center_args),
+        "sessions": (sessions, args + center_args),
+        "bookings": (bookings, args + center_args),
+    }
+
+
+Part = Callable[[tuple[Any, ...]], Any]
+
+
+async def attendance_parts(
+    filters: Filters, part: Part, times: LocalTimes
+) -> AsyncIterator[tuple[Sequence[Sequence[Any]], dict[int, Any], dict[int, Any]]]:
+    """Batches of bookings ``(center id, session id, booked, checked in, checked out,
+    children)`` in export order, each with the sessions and the centers it refers to (by id):
+    ``part`` of the center's columns (name, province, city, county) and of the session's
+    (id, starts, ends, status, course, teacher), made once each. Times of the bookings are
+    raw (format them with ``times``, the same map the session times went through). The next
+    batch is read while the caller works on this one; sessions are kept only while needed."""
+    sqlite = db.is_sqlite()
+    queries = attendance_parts_sql(filters, sqlite)
+    async with reading() as reader:
+        centers = {
+            r[0]: part((r[1], r[2], r[3], r[4]))
+            for r in await reader.fetch_all(*queries["centers"])
+        }
+        next_sessions = await reader.cursor(*queries["sessions"])
+        next_bookings = await reader.cursor(*queries["bookings"])
+        window: dict[int, Any] = {}
+
+        async def read() -> tuple[Sequence[Sequence[Any]], dict[int, Any]] | None:
+            batch = await next_bookings(BATCH)
+            if not batch:
+                return None
+            first, last = batch[0][1], batch[-1][1]
+            for done in list(window):  # sessions before this batch are finished
+                if done == first:
+                    break
+                del window[done]
+            t = times
+            while last not in window:
+                more = await next_sessions(SESSION_BATCH)
+                if not more:  # cannot happen: one snapshot, the same filters and order
+                    raise RuntimeError(f"export: session {last} of a booking was not read")
+                for r in more:
+                    window[r[0]] = part((r[0], t[r[1]], t[r[2]], r[3], r[4], r[5]))
+            return batch, dict(window)
+
+        async with contextlib.aclosing(read_ahead(read)) as batches:
+            async for batch, sessions in batches:
+                yield batch, sessions, centers
+
+
+def _row_times(filters: Filters, empty: Any = None) -> LocalTimes:
+    return LocalTimes(filters.period.tz, convert=db.is_sqlite(), empty=empty)
+
+
+async def attendance_rows(filters: Filters) -> AsyncIterator[list[tuple[Any, ...]]]:
+    """The attendance export rows (tuples of the ``HEADERS`` columns) in batches."""
+    t = _row_times(filters)
+    async for batch, S, C in attendance_parts(filters, tuple, t):
+        yield [C[c] + S[s] + (t[b], t[i], t[o], n) for c, s, b, i, o, n in batch]
+
+
+def csv_text(values: Sequence[Any]) -> str:
+    """Cells as one CSV line without its line end: cells are quoted each on their own, so
+    lines may be joined from such pieces with commas."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(values)
+    return buffer.getvalue()
+
+
+async def attendance_csv_lines(filters: Filters) -> AsyncIterator[tuple[int, str]]:
+    """The attendance rows as CSV text in batches (rows, text): the same bytes as
+    ``csv.writer`` writing ``attendance_rows``, with each center's and session's cells
+    quoted once (times and children never need quoting)."""
+    t = _row_times(filters, empty="")
+    async for batch, S, C in attendance_parts(filters, csv_text, t):
+        text = "".join(
+            [
+                f"{C[c]},{S[s]},{t[b]},{t[i]},{t[o]},{'' if n is None else n}\r\n"
+                for c, s, b, i, o, n in batch
+            ]
+        )
+        yield len(batch), text
+
+
 async def rows(dataset: Dataset, filters: Filters) -> AsyncIterator[Sequence[Sequence[Any]]]:
     """Export rows in batches."""
+    if dataset is Dataset.attendance:
+        async for batch in attendance_rows(filters):
+            yield batch
+        return
     sql, args = query_for(dataset, filters)
     make = shape(dataset, filters.period.tz)
-    async for batch in fetch_batches(sql, args):
-        yield make(batch)
+    async for raw in fetch_batches(sql, args):
+        yield make(raw)
 
 
 # ------------------------------------------------------------------------------ CSV
@@ -263,6 +412,13 @@ async def csv_stream(
     writer.writerow(HEADERS[dataset])
     yield buffer.getvalue().encode()
     done = 0
+    if dataset is Dataset.attendance:
+        async for count, text in attendance_csv_lines(filters):
+            done += count
+            if progress:
+                await maybe_await(progress(done))
+            yield text.encode()
+        return
     async for batch in rows(dataset, filters):
         buffer.seek(0)
         buffer.truncate()

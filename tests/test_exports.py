@@ -229,3 +229,83 @@ async def test_cli_export_with_progress(
     assert "4 rows" in stdout.decode()
     assert "100%" in stderr.decode() and "4/4 rows" in stderr.decode()
     assert len(read_xlsx(out.read_bytes())) == 5
+
+
+async def reference_csv(filters: Filters) -> bytes:
+    """The attendance CSV as the csv module writes the rows of the one-query join
+    (``attendance_query``): what the fast path must equal byte for byte."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write(exports.BOM)
+    writer.writerow(exports.HEADERS[Dataset.attendance])
+    sql, args = exports.query_for(Dataset.attendance, filters)
+    make = exports.shape(Dataset.attendance, filters.period.tz)
+    async for batch in exports.fetch_batches(sql, args):
+        writer.writerows(make(batch))
+    return buffer.getvalue().encode()
+
+
+async def test_attendance_csv_equals_the_csv_module_byte_for_byte(
+    world: World, programme: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from hub.tables import ShareCenter
+    from tests.test_impact import add_booking, add_session, at
+
+    # cells that need quoting; sessions on both sides of the end of US daylight saving time
+    await (
+        ShareCenter.update({ShareCenter.name: 'Center, "one"\nline 2'})
+        .where(ShareCenter.id == programme["c1"])
+        .run()
+    )
+    await (
+        ShareCenter.update({ShareCenter.county: "县,2"})
+        .where(ShareCenter.id == programme["c2"])
+        .run()
+    )
+    edt = await add_session(world, "course", at(DAY + timedelta(days=19), 17), 45, "ended")
+    est = await add_session(world, "course2", at(DAY + timedelta(days=21), 17), 45, "ended")
+    for session in (edt, est):
+        await add_booking(session, programme["c1"], 9)
+        await add_booking(session, programme["c2"], None)
+    # batches of two bookings and one session at a time: every merge step is exercised
+    monkeypatch.setattr(exports, "BATCH", 2)
+    monkeypatch.setattr(exports, "SESSION_BATCH", 1)
+    new_york = ZoneInfo("America/New_York")
+    month = Period(DAY, DAY + timedelta(days=30), new_york)
+    cases = [
+        Filters(month),
+        Filters(Period(DAY, DAY + timedelta(days=30), TZ)),
+        Filters(month, province="云南省"),
+        Filters(month, center_id=programme["c2"]),
+        Filters(month, teacher_id=world.ids["teacher2_id"]),
+        Filters(month, province="云南省", teacher_id=world.ids["teacher_id"]),
+        Filters(Period(DAY + timedelta(days=25), DAY + timedelta(days=30), TZ)),  # nothing
+    ]
+    for filters in cases:
+        fast = b"".join([chunk async for chunk in exports.csv_stream(Dataset.attendance, filters)])
+        assert fast == await reference_csv(filters), filters
+        table = read_csv(fast)[1:]
+        assert len(table) == await exports.count_rows(Dataset.attendance, filters)
+        rows = [r async for batch in exports.rows(Dataset.attendance, filters) for r in batch]
+        assert [["" if v is None else str(v) for v in r] for r in rows] == table
+    table = read_csv(b"".join([c async for c in exports.csv_stream(Dataset.attendance, cases[0])]))
+    starts = {row[4]: row[5] for row in table[1:]}
+    assert starts[str(edt)] == "2026-10-31 05:00"  # 09:00 UTC in EDT (UTC-4)
+    assert starts[str(est)] == "2026-11-02 04:00"  # and two days later in EST (UTC-5)
+    assert sum(1 for row in table[1:] if row[0] == 'Center, "one"\nline 2') == 5
+
+
+async def test_a_download_stopped_early_gives_its_connection_back(
+    world: World, programme: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exports, "BATCH", 1)
+    filters = Filters(Period(DAY, DAY + timedelta(days=13), TZ))
+    for _ in range(3):  # more than once: a connection left busy would fail the next one
+        stream = exports.csv_stream(Dataset.attendance, filters)
+        assert (await anext(stream)).startswith(exports.BOM.encode())
+        assert (await anext(stream)).count(b"\n") == 1
+        await stream.aclose()
+    whole = b"".join([chunk async for chunk in exports.csv_stream(Dataset.attendance, filters)])
+    assert whole.count(b"\n") == 7
