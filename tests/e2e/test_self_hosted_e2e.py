@@ -21,7 +21,6 @@ import pytest
 
 from hub.plugin_host import PluginHost
 from hub.storage import Storage, storage_for
-from media.layout import ArchiveKeys
 from media.worker import Worker
 from plugins.self_hosted.provider import SelfHostedSettings
 from tests.conftest import World
@@ -43,8 +42,6 @@ from tests.e2e.support import (
 
 PUSH_SECONDS = 20
 SEGMENT_SECONDS = 2  # e2e_settings sets segment_seconds=2
-HLS_ROUTE = "/api/v1/sessions/{session_id:int}/hls/index.m3u8"
-
 pytestmark = pytest.mark.slow
 
 
@@ -118,38 +115,27 @@ async def running_worker(hub: Hub) -> AsyncIterator[Worker]:
         await asyncio.wait_for(worker.stop(), 60)
 
 
-def hls_route_served(hub: Hub) -> bool:
-    """Whether the hub has the HLS endpoint (built by the worker's engineer)."""
-    return any(r.path == HLS_ROUTE for r in hub.app.routes)
-
-
-async def live_playlist(hub: Hub, session_id: int, via_hub: bool) -> str | None:
-    """The live playlist as a viewer gets it: from the hub's endpoint when it has one,
-    else straight from storage where the hub serves it from."""
-    if via_hub:
-        response = await hub.world.get(f"/api/v1/sessions/{session_id}/hls/index.m3u8")
-        return response.text if response.status_code == 200 else None
-    key = ArchiveKeys(f"sessions/{session_id}").playlist
-    if not await hub.storage.exists(key):
-        return None
-    return (await hub.storage.get_bytes(key)).decode()
+async def live_playlist(hub: Hub, session_id: int) -> str | None:
+    """The live playlist as a viewer gets it from the hub (read from storage, its segment
+    addresses rewritten to where the viewer fetches them)."""
+    response = await hub.world.get(f"/api/v1/sessions/{session_id}/hls/index.m3u8")
+    return response.text if response.status_code == 200 else None
 
 
 async def check_live_hls(hub: Hub, session_id: int, tmp_path: Path) -> dict[str, Any]:
-    """While the push runs: a playlist with at least two segments; decode one of them."""
-    via_hub = hls_route_served(hub)
+    """While the push runs: a playlist with at least two segments from the hub; fetch one
+    segment from the address it names (through the hub) and decode it."""
 
     async def two_segments() -> str | None:
-        text = await live_playlist(hub, session_id, via_hub)
+        text = await live_playlist(hub, session_id)
         return text if text and len(media_segments(text)) >= 2 else None
 
     playlist = await eventually(two_segments, "a live playlist with two segments", within=45)
     assert "#EXT-X-ENDLIST" not in playlist  # still live
-    name = media_segments(playlist)[0].rsplit("/", 1)[-1].split("?", 1)[0]
-    local = tmp_path / f"check_{session_id}_{name}"
-    local.write_bytes(
-        await hub.storage.get_bytes(ArchiveKeys(f"sessions/{session_id}").segment(name))
-    )
+    segment = await hub.world.get(media_segments(playlist)[0])
+    assert segment.status_code == 200, segment.text[:200]
+    local = tmp_path / f"check_{session_id}.ts"
+    local.write_bytes(segment.content)
     decoded = decode_segment(local)
     assert decoded["returncode"] == 0, decoded["stderr"]
     assert decoded["video"] and decoded["audio"], decoded["stderr"]
