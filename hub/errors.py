@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 
 log = logging.getLogger("sharehub.http")
 
@@ -51,6 +51,41 @@ class Conflict(DomainError):
     status_code = 409
 
 
+DB_RETRY_AFTER = 5
+"""Seconds a client is asked to wait (``Retry-After``) while the database is unreachable."""
+
+
+def _unavailable_types() -> tuple[type[BaseException], ...]:
+    types: list[type[BaseException]] = [ConnectionError]
+    try:
+        import asyncpg
+        from asyncpg import exceptions as pg
+
+        types += [
+            asyncpg.PostgresConnectionError,  # ConnectionDoesNotExistError and the like
+            pg.OperatorInterventionError,  # AdminShutdownError, CannotConnectNowError
+            asyncpg.InterfaceError,  # "connection is closed", pool closing
+        ]
+    except ImportError:  # pragma: no cover - asyncpg comes with piccolo[postgres]
+        pass
+    return tuple(types)
+
+
+_UNAVAILABLE = _unavailable_types()
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the database cannot be reached right now."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
     return Response(exc.body(), status_code=exc.status_code, media_type=MediaType.JSON)
 
@@ -61,6 +96,17 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
         if exc.extra:
             body["extra"] = exc.extra
         return Response(body, status_code=exc.status_code, headers=exc.headers)
+    if database_unavailable(exc):
+        log.error("database unreachable on %s %s: %s", request.method, request.url.path, exc)
+        return Response(
+            {
+                "status_code": HTTP_503_SERVICE_UNAVAILABLE,
+                "detail": "the database is unreachable for a moment; try again shortly",
+                "retry_after": DB_RETRY_AFTER,
+            },
+            status_code=HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DB_RETRY_AFTER)},
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return Response(
         {"status_code": 500, "detail": "internal error; it has been logged"},

@@ -17,14 +17,15 @@ import contextlib
 import fcntl
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from hub import exports, jobs, live, recordings, reporting
-from hub.errors import Conflict
+from hub.errors import Conflict, database_unavailable
 from hub.streaming import RecordingSource
-from hub.tables import JobState, SessionStatus
+from hub.tables import Job, JobState, SessionStatus
 from media.finalize import FinalizeError, finalize
 from media.layout import ArchiveKeys
 from media.recorder import Recorder
@@ -32,11 +33,15 @@ from media.spool import Spool
 from media.worker import HandBack, Handler, JobContext, PermanentError
 
 log = logging.getLogger("sharehub.worker")
+T = TypeVar("T")
 
 MiB = 1024 * 1024
 OVER = (SessionStatus.cancelled, SessionStatus.archived)
 STILL_WANTED_CHECK = 5.0
 """Seconds between checks that a waiting recorder's session still wants recording."""
+SPOOL_ALERT_SECONDS = 10.0
+"""A spool that refused a file within this many seconds is shown as full on the job."""
+SPOOL_FULL = "spool full"
 
 
 def key_prefix(session_id: int) -> str:
@@ -108,6 +113,64 @@ async def _drain(spool: Spool, ctx: JobContext) -> None:
         wait = min(wait * 2, 30.0)
 
 
+async def _went_live(session_id: int, prefix: str, keys: ArchiveKeys) -> bool:
+    """Data arrived: the recording row exists and the session is live."""
+    await recordings.start(session_id, prefix, keys.playlist)
+    try:
+        if await live.go_live(session_id):
+            log.info("session %d is live: data arrived", session_id)
+    except Conflict as exc:
+        log.warning("session %d: %s", session_id, exc.detail)
+    return True
+
+
+async def _spool_alert(ctx: JobContext, spool: Spool, on: bool) -> bool:
+    """Show (or clear) a full spool on the record job: ``last_error`` in `GET /api/v1/jobs`."""
+    text = ""
+    if on:
+        text = (
+            f"{SPOOL_FULL}: {spool.root} holds {spool.bytes_used()} of {spool.max_bytes} bytes "
+            f"and refused {spool.refused_bytes} bytes; the store is unreachable, segments wait "
+            "in the work folder (check the store, free disk or raise SHAREHUB_SPOOL_MAX_MB)"
+        )
+        log.error("job %d: recording degraded: %s", ctx.job.id, text)
+    else:
+        log.warning("job %d: the spool %s has room again", ctx.job.id, spool.root)
+    await (
+        Job.update({Job.last_error: text, Job.updated_at: datetime.now(UTC)})
+        .where((Job.id == ctx.job.id) & (Job.lease_owner == ctx.worker.owner))
+        .run()
+    )
+    return on
+
+
+async def _unless_db_away(step: Awaitable[T], session_id: int) -> T | None:
+    """Run `step`; None (with a warning) when the database cannot be reached right now."""
+    try:
+        return await step
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        log.warning("session %d: database unreachable, recording on: %s", session_id, exc)
+        return None
+
+
+async def _until_db_back(ctx: JobContext, step: Callable[[], Awaitable[T]]) -> T:
+    """Run `step`, retrying with back-off while the database cannot be reached."""
+    wait = 0.5
+    while True:
+        try:
+            return await step()
+        except Exception as exc:
+            if not database_unavailable(exc) or ctx.stopping.is_set():
+                raise
+            log.warning(
+                "job %d: database unreachable, retrying in %.1fs: %s", ctx.job.id, wait, exc
+            )
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, 10.0)
+
+
 async def record(ctx: JobContext) -> None:
     session_id = ctx.session_id()
     source = await _source(ctx, session_id)
@@ -140,27 +203,34 @@ async def record(ctx: JobContext) -> None:
         )
         await recorder.start()
         shipped_before = len(recorder.state.shipped)
+        alerted = False
         got_data = False
         checked = time.monotonic()
         try:
             while recorder.running:
+                # the database may be away for a while: the recorder goes on, the
+                # bookkeeping below is tried again on the next round
                 if not got_data and time.monotonic() - checked > STILL_WANTED_CHECK:
                     # a listener nobody pushes to waits forever: give up when the class
                     # is cancelled or over
                     checked = time.monotonic()
-                    fresh = await live.session_row(session_id)
-                    if not _still_recording(fresh, source, datetime.now(UTC), relisten_until):
+                    fresh = await _unless_db_away(live.session_row(session_id), session_id)
+                    if fresh is not None and not _still_recording(
+                        fresh, source, datetime.now(UTC), relisten_until
+                    ):
                         log.info("session %d is over before any data: stop waiting", session_id)
                         await recorder.stop()
                         break
                 if not got_data and recorder.last_progress_at is not None:
-                    got_data = True
-                    await recordings.start(session_id, prefix, keys.playlist)
-                    try:
-                        if await live.go_live(session_id):
-                            log.info("session %d is live: data arrived", session_id)
-                    except Conflict as exc:
-                        log.warning("session %d: %s", session_id, exc.detail)
+                    got_data = (
+                        await _unless_db_away(_went_live(session_id, prefix, keys), session_id)
+                        or False
+                    )
+                if spool.full_for(SPOOL_ALERT_SECONDS) != alerted:
+                    flagged = await _unless_db_away(
+                        _spool_alert(ctx, spool, not alerted), session_id
+                    )
+                    alerted = alerted if flagged is None else not alerted
                 if ctx.stopping.is_set():
                     await recorder.stop()
                     raise HandBack()
@@ -182,14 +252,24 @@ async def record(ctx: JobContext) -> None:
             continue
         log.info("session %d: stream stopped after %.1fs recorded", session_id, summary.duration)
         if source.listen:
-            await live.end_stream(session_id)
+            await _until_db_back(ctx, lambda: live.end_stream(session_id))
         await _drain(spool, ctx)
-        await recordings.processing(session_id)
-        await jobs.enqueue(
-            jobs.FINALIZE,
-            {"session_id": session_id},
-            dedupe_key=f"finalize:{session_id}",
-            reopen=(JobState.succeeded, JobState.failed),
+        wait = 1.0
+        while left := await recorder.ship_left():  # refused by a full spool: still local
+            if ctx.stopping.is_set():
+                raise HandBack()
+            log.warning("session %d: %d segments wait in %s for the store", session_id, left, work)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 30.0)
+        await _until_db_back(ctx, lambda: recordings.processing(session_id))
+        await _until_db_back(
+            ctx,
+            lambda: jobs.enqueue(
+                jobs.FINALIZE,
+                {"session_id": session_id},
+                dedupe_key=f"finalize:{session_id}",
+                reopen=(JobState.succeeded, JobState.failed),
+            ),
         )
         relisten_until = datetime.now(UTC) + timedelta(seconds=worker.relisten_seconds)
 

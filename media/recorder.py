@@ -319,6 +319,14 @@ class Recorder:
         ):
             self._shipped_playlist = text
 
+    async def ship_left(self) -> int:
+        """After ffmpeg exited: ship what is still in the work folder (segments a full spool
+        refused); the number of segments still not shipped."""
+        self._retry_at = 0.0
+        await self._sweep()
+        self.work.save_state(self.state)
+        return sum(1 for p in self.work.segment_files() if p.name not in self.state.shipped)
+
     def _store_down(self) -> bool:
         return len(self.spool) > 0
 
@@ -342,6 +350,7 @@ class Recorder:
         if not self._store_down():
             try:
                 await upload()
+                self.spool.room_again()
                 return True
             except StorageUnavailable as exc:
                 log.warning("store unavailable, spooling %s: %s", key, exc)

@@ -14,12 +14,16 @@ import json
 import logging
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from hub.storage import Storage, StorageError, StorageUnavailable, check_key
 
 log = logging.getLogger("sharehub.media")
+
+WARN_EVERY = 30.0
+"""Seconds between two warnings of a full spool (it refuses on every sweep meanwhile)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,11 @@ class Spool:
         self._order: list[str] = []
         self._generation: dict[str, int] = {}
         self._drain_lock = asyncio.Lock()
+        self.refused_at: float | None = None
+        """When (monotonic) the spool last refused a file for want of room, or None."""
+        self.refused_bytes = 0
+        """Bytes refused since the spool last had room: what waits in the work folder."""
+        self._warned_at = 0.0
         self.root.mkdir(parents=True, exist_ok=True)
         if self._index_path.exists():
             saved = json.loads(self._index_path.read_text())
@@ -71,17 +80,33 @@ class Spool:
         replaced = self._path(key).stat().st_size if key in self._order else 0
         used = self.bytes_used() - replaced
         if used + incoming > self.max_bytes:
-            log.warning(
-                "spool %s is full (%d of %d bytes used): refusing %s (%d bytes); "
-                "the store has been unreachable for a while, check it or raise the limit",
-                self.root,
-                used,
-                self.max_bytes,
-                key,
-                incoming,
-            )
+            now = time.monotonic()
+            if self.refused_at is None:
+                self.refused_bytes = 0
+            self.refused_at = now
+            self.refused_bytes += incoming
+            if now - self._warned_at >= WARN_EVERY:  # once a while, not every sweep
+                self._warned_at = now
+                log.warning(
+                    "spool %s is full (%d of %d bytes used): refusing %s (%d bytes); "
+                    "the store has been unreachable for a while, check it or raise the limit",
+                    self.root,
+                    used,
+                    self.max_bytes,
+                    key,
+                    incoming,
+                )
             return False
+        self.refused_at = None
         return True
+
+    def full_for(self, seconds: float) -> bool:
+        """Whether the spool refused a file within the last `seconds`."""
+        return self.refused_at is not None and time.monotonic() - self.refused_at < seconds
+
+    def room_again(self) -> None:
+        """The store took a file directly: the spool is no longer refusing anything."""
+        self.refused_at = None
 
     def _store(self, key: str) -> None:
         self._order = [k for k in self._order if k != key] + [key]

@@ -1,0 +1,319 @@
+"""A class starts: 2,000 viewers open the watch page and start beacons within 10 s, against one
+``sharehub serve`` process on the embedded default (SQLite, local storage).
+
+Each viewer opens its own connection at its moment in the 10 s (evenly spread), loads the watch
+page, asks for the playback URLs (as the player does) and sends its first live beacon (13.5 s
+watched: one view each). The same arrival pattern against ``/healthz`` (three no-op GETs per
+viewer) is the baseline. Afterwards the counts must be exact: views, unique viewers and hours
+watched in the database equal what was sent. Latency is per request, from send to last byte.
+Run: python bench/class_start_rush.py   (targets: 0 errors, counts exact)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from loadgen import build_request
+
+BIN = Path(sys.executable).parent / "sharehub"
+VIEWERS = 2000
+WINDOW = 10.0
+WATCHED = 13.5
+DEMO_ADMIN = ("demo-admin", "sharehub-demo")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One HTTP/1.1 response: status and body (Content-Length or chunked)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length, chunked = 0, False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    if not chunked:
+        return status, await reader.readexactly(length) if length else b""
+    body = bytearray()
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).strip().split(b";")[0], 16)
+        if size == 0:
+            await reader.readuntil(b"\r\n")
+            return status, bytes(body)
+        body += await reader.readexactly(size)
+        await reader.readexactly(2)
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    requests: int = 0
+    errors: int = 0
+    failures: list[str] = field(default_factory=list)
+    by_step: dict[int, list[float]] = field(default_factory=dict)
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else 0.0
+
+
+async def visit(port: int, requests: list[bytes], tally: Tally) -> None:
+    """One viewer: its own connection, its requests in turn (keep-alive), then close."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError as exc:
+        tally.errors += len(requests)
+        tally.failures.append(f"connect: {exc}")
+        return
+    try:
+        for step, request in enumerate(requests):
+            started = time.perf_counter()
+            writer.write(request)
+            status, body = await read_response(reader)
+            tally.latencies.append(time.perf_counter() - started)
+            tally.by_step.setdefault(step, []).append(tally.latencies[-1])
+            tally.requests += 1
+            if status >= 400:
+                tally.errors += 1
+                if len(tally.failures) < 5:
+                    tally.failures.append(f"{status}: {body[:200]!r}")
+    except (OSError, asyncio.IncompleteReadError) as exc:
+        tally.errors += 1
+        tally.failures.append(f"connection: {exc!r}")
+    finally:
+        writer.close()
+
+
+async def rush(port: int, per_viewer: list[list[bytes]], window: float) -> tuple[Tally, float]:
+    """Start viewer i at i * window / n seconds; wait for all; the tally and the wall time."""
+    tally = Tally()
+    start = time.perf_counter()
+    step = window / len(per_viewer)
+
+    async def later(i: int, requests: list[bytes]) -> None:
+        await asyncio.sleep(max(0.0, start + i * step - time.perf_counter()))
+        await visit(port, requests, tally)
+
+    await asyncio.gather(*(later(i, r) for i, r in enumerate(per_viewer)))
+    return tally, time.perf_counter() - start
+
+
+def http(port: int, method: str, path: str, body: Any = None, token: str = "") -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+def admin_token(port: int) -> str:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/auth/login",
+        data=json.dumps({"username": DEMO_ADMIN[0], "password": DEMO_ADMIN[1]}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        cookie = response.headers["Set-Cookie"].split(";")[0]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/tokens",
+        data=b'{"name": "bench"}',
+        method="POST",
+        headers={"Content-Type": "application/json", "Cookie": cookie},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return str(json.load(response)["token"])
+
+
+def class_now(port: int, token: str, starts_in: float = -60, lasts: float = 3600) -> int:
+    """A new session of a demo course starting about now (tries courses until one is free)."""
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=starts_in)
+    courses = http(port, "GET", "/api/v1/courses?per_page=100", token=token)["items"]
+    for course in [c for c in courses if c.get("visibility") == "public"]:  # anyone watches
+        try:
+            return int(
+                http(
+                    port,
+                    "POST",
+                    "/api/v1/sessions",
+                    {
+                        "course_id": course["id"],
+                        "starts_at": starts.isoformat(),
+                        "ends_at": (starts + timedelta(seconds=lasts)).isoformat(),
+                    },
+                    token,
+                )["id"]
+            )
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:  # a teacher already teaching then: try another course
+                raise
+    raise RuntimeError("no demo course with a free teacher now")
+
+
+def wait_up(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("sharehub serve exited")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+def bench_env(data: Path, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "SHAREHUB_DATA_DIR": str(data),
+        # every viewer comes from 127.0.0.1 here: the per-address limit would stop them at once
+        "SHAREHUB_VIEW_RATE_ADDRESS": "0",
+        **extra,
+    }
+    for reporter in ("IMPACT_WORKBOOK", "IMPACT_PRINTABLE", "IATI_ACTIVITY"):
+        env[f"SHAREHUB_PLUGIN__{reporter}__MONTHLY"] = "false"
+    env.pop("SHAREHUB_DATABASE_URL", None)
+    return env
+
+
+def start_serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    subprocess.run([str(BIN), "demo", "--no-serve"], env=env, check=True, capture_output=True)
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [str(BIN), "serve", "--port", str(port)], env=env, stdout=out, stderr=out
+        )
+    wait_up(port, server)
+    return server
+
+
+def viewer_requests(host: str, session_id: int, tag: str) -> list[list[bytes]]:
+    out = []
+    at = datetime.now(UTC) + timedelta(seconds=WINDOW / 2)  # within the 2-minute lead
+    for i in range(VIEWERS):
+        beacon = json.dumps(
+            {
+                "beacon_id": f"{tag}-b{i:05d}",
+                "viewer_id": f"{tag}-v{i:05d}",
+                "kind": "live",
+                "seconds": WATCHED,
+                "at": at.isoformat(),
+            }
+        ).encode()
+        out.append(
+            [
+                build_request("GET", f"/watch/{session_id}", host, headers={"Accept": "text/html"}),
+                build_request("GET", f"/api/v1/sessions/{session_id}/playback", host),
+                build_request("POST", f"/api/v1/sessions/{session_id}/beacons", host, beacon),
+            ]
+        )
+    return out
+
+
+def main() -> None:
+    data = Path(tempfile.mkdtemp(prefix="sharehub-rush-"))
+    port = free_port()
+    env = bench_env(data, SHAREHUB_EMBEDDED_WORKER="off")
+    server = start_serve(env, port, data / "serve.log")
+    try:
+        token = admin_token(port)
+        session_id = class_now(port, token)
+        host = f"127.0.0.1:{port}"
+        warm = viewer_requests(host, session_id, "warm")[:50]
+        asyncio.run(rush(port, [[r[0], r[1]] for r in warm], 1.0))  # templates, caches
+        noop = build_request("GET", "/healthz", host)
+        baseline, _ = asyncio.run(rush(port, [[noop] * 3 for _ in range(VIEWERS)], WINDOW))
+        tag = uuid.uuid4().hex[:8]
+        tally, wall = asyncio.run(rush(port, viewer_requests(host, session_id, tag), WINDOW))
+        views: dict[str, Any] = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the tallies are flushed every 2 s
+            views = http(port, "GET", f"/api/v1/sessions/{session_id}/views")
+            if views["live_views"] >= VIEWERS:
+                break
+            time.sleep(0.5)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+        shutil.rmtree(data, ignore_errors=True)
+    sent_seconds = VIEWERS * WATCHED
+    counted_seconds = views.get("live_hours", 0) * 3600
+    exact = (
+        views.get("live_views") == VIEWERS
+        and views.get("unique_viewers") == VIEWERS
+        and abs(counted_seconds - sent_seconds) <= 1.8  # hours are shown to 3 decimals
+    )
+    p50, p99 = tally.percentile(50) * 1000, tally.percentile(99) * 1000
+    b50, b99 = baseline.percentile(50) * 1000, baseline.percentile(99) * 1000
+    print(
+        f"{VIEWERS} viewers in {wall:.1f} s: {tally.requests} requests, {tally.errors} errors; "
+        f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms (no-op /healthz rush: p50 {b50:.1f} ms, "
+        f"p99 {b99:.1f} ms, {baseline.errors} errors)"
+    )
+    print(
+        f"counted: {views.get('live_views')} views, {views.get('unique_viewers')} unique viewers, "
+        f"{counted_seconds:.1f} s watched, peak {views.get('peak_concurrent')} "
+        f"(sent {VIEWERS} viewers, {sent_seconds:.1f} s): {'exact' if exact else 'NOT exact'}"
+    )
+    steps = {}
+    for step, name in enumerate(("watch_page", "playback", "beacon")):
+        ordered = sorted(tally.by_step.get(step, [0.0]))
+        steps[f"{name}_p50_ms"] = round(ordered[len(ordered) // 2] * 1000, 1)
+        steps[f"{name}_p99_ms"] = round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1)
+    print("by request:", steps)
+    for failure in tally.failures[:5]:
+        print("  failure:", failure)
+    print(
+        json.dumps(
+            {
+                "bench": "class_start_rush",
+                "value": round(p99, 1),
+                "unit": "ms p99",
+                "baseline": round(b99, 1),
+                "ratio": round(p99 / b99, 2) if b99 else None,
+                "p50_ms": round(p50, 1),
+                "baseline_p50_ms": round(b50, 1),
+                "viewers": VIEWERS,
+                "window_s": WINDOW,
+                "requests": tally.requests,
+                "errors": tally.errors,
+                "views": views.get("live_views"),
+                "unique_viewers": views.get("unique_viewers"),
+                "peak_concurrent": views.get("peak_concurrent"),
+                "counts_exact": exact,
+                "wall_s": round(wall, 1),
+                **steps,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
