@@ -24,6 +24,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+from hub import metrics
 from hub.multipart import MiB, file_md5, upload_multipart
 from hub.settings import Settings
 
@@ -148,10 +149,11 @@ class LocalStorage:
         return stored
 
     async def put_file(self, key: str, path: Path) -> int:
-        return await asyncio.to_thread(self._put_file, key, path)
+        return await metrics.counted_upload("local", asyncio.to_thread(self._put_file, key, path))
 
     async def put_bytes(self, key: str, data: bytes) -> int:
-        return await asyncio.to_thread(self._write, key, lambda tmp: Path(tmp).write_bytes(data))
+        write = asyncio.to_thread(self._write, key, lambda tmp: Path(tmp).write_bytes(data))
+        return await metrics.counted_upload("local", write)
 
     def _read(self, key: str) -> bytes:
         with self._disk("read", key):
@@ -346,7 +348,7 @@ class S3Storage:
         return size
 
     async def put_file(self, key: str, path: Path) -> int:
-        return await asyncio.to_thread(self._put_file, key, path)
+        return await metrics.counted_upload("s3", asyncio.to_thread(self._put_file, key, path))
 
     def _put_bytes(self, key: str, data: bytes) -> int:
         check_key(key)
@@ -359,7 +361,7 @@ class S3Storage:
         return len(data)
 
     async def put_bytes(self, key: str, data: bytes) -> int:
-        return await asyncio.to_thread(self._put_bytes, key, data)
+        return await metrics.counted_upload("s3", asyncio.to_thread(self._put_bytes, key, data))
 
     # -- reads ----------------------------------------------------------------------------
     def _get_bytes(self, key: str) -> bytes:

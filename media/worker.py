@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from hub import db, jobs, live, recordings, reporting
+from hub import db, exports, jobs, live, recordings, reporting
 from hub.errors import DomainError
 from hub.jobs import JobOut
 from hub.plugin_host import PluginHost
@@ -41,8 +41,10 @@ from hub.tables import JobState, LiveSession, SessionStatus
 
 log = logging.getLogger("sharehub.worker")
 
-CPU_KINDS = frozenset({jobs.TRANSCODE})
-"""Kinds that encode video: limited to `worker_cpu_slots` at once."""
+CPU_KINDS = frozenset({jobs.TRANSCODE, jobs.PUBLISH_REPORT, exports.EXPORT_JOB})
+"""Kinds that encode video or build files: limited to `worker_cpu_slots` at once. An export
+also holds a database connection while it streams rows, so running many at once could
+take every connection of the pool (the worker then stalls and its leases expire)."""
 
 
 class PermanentError(RuntimeError):
