@@ -76,7 +76,9 @@ async def create_token(user_id: int, name: str = "") -> str:
     return token
 
 
-async def principal_for_user(user_id: int) -> Principal | None:
+async def principal_for_user(user_id: int, issued_ms: int | None = None) -> Principal | None:
+    """The user's principal; None when unknown, retired, or (``issued_ms`` given: a session
+    cookie issued then) when the user signed out or changed password since."""
     row = (
         await User.select(
             User.id,
@@ -85,6 +87,7 @@ async def principal_for_user(user_id: int) -> Principal | None:
             User.center,
             User.active,
             User.timezone,
+            User.sessions_after,
             User.center.timezone.as_alias("center_timezone"),
         )
         .where(User.id == user_id)
@@ -92,6 +95,8 @@ async def principal_for_user(user_id: int) -> Principal | None:
         .run()
     )
     if row is None or not row["active"]:
+        return None
+    if issued_ms is not None and issued_ms < (row["sessions_after"] or 0):
         return None
     teacher_id = None
     if row["role"] == Role.teacher.value:
@@ -145,14 +150,18 @@ async def center_exists(center_id: int) -> bool:
 
 
 def sign_session(user_id: int, secret: str, now: float | None = None) -> str:
-    issued = int(now if now is not None else time.time())
+    """``<user id>.<issued, Unix ms>.<HMAC-SHA256>``."""
+    issued = int((now if now is not None else time.time()) * 1000)
     payload = f"{user_id}.{issued}"
     mac = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
     return payload + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-def read_session(value: str, secret: str, max_age: int, now: float | None = None) -> int | None:
-    """The user id in a session cookie, or None when forged, malformed or expired."""
+def read_session_issued(
+    value: str, secret: str, max_age: int, now: float | None = None
+) -> tuple[int, int] | None:
+    """(user id, issued Unix ms) of a session cookie, or None when forged, malformed or
+    expired. Cookies from before the stamp was in milliseconds are read as seconds."""
     try:
         user_id_s, issued_s, mac_s = value.split(".")
         user_id, issued = int(user_id_s), int(issued_s)
@@ -162,10 +171,25 @@ def read_session(value: str, secret: str, max_age: int, now: float | None = None
     expected = hmac.new(secret.encode(), f"{user_id}.{issued}".encode(), hashlib.sha256).digest()
     if not hmac.compare_digest(expected, given):
         return None
+    issued_ms = issued if issued > 10**11 else issued * 1000
     current = now if now is not None else time.time()
-    if current - issued > max_age or issued > current + 60:
+    if current - issued_ms / 1000 > max_age or issued_ms / 1000 > current + 60:
         return None
-    return user_id
+    return user_id, issued_ms
+
+
+def read_session(value: str, secret: str, max_age: int, now: float | None = None) -> int | None:
+    """The user id in a session cookie, or None when forged, malformed or expired."""
+    found = read_session_issued(value, secret, max_age, now)
+    return found[0] if found else None
+
+
+async def end_sessions(user_id: int) -> int:
+    """Void every session cookie of the user issued until now (sign-out, password change);
+    the stamp, Unix ms. API tokens are not affected (revoke those one by one)."""
+    stamp = int(time.time() * 1000)
+    await User.update({User.sessions_after: stamp}).where(User.id == user_id).run()
+    return stamp
 
 
 def utcnow() -> datetime:

@@ -43,8 +43,8 @@ class AuthMiddleware:
             for part in cookie.decode("latin-1").split(";"):
                 key, _, value = part.strip().partition("=")
                 if key == SESSION_COOKIE:
-                    user_id = accounts.read_session(value, self.secret_key, self.max_age)
-                    return await accounts.principal_for_user(user_id) if user_id else None
+                    found = accounts.read_session_issued(value, self.secret_key, self.max_age)
+                    return await accounts.principal_for_user(*found) if found else None
         return None
 
 

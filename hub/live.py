@@ -30,7 +30,7 @@ def stream_name(session_id: int) -> str:
 
 def session_id_of(name: str) -> int | None:
     """The session a stream name belongs to, or None for a name that is not ours."""
-    if name.startswith("sh") and name[2:].isdigit() and len(name) < 14:
+    if name.startswith("sh") and name[2:].isascii() and name[2:].isdigit() and len(name) < 14:
         return int(name[2:])
     return None
 

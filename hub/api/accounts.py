@@ -7,8 +7,9 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.exceptions import TooManyRequestsException
 
-from hub import accounts
+from hub import accounts, security
 from hub.accounts import Principal
 from hub.api.common import need
 from hub.auth import SESSION_COOKIE, admin_only, signed_in
@@ -75,9 +76,26 @@ def session_cookie(user_id: int, settings: Settings, request: Request[Any, Any, 
         max_age=settings.session_max_age,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=security.secure_cookies(settings, request),
         path="/",
     )
+
+
+def cleared_cookie(settings: Settings, request: Request[Any, Any, Any]) -> Cookie:
+    """The session cookie, emptied (sign-out)."""
+    return Cookie(
+        key=SESSION_COOKIE,
+        value="",
+        max_age=0,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=security.secure_cookies(settings, request),
+    )
+
+
+def uses_session_cookie(request: Request[Any, Any, Any]) -> bool:
+    return SESSION_COOKIE in request.cookies and not request.headers.get("authorization")
 
 
 class AccountController(Controller):
@@ -88,8 +106,18 @@ class AccountController(Controller):
     async def login(
         self, data: Login, settings: Settings, request: Request[Any, Any, Any]
     ) -> Response[Me]:
-        """Sign in with a username and password; sets the session cookie."""
-        principal = await accounts.authenticate(data.username, data.password)
+        """Sign in with a username and password; sets the session cookie.
+
+        Repeated failures for a username or from an address answer 429 with Retry-After."""
+        try:
+            principal = await security.throttled_authenticate(
+                data.username, data.password, security.client_address(request), settings
+            )
+        except security.Throttled as exc:
+            raise TooManyRequestsException(
+                f"too many failed sign-ins for this {exc.reason}; try again in {exc.retry_after} s",
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from None
         if principal is None:
             raise NotAuthorized("wrong username or password", field="password")
         return Response(
@@ -97,12 +125,13 @@ class AccountController(Controller):
         )
 
     @post("/auth/logout", status_code=200)
-    async def logout(self) -> Response[dict[str, str]]:
-        """Sign out: the session cookie is cleared."""
-        return Response(
-            {"detail": "signed out"},
-            cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/", httponly=True)],
-        )
+    async def logout(
+        self, principal: Principal | None, settings: Settings, request: Request[Any, Any, Any]
+    ) -> Response[dict[str, str]]:
+        """Sign out: the session cookie is cleared and every other sign-in of the user ends."""
+        if principal is not None and uses_session_cookie(request):
+            await accounts.end_sessions(principal.user_id)
+        return Response({"detail": "signed out"}, cookies=[cleared_cookie(settings, request)])
 
     @get("/me", guards=[signed_in])
     async def me(self, principal: Principal | None) -> Me:
@@ -111,9 +140,13 @@ class AccountController(Controller):
 
     @post("/me/password", guards=[signed_in], status_code=200)
     async def change_password(
-        self, data: PasswordChange, principal: Principal | None
-    ) -> dict[str, str]:
-        """Change your own password."""
+        self,
+        data: PasswordChange,
+        principal: Principal | None,
+        settings: Settings,
+        request: Request[Any, Any, Any],
+    ) -> Response[dict[str, str]]:
+        """Change your own password; your other sign-ins end (this one gets a new cookie)."""
         who = need(principal)
         if await accounts.authenticate(who.username, data.current_password) is None:
             raise Invalid("the current password is wrong", field="current_password")
@@ -122,7 +155,11 @@ class AccountController(Controller):
             .where(User.id == who.user_id)
             .run()
         )
-        return {"detail": "password changed"}
+        await accounts.end_sessions(who.user_id)
+        cookies = [session_cookie(who.user_id, settings, request)]
+        return Response(
+            {"detail": "password changed"}, cookies=cookies if uses_session_cookie(request) else []
+        )
 
     @post("/tokens", guards=[signed_in])
     async def create_token(self, data: TokenIn, principal: Principal | None) -> TokenOut:

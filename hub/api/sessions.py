@@ -276,8 +276,8 @@ class SessionController(Controller):
         who = need(principal)
         tz = schedule.zone(data.timezone, field="timezone")
         current = await schedule.get_session(session_id)
+        schedule.may_teach(who, current["teacher"])  # also for an empty patch (it answers)
         if data.provider is not msgspec.UNSET or data.provider_settings is not msgspec.UNSET:
-            schedule.may_teach(who, current["teacher"])
             if current["status"] != SessionStatus.scheduled:
                 raise Conflict(
                     f"the provider can change only before the class (it is {current['status']})",

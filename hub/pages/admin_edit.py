@@ -16,6 +16,7 @@ from hub.api import centers as centers_api
 from hub.api import teachers as teachers_api
 from hub.api.accounts import UserIn
 from hub.api.centers import CenterPatch
+from hub.api.common import PathId
 from hub.api.teachers import TeacherPatch
 from hub.auth import admin_only
 from hub.errors import DomainError, NotFound
@@ -87,7 +88,7 @@ async def edit_context(
 
 
 @get("/admin/{kind:str}/{item_id:int}", guards=[admin_only], name="pages:admin-edit")
-async def edit_form(request: Request[Any, Any, Any], kind: str, item_id: int) -> Response[Any]:
+async def edit_form(request: Request[Any, Any, Any], kind: str, item_id: PathId) -> Response[Any]:
     """The form to change one center, teacher or user."""
     known(kind)
     lang = lang_of(request)
@@ -161,7 +162,7 @@ SAVERS = {"centers": save_center, "teachers": save_teacher, "users": save_user}
 
 
 @post("/admin/{kind:str}/{item_id:int}", guards=[admin_only], name="pages:admin-save")
-async def save(request: Request[Any, Any, Any], kind: str, item_id: int) -> Response[Any]:
+async def save(request: Request[Any, Any, Any], kind: str, item_id: PathId) -> Response[Any]:
     """Change a center, a teacher or a user (role, center, active, a new password)."""
     form = await form_of(request)
     known(kind)

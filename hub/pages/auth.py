@@ -7,8 +7,8 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
 
-from hub import accounts
-from hub.api.accounts import session_cookie
+from hub import accounts, security
+from hub.api.accounts import cleared_cookie, session_cookie
 from hub.auth import SESSION_COOKIE, signed_in
 from hub.pages import i18n
 from hub.pages.forms import form_of, home_of, safe_next, see_other
@@ -16,6 +16,7 @@ from hub.pages.render import page, principal_of, settings_of
 from hub.tables import User
 
 N_ = str  # marks a message id for extraction; translated where it is shown
+THROTTLED = N_("Too many failed sign-ins. Please wait a moment and try again.")
 
 
 @get("/login", name="pages:login")
@@ -30,8 +31,24 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await form_of(request)
     username = form.get("username", "").strip()[:64]
     password = form.get("password", "")[:256]
-    principal = await accounts.authenticate(username, password) if username else None
     target = safe_next(form.get("next"), "")
+    settings = settings_of(request)
+    try:
+        principal = (
+            await security.throttled_authenticate(
+                username, password, security.client_address(request), settings
+            )
+            if username
+            else None
+        )
+    except security.Throttled as exc:
+        return page(
+            request,
+            "login.html",
+            {"next": target, "username": username, "error": THROTTLED},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     if principal is None:
         return page(
             request,
@@ -39,16 +56,18 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
             {"next": target, "username": username, "error": N_("Wrong username or password.")},
             status_code=401,
         )
-    cookie = session_cookie(principal.user_id, settings_of(request), request)
+    cookie = session_cookie(principal.user_id, settings, request)
     return see_other(target or home_of(principal), cookies=[cookie])
 
 
 @post("/logout", name="pages:logout")
 async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
-    """Sign out: the session cookie is cleared."""
+    """Sign out: the session cookie is cleared and the user's other sign-ins end."""
     await form_of(request)
-    gone = Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/", httponly=True)
-    return see_other("/", cookies=[gone])
+    who = principal_of(request)
+    if who is not None and SESSION_COOKIE in request.cookies:
+        await accounts.end_sessions(who.user_id)
+    return see_other("/", cookies=[cleared_cookie(settings_of(request), request)])
 
 
 @get("/account/password", guards=[signed_in], name="pages:password")
@@ -78,7 +97,9 @@ async def change_password(request: Request[Any, Any, Any]) -> Response[Any]:
         .where(User.id == who.user_id)
         .run()
     )
-    return page(request, "password.html", {"done": True})
+    await accounts.end_sessions(who.user_id)  # other sign-ins end; this one gets a new cookie
+    fresh = session_cookie(who.user_id, settings_of(request), request)
+    return page(request, "password.html", {"done": True}, cookies=[fresh])
 
 
 @post("/lang", name="pages:lang")
@@ -89,7 +110,15 @@ async def switch_language(request: Request[Any, Any, Any]) -> Response[Any]:
     target = safe_next(form.get("next"))
     if choice not in i18n.LOCALES:
         return see_other(target)
-    cookie = Cookie(key=i18n.COOKIE, value=choice, max_age=365 * 86400, path="/", samesite="lax")
+    cookie = Cookie(
+        key=i18n.COOKIE,
+        value=choice,
+        max_age=365 * 86400,
+        path="/",
+        samesite="lax",
+        httponly=True,
+        secure=security.secure_cookies(settings_of(request), request),
+    )
     return see_other(target, cookies=[cookie])
 
 

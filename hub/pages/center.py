@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
+from litestar.params import Parameter
 
 from hub import schedule
+from hub.api.common import PathId
 from hub.api.sessions import session_rows
 from hub.auth import center_or_admin
 from hub.errors import Conflict, Invalid, NotFound
@@ -27,6 +29,8 @@ NOTICES = {
     "unbooked": N_("The booking has been cancelled."),
     "checked-in": N_("Checked in. Thank you!"),
 }
+
+OptionalId = Annotated[int | None, Parameter(ge=1, le=2**31 - 1, description="a center id")]
 
 
 async def center_of(request: Request[Any, Any, Any], center_id: int | None = None) -> dict:
@@ -52,7 +56,7 @@ def checkin_open(row: dict[str, Any], now: datetime) -> bool:
 
 
 @get("/center", guards=[center_or_admin], name="pages:center")
-async def center_home(request: Request[Any, Any, Any], center: int | None = None) -> Response[Any]:
+async def center_home(request: Request[Any, Any, Any], center: OptionalId = None) -> Response[Any]:
     """My center's booked classes (in its time zone) with check-in, and classes to book."""
     place = await center_of(request, center)
     lang = center_lang(request, place)
@@ -82,7 +86,7 @@ async def center_home(request: Request[Any, Any, Any], center: int | None = None
 
 @post("/center/sessions/{session_id:int}/book", guards=[center_or_admin], name="pages:book")
 async def book(
-    request: Request[Any, Any, Any], session_id: int, center: int | None = None
+    request: Request[Any, Any, Any], session_id: PathId, center: OptionalId = None
 ) -> Response[Any]:
     """Book a class for my center (409 page naming the class in the way when rooms are full)."""
     await form_of(request)
@@ -94,7 +98,7 @@ async def book(
 
 
 @post("/center/bookings/{booking_id:int}/unbook", guards=[center_or_admin], name="pages:unbook")
-async def unbook(request: Request[Any, Any, Any], booking_id: int) -> Response[Any]:
+async def unbook(request: Request[Any, Any, Any], booking_id: PathId) -> Response[Any]:
     """Cancel a booking (not after check-in)."""
     await form_of(request)
     who = principal_of(request)
@@ -116,7 +120,7 @@ async def booking_context(request: Request[Any, Any, Any], booking_id: int) -> d
 
 
 @get("/center/bookings/{booking_id:int}", guards=[center_or_admin], name="pages:checkin")
-async def checkin_page(request: Request[Any, Any, Any], booking_id: int) -> Response[Any]:
+async def checkin_page(request: Request[Any, Any, Any], booking_id: PathId) -> Response[Any]:
     """The check-in page: one number, one big button; works offline."""
     ctx = await booking_context(request, booking_id)
     lang = center_lang(request, ctx["center"])
@@ -132,7 +136,7 @@ async def checkin_page(request: Request[Any, Any, Any], booking_id: int) -> Resp
     guards=[center_or_admin],
     name="pages:checkin-post",
 )
-async def check_in(request: Request[Any, Any, Any], booking_id: int) -> Response[Any]:
+async def check_in(request: Request[Any, Any, Any], booking_id: PathId) -> Response[Any]:
     """Record the children in the room (the form's key makes a repeated post count once)."""
     form = await form_of(request)
     who = principal_of(request)
@@ -155,7 +159,7 @@ async def check_in(request: Request[Any, Any, Any], booking_id: int) -> Response
 
 
 @get("/center/replays", guards=[center_or_admin], name="pages:replays")
-async def replays(request: Request[Any, Any, Any], center: int | None = None) -> Response[Any]:
+async def replays(request: Request[Any, Any, Any], center: OptionalId = None) -> Response[Any]:
     """Classes my center booked that have ended (last 90 days), to watch or download."""
     place = await center_of(request, center)
     lang = center_lang(request, place)

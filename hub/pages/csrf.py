@@ -18,6 +18,7 @@ from litestar import Request
 from litestar.datastructures import Cookie
 
 from hub.errors import Forbidden
+from hub.security import secure_cookies
 
 COOKIE = "sharehub_csrf"
 FIELD = "csrf_token"
@@ -34,7 +35,7 @@ def token_of(request: Request[Any, Any, Any]) -> tuple[str, Cookie | None]:
         value=token,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request.app.state["settings"], request),
         path="/",
     )
     return token, cookie

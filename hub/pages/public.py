@@ -10,6 +10,7 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 
 from hub import live, schedule
+from hub.api.common import PathId
 from hub.api.sessions import session_rows
 from hub.api.streams import usable_provider
 from hub.errors import Conflict, DomainError, NotFound
@@ -31,7 +32,8 @@ async def schedule_page(
     """This week's or next week's classes, by day, in the viewer's time zone."""
     lang = lang_of(request)
     which = "next" if week == "next" else "this"
-    grade_n = int(grade) if grade and grade.isdigit() and 1 <= int(grade) <= 12 else None
+    digits = bool(grade) and grade.isascii() and grade.isdigit()  # "³".isdigit() is True
+    grade_n = int(grade) if digits and 1 <= int(grade) <= 12 else None
     today = datetime.now(UTC).astimezone(lang.tz).date()
     first = schedule_view.week_start(today, which)
     days = await schedule_view.week(
@@ -63,7 +65,7 @@ async def headline_figures(request: Request[Any, Any, Any]) -> dict[str, int]:
 
 
 @get("/courses/{course_id:int}", name="pages:course")
-async def course_page(request: Request[Any, Any, Any], course_id: int) -> Response[Any]:
+async def course_page(request: Request[Any, Any, Any], course_id: PathId) -> Response[Any]:
     """A course: its teacher, its classes to come and the ones held (with replays)."""
     lang = lang_of(request)
     course = (
@@ -96,7 +98,7 @@ async def course_page(request: Request[Any, Any, Any], course_id: int) -> Respon
 
 @get("/watch/{session_id:int}", name="pages:watch")
 async def watch_page(
-    request: Request[Any, Any, Any], session_id: int, plugins: PluginHost
+    request: Request[Any, Any, Any], session_id: PathId, plugins: PluginHost
 ) -> Response[Any]:
     """The player: live HLS while the class is on, the replay after; sends view beacons."""
     lang = lang_of(request)

@@ -11,6 +11,7 @@ from litestar import Request, Response, get, post
 from markupsafe import Markup
 
 from hub import live, schedule, series
+from hub.api.common import PathId
 from hub.api.sessions import session_rows
 from hub.api.streams import check_provider_choice, ingest_out
 from hub.auth import teacher_or_admin
@@ -208,7 +209,7 @@ async def view_figures(session_id: int) -> dict[str, Any] | None:
 
 @get("/teacher/sessions/{session_id:int}", guards=[teacher_or_admin], name="pages:go-live")
 async def go_live_panel(
-    request: Request[Any, Any, Any], session_id: int, plugins: PluginHost
+    request: Request[Any, Any, Any], session_id: PathId, plugins: PluginHost
 ) -> Response[Any]:
     """The go-live panel: push URL, key or passphrase, copy buttons, QR code, stream state;
     after class, who joined and the views."""
@@ -257,7 +258,7 @@ async def go_live_panel(
     guards=[teacher_or_admin],
     name="pages:rotate-key",
 )
-async def rotate_key(request: Request[Any, Any, Any], session_id: int) -> Response[Any]:
+async def rotate_key(request: Request[Any, Any, Any], session_id: PathId) -> Response[Any]:
     """A new stream key; the addresses handed out before stop working."""
     await form_of(request)
     who = principal_of(request)
@@ -275,7 +276,7 @@ async def rotate_key(request: Request[Any, Any, Any], session_id: int) -> Respon
     guards=[teacher_or_admin],
     name="pages:cancel-class",
 )
-async def cancel_class(request: Request[Any, Any, Any], session_id: int) -> Response[Any]:
+async def cancel_class(request: Request[Any, Any, Any], session_id: PathId) -> Response[Any]:
     """Cancel one class."""
     await form_of(request)
     who = principal_of(request)

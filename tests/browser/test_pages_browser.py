@@ -34,7 +34,7 @@ def test_chinese_by_default_english_after_the_switch(hub: Hub, new_page: Any) ->
     assert page.is_visible("text=数学直播课")
     shot(page, "schedule-zh")
     page.click("#lang-switch button[value=en]")
-    page.wait_for_function("document.documentElement.lang === 'en'")
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
     assert page.inner_text("h1") == "Class schedule"
     page.reload()
     assert page.inner_text("h1") == "Class schedule"  # kept in the cookie
@@ -80,7 +80,7 @@ def test_center_checks_in_32_children_online_then_offline(hub: Hub, new_page: An
     page = new_page()
     sign_in(page, hub, "center")
     page.goto(hub.url + "/center")
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.ready")
+    page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.ready")
     shot(page, "center-home")
     page.click(f"a[href='/center/bookings/{hub.ids['booking']}']")
     page.fill("#children", "32")
@@ -94,7 +94,7 @@ def test_center_checks_in_32_children_online_then_offline(hub: Hub, new_page: An
 
     # the connection drops: the page still opens (service worker) and a correction is queued
     page.goto(hub.url + f"/center/bookings/{hub.ids['booking']}")
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     page.context.set_offline(True)
     page.reload()
     page.wait_for_selector("#checkin-form")
@@ -112,7 +112,9 @@ def test_center_checks_in_32_children_online_then_offline(hub: Hub, new_page: An
     assert page.is_visible("text=数学直播课") and page.is_visible("#offline-banner")
     assert page.inner_text("#queued-count") == "1"
     page.context.set_offline(False)
-    page.wait_for_function("window.sharehubCheckins.queued().length === 0", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => window.sharehubCheckins.queued().length === 0", timeout=TIMEOUT_MS
+    )
     booking = next(b for b in api(page, hub, "/api/v1/bookings") if b["id"] == hub.ids["booking"])
     assert booking["children_present"] == 30
     assert booking["checked_in_at"] == first_check_in
@@ -122,7 +124,9 @@ def test_center_checks_in_32_children_online_then_offline(hub: Hub, new_page: An
         [{**queued[0], "children": 99}],
     )
     page.evaluate("window.sharehubCheckins.flush()")
-    page.wait_for_function("window.sharehubCheckins.queued().length === 0", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => window.sharehubCheckins.queued().length === 0", timeout=TIMEOUT_MS
+    )
     booking = next(b for b in api(page, hub, "/api/v1/bookings") if b["id"] == hub.ids["booking"])
     assert booking["children_present"] == 30
 
@@ -132,12 +136,12 @@ def test_watch_page_plays_the_live_stream_and_the_view_counts(hub: Hub, new_page
     before = api(page, hub, f"/api/v1/sessions/{hub.ids['live']}/views")["live_views"]
     page.goto(hub.url + f"/watch/{hub.ids['live']}")
     video = "document.getElementById('video')"
-    page.wait_for_function(f"{video}.currentTime > 4", timeout=120_000)
+    page.wait_for_function(f"() => {video}.currentTime > 4", timeout=120_000)
     t1 = page.evaluate(f"{video}.currentTime")
-    page.wait_for_function(f"{video}.currentTime > {t1} + 2", timeout=TIMEOUT_MS)
+    page.wait_for_function(f"() => {video}.currentTime > {t1} + 2", timeout=TIMEOUT_MS)
     shot(page, "watch-live")
     page.select_option("#quality", "low")
-    page.wait_for_function(f"{video}.currentTime > {t1} + 3", timeout=TIMEOUT_MS)
+    page.wait_for_function(f"() => {video}.currentTime > {t1} + 3", timeout=TIMEOUT_MS)
     page.evaluate("window.sharehubPlayer.flush()")
     deadline = time.monotonic() + TIMEOUT_MS / 1000
     while api(page, hub, f"/api/v1/sessions/{hub.ids['live']}/views")["live_views"] == before:
@@ -209,9 +213,9 @@ def test_watch_page_plays_a_self_hosted_stream_pushed_by_ffmpeg(hub: Hub, new_pa
         viewer.goto(f"{hub.url}/watch/{session_id}")
         assert "/hls/index.m3u8" in viewer.get_attribute("#player", "data-src")
         video = "document.getElementById('video')"
-        viewer.wait_for_function(f"{video}.currentTime > 4", timeout=150_000)
+        viewer.wait_for_function(f"() => {video}.currentTime > 4", timeout=150_000)
         t1 = viewer.evaluate(f"{video}.currentTime")
-        viewer.wait_for_function(f"{video}.currentTime > {t1} + 2", timeout=TIMEOUT_MS)
+        viewer.wait_for_function(f"() => {video}.currentTime > {t1} + 2", timeout=TIMEOUT_MS)
         shot(viewer, "watch-self-hosted")
         viewer.evaluate("window.sharehubPlayer.flush()")
         deadline = time.monotonic() + TIMEOUT_MS / 1000

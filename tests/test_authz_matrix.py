@@ -1,0 +1,338 @@
+"""The authorization matrix: every route of the app's route table x every role.
+
+Roles: anonymous, admin, teacher, another teacher, center, another center. ``ACCESS`` says who
+may call each route (read from the route table, so a new route without a rule fails
+``test_every_route_has_a_rule``); the status each role gets follows from it:
+
+- a role the rule refuses gets 401 (anonymous) or 403, on the real objects of the programme
+  (the teacher's session, the center's booking...), so a refusal by ownership is tested too;
+- a role the rule admits gets ``ADMITTED[route]`` (200 unless said otherwise). Reads use the
+  real objects; changes use an id that does not exist (404) or an empty body (400), so the
+  guard is passed but nothing is changed and every case can run on one shared programme.
+
+tests/test_permissions.py holds the cases that really change data for each role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from litestar import get
+from litestar.routes import HTTPRoute
+
+from hub import jobs
+from hub.pages.assets import Assets
+from tests.conftest import World, reseeded
+from tests.test_permissions import EXPECTED, OPEN, build_app
+
+ROLES = ["anonymous", "admin", "teacher", "teacher2", "center", "center2"]
+SKIPPED_METHODS = {"HEAD", "OPTIONS"}
+MISSING = 999_999
+
+# who may call a route: anyone | signed in | admin | teachers | the teacher | centers |
+# the center | secret (a shared secret no role holds)
+ADMITS: dict[str, set[str]] = {
+    "anyone": set(ROLES),
+    "signed in": set(ROLES) - {"anonymous"},
+    "admin": {"admin"},
+    "teachers": {"admin", "teacher", "teacher2"},
+    "the teacher": {"admin", "teacher"},
+    "centers": {"admin", "center", "center2"},
+    "the center": {"admin", "center"},
+    "the teacher, centers": {"admin", "teacher", "center", "center2"},
+    "secret": set(),
+}
+
+
+def _from_permissions(rule: str) -> str:
+    """tests/test_permissions.py's words for a mutating route, as an ACCESS rule."""
+    if rule == "admin":
+        return "admin"
+    if rule == "signed in":
+        return "signed in"
+    if "center" in rule:
+        return "the center"
+    return "the teacher"
+
+
+ACCESS: dict[tuple[str, str], str] = {
+    **{route: _from_permissions(rule) for route, rule in EXPECTED.items()},
+    **{route: "anyone" for route in OPEN},
+    # any teacher creates, for their own courses (the course is in the body: tested with
+    # real bodies in tests/test_permissions.py)
+    ("POST", "/api/v1/courses"): "teachers",
+    ("POST", "/api/v1/series"): "teachers",
+    ("POST", "/api/v1/sessions"): "teachers",
+    ("POST", "/teacher/courses"): "teachers",
+    ("POST", "/teacher/sessions"): "teachers",
+    # any center books a class for itself (the center is in the body)
+    ("POST", "/api/v1/sessions/{session_id:int}/bookings"): "centers",
+    ("POST", "/center/sessions/{session_id:int}/book"): "centers",
+    ("POST", "/api/v1/ingest/rtmp/publish"): "secret",
+    ("POST", "/api/v1/ingest/rtmp/publish-done"): "secret",
+    # reads
+    ("GET", "/healthz"): "anyone",
+    ("GET", "/readyz"): "anyone",
+    ("GET", "/metrics"): "anyone",
+    ("GET", "/api/v1/users"): "admin",
+    ("GET", "/api/v1/me"): "signed in",
+    ("GET", "/api/v1/centers"): "anyone",
+    ("GET", "/api/v1/centers/{center_id:int}"): "anyone",
+    ("GET", "/api/v1/centers/{center_id:int}/upcoming"): "the center",
+    ("GET", "/api/v1/teachers"): "anyone",
+    ("GET", "/api/v1/teachers/{teacher_id:int}"): "anyone",
+    ("GET", "/api/v1/teachers/{teacher_id:int}/upcoming"): "anyone",
+    ("GET", "/api/v1/courses"): "anyone",
+    ("GET", "/api/v1/courses/{course_id:int}"): "anyone",
+    ("GET", "/api/v1/sessions"): "anyone",
+    ("GET", "/api/v1/sessions/{session_id:int}"): "anyone",
+    ("GET", "/api/v1/series/{series_id:int}"): "anyone",
+    ("GET", "/api/v1/terms"): "anyone",
+    ("GET", "/api/v1/terms/{term_id:int}"): "anyone",
+    ("GET", "/api/v1/sessions/{session_id:int}/bookings"): "the teacher, centers",
+    ("GET", "/api/v1/bookings"): "centers",
+    ("GET", "/calendar/centers/{center_id:int}/schedule.ics"): "anyone",
+    ("GET", "/calendar/public.ics"): "anyone",
+    ("GET", "/calendar/teachers/{teacher_id:int}/schedule.ics"): "anyone",
+    ("GET", "/api/v1/sessions/{session_id:int}/views"): "anyone",
+    ("GET", "/api/v1/impact"): "anyone",
+    ("GET", "/api/v1/exports/files/{export_id:int}/download"): "admin",
+    ("GET", "/api/v1/exports/{name:str}"): "admin",
+    ("GET", "/api/v1/exports/files/{export_id:int}"): "admin",
+    ("GET", "/api/v1/reports"): "admin",
+    ("GET", "/api/v1/reports/{report_id:int}/figures"): "admin",
+    ("GET", "/api/v1/reports/{report_id:int}/file"): "admin",
+    ("GET", "/api/v1/reports/{report_id:int}"): "admin",
+    ("GET", "/api/v1/reporters"): "admin",
+    ("GET", "/api/v1/sessions/{session_id:int}/ingest"): "the teacher",
+    ("GET", "/api/v1/sessions/{session_id:int}/ingest/qr.svg"): "the teacher",
+    ("GET", "/api/v1/sessions/{session_id:int}/playback"): "anyone",
+    ("GET", "/api/v1/plugins"): "anyone",
+    ("GET", "/api/v1/jobs/{job_id:int}"): "admin",
+    ("GET", "/api/v1/jobs"): "admin",
+    ("GET", "/api/v1/sessions/{session_id:int}/hls/{name:str}"): "anyone",
+    ("GET", "/api/v1/sessions/{session_id:int}/recording"): "anyone",
+    ("GET", "/media/{key:path}"): "anyone",
+    ("GET", "/static/{name:path}"): "anyone",
+    ("GET", "/center/sw.js"): "anyone",
+    ("GET", "/login"): "anyone",
+    ("GET", "/account/password"): "signed in",
+    ("GET", "/"): "anyone",
+    ("GET", "/courses/{course_id:int}"): "anyone",
+    ("GET", "/watch/{session_id:int}"): "anyone",
+    ("GET", "/teacher"): "teachers",
+    ("GET", "/teacher/sessions/{session_id:int}"): "the teacher",
+    ("GET", "/teacher/courses/new"): "teachers",
+    ("GET", "/center"): "centers",
+    ("GET", "/center/bookings/{booking_id:int}"): "the center",
+    ("GET", "/center/replays"): "centers",
+    ("GET", "/admin"): "admin",
+    ("GET", "/admin/reports"): "admin",
+    ("GET", "/admin/{kind:str}"): "admin",
+    ("GET", "/admin/{kind:str}/{item_id:int}"): "admin",
+    ("GET", "/schema/swagger"): "anyone",
+    ("GET", "/schema"): "anyone",
+    ("GET", "/schema/{path:str}"): "anyone",
+    ("GET", "/schema/openapi.json"): "anyone",
+    ("GET", "/schema/oauth2-redirect.html"): "anyone",
+}
+
+# a valid body for changes that take one: a refused role must be refused for who it is,
+# not for a bad body; an admitted role sends it to an id that does not exist (404)
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("PATCH", "/api/v1/centers/{center_id:int}"): {"rooms": 2},
+    ("PATCH", "/api/v1/courses/{course_id:int}"): {"title": "改名"},
+    ("PATCH", "/api/v1/teachers/{teacher_id:int}"): {"bio": "x"},
+    ("PATCH", "/api/v1/sessions/{session_id:int}"): {},  # an empty patch is refused too
+    ("POST", "/api/v1/series/{series_id:int}/cancel"): {"from_date": "2027-03-08"},
+    ("POST", "/api/v1/bookings/{booking_id:int}/check-in"): {"children": 12},
+    ("POST", "/center/bookings/{booking_id:int}/check-in"): {"children": "12"},
+}
+QUERIES: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/api/v1/sessions/{session_id:int}/ingest/qr.svg"): {"protocol": "srt"},
+}
+
+ANONYMOUS_FORM = 403  # a page form without the CSRF token (Bearer requests skip the check)
+
+# what an admitted role gets, when not 200 (see the module's docstring)
+ADMITTED: dict[tuple[str, str], int | dict[str, int]] = {
+    ("GET", "/api/v1/exports/files/{export_id:int}/download"): 409,  # not made yet
+    ("GET", "/api/v1/sessions/{session_id:int}/hls/{name:str}"): 404,  # no recording yet
+    ("GET", "/api/v1/sessions/{session_id:int}/recording"): 404,
+    ("GET", "/media/{key:path}"): 404,
+    ("POST", "/api/v1/auth/login"): 400,
+    ("POST", "/api/v1/beacons/check"): 400,
+    ("POST", "/api/v1/sessions/{session_id:int}/beacons"): 400,
+    ("POST", "/api/v1/tokens"): 201,
+    ("POST", "/api/v1/auth/logout"): 200,
+    ("POST", "/api/v1/sessions/{session_id:int}/bookings"): 400,  # no center_id given
+    ("POST", "/login"): {"anonymous": ANONYMOUS_FORM, "*": 401},
+    ("POST", "/logout"): {"anonymous": ANONYMOUS_FORM, "*": 303},
+    ("POST", "/lang"): {"anonymous": ANONYMOUS_FORM, "*": 303},
+}
+
+
+def admitted_change(route: tuple[str, str]) -> int:
+    """A change by an admitted role: 404 for a missing id, else 400 for an empty body."""
+    return 404 if ":int}" in route[1] else 400
+
+
+def every_route(app: Any) -> list[tuple[str, str]]:
+    found = {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler in route.route_handlers
+        for method in handler.http_methods
+        if method not in SKIPPED_METHODS
+    }
+    return sorted(found)
+
+
+ROUTES = every_route(build_app())
+
+
+def test_every_route_has_a_rule() -> None:
+    assert set(ROUTES) - set(ACCESS) == set(), "new routes: decide who may call them"
+    assert set(ACCESS) - set(ROUTES) == set(), "rules for routes the app no longer has"
+    assert set(ADMITTED) <= set(ACCESS)
+    assert set(ACCESS.values()) <= set(ADMITS)
+
+
+def test_a_new_route_without_a_rule_is_noticed() -> None:
+    @get("/api/v1/new-report-view")
+    async def new_read() -> None:
+        return None
+
+    app = build_app()
+    app.register(new_read)
+    assert set(every_route(app)) - set(ACCESS) == {("GET", "/api/v1/new-report-view")}
+
+
+def expected_status(route: tuple[str, str], role: str) -> int:
+    if ACCESS[route] == "secret":
+        return 403
+    if role not in ADMITS[ACCESS[route]]:
+        return 401 if role == "anonymous" else 403
+    default = 200 if route[0] == "GET" else admitted_change(route)
+    admitted = ADMITTED.get(route, default)
+    return admitted if isinstance(admitted, int) else admitted.get(role, admitted["*"])
+
+
+# ------------------------------------------------------------------------- the programme
+
+
+@pytest.fixture(scope="module")
+async def programme(module_client: World) -> AsyncIterator[tuple[World, dict[str, Any]]]:
+    """One programme for the whole module: the teacher's session, series and course, the
+    center's booking, a term, a report, an export, a job, a static asset."""
+    world = await reseeded(module_client)
+    ids: dict[str, Any] = dict(world.ids)
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    r = await world.post(
+        "/api/v1/sessions",
+        {
+            "course_id": ids["course"],
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(minutes=45)).isoformat(),
+        },
+        who="teacher",
+    )
+    assert r.status_code == 201, r.text
+    ids["session_id"] = r.json()["id"]
+    r = await world.post(
+        f"/api/v1/sessions/{ids['session_id']}/bookings", {"center_id": ids["center"]}, "center"
+    )
+    assert r.status_code == 201, r.text
+    ids["booking_id"] = r.json()["id"]
+    r = await world.post(
+        "/api/v1/series",
+        {
+            "course_id": ids["course"],
+            "first_start": "2027-03-01T09:00:00",
+            "duration_minutes": 45,
+            "rrule": "FREQ=WEEKLY;COUNT=2",
+        },
+        who="teacher",
+    )
+    assert r.status_code == 201, r.text
+    ids["series_id"] = r.json()["id"]
+    r = await world.post(
+        "/api/v1/terms",
+        {"name": "2027年春季学期", "starts_on": "2027-03-01", "ends_on": "2027-07-10"},
+        who="admin",
+    )
+    assert r.status_code in (200, 201), r.text
+    ids["term_id"] = r.json()["id"]
+    r = await world.post(
+        "/api/v1/reports",
+        {"reporter": "impact_printable", "from": "2026-10-01", "to": "2026-10-31"},
+        who="admin",
+    )
+    assert r.status_code in (200, 201, 202), r.text
+    ids["report_id"] = r.json()["id"]
+    r = await world.post("/api/v1/exports", {"dataset": "attendance", "format": "csv"}, "admin")
+    assert r.status_code == 202, r.text
+    ids["export_id"] = r.json()["id"]
+    ids["job_id"] = await jobs.enqueue(jobs.FINALIZE, {"session_id": MISSING})
+    ids["teacher_id"] = ids["teacher_id"]
+    ids["center_id"] = ids["center"]
+    ids["course_id"] = ids["course"]
+    ids["name"] = "attendance.csv"
+    ids["kind"] = "centers"
+    ids["item_id"] = ids["center"]
+    ids["key"] = "sessions/1/nothing.ts"
+    ids["path"] = "swagger"
+    ids["static"] = Assets().url("js/app.js").removeprefix("/static/")
+    yield world, ids
+
+
+HLS_NAME = "index.m3u8"
+
+
+def url_for(path: str, ids: dict[str, Any], missing: bool) -> str:
+    """A request path for a route: real ids, or (``missing``) ids that do not exist."""
+    out, rest = "", path
+    while "{" in rest:
+        head, _, tail = rest.partition("{")
+        spec, _, rest = tail.partition("}")
+        name, _, kind = spec.partition(":")
+        if kind == "int":
+            value: Any = MISSING if missing else ids[name]
+        elif path.startswith("/static/"):
+            value = ids["static"]
+        elif path.startswith("/api/v1/sessions/") and name == "name":
+            value = HLS_NAME
+        else:
+            value = ids[name]
+        out += head + str(value)
+    return out + rest
+
+
+async def call(world: World, ids: dict[str, Any], route: tuple[str, str], role: str) -> int:
+    method, path = route
+    admitted = role in ADMITS[ACCESS[route]]
+    changes = method not in {"GET", "HEAD"}
+    headers = world.auth(None if role == "anonymous" else role)
+    kwargs: dict[str, Any] = {"headers": headers, "params": QUERIES.get(route, {})}
+    if changes:
+        has_ids = ":int}" in path
+        body = BODIES.get(route, {}) if (has_ids or not admitted) else {}
+        kwargs["json" if path.startswith("/api/") else "data"] = body
+    url = url_for(path, ids, missing=changes and admitted)
+    r = await world.client.request(method, url, **kwargs)
+    assert r.status_code < 500, f"{method} {url} as {role}: {r.status_code} {r.text[:300]}"
+    return r.status_code
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+async def test_route_by_role(
+    programme: tuple[World, dict[str, Any]], route: tuple[str, str]
+) -> None:
+    world, ids = programme
+    got = {role: await call(world, ids, route, role) for role in ROLES}
+    want = {role: expected_status(route, role) for role in ROLES}
+    assert got == want, f"got {got}"
