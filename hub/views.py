@@ -35,10 +35,10 @@ from zoneinfo import ZoneInfo
 
 from piccolo.querystring import QueryString
 
-from hub import db
+from hub import db, metrics
 from hub.errors import Conflict, DomainError, Invalid, NotFound
 from hub.settings import Settings
-from hub.tables import LiveSession, SessionStatus
+from hub.tables import LiveSession, SessionStatus, Visibility
 
 log = logging.getLogger("sharehub.views")
 
@@ -100,6 +100,8 @@ class SessionInfo:
     status: str
     starts_at: datetime
     ends_at: datetime
+    public: bool = True
+    """The course is public; otherwise only signed-in users watch (and count) it."""
 
 
 class RateLimiter:
@@ -149,6 +151,7 @@ class ViewCounter:
     pending: list[Beacon] = field(default_factory=list)
     flushes: int = 0
     failures: int = 0
+    last_flush_at: float = 0.0
 
     def __post_init__(self) -> None:
         self.tz = ZoneInfo(self.settings.timezone)
@@ -172,13 +175,25 @@ class ViewCounter:
         if cached is None or cached[0] < now:
             row = (
                 await LiveSession.select(
-                    LiveSession.status, LiveSession.starts_at, LiveSession.ends_at
+                    LiveSession.status,
+                    LiveSession.starts_at,
+                    LiveSession.ends_at,
+                    LiveSession.course.visibility.as_alias("visibility"),
                 )
                 .where(LiveSession.id == session_id)
                 .first()
                 .run()
             )
-            info = SessionInfo(row["status"], row["starts_at"], row["ends_at"]) if row else None
+            info = (
+                SessionInfo(
+                    row["status"],
+                    row["starts_at"],
+                    row["ends_at"],
+                    row["visibility"] == Visibility.public,
+                )
+                if row
+                else None
+            )
             if len(self._sessions) > 50_000:
                 self._sessions.clear()
             self._sessions[session_id] = (now + SESSION_CACHE_SECONDS, info)
@@ -198,10 +213,14 @@ class ViewCounter:
         at: datetime,
         address: str,
         center_id: int | None = None,
+        signed_in: bool = False,
     ) -> bool:
         """Check a beacon and keep it for the next flush. False for a beacon this process has
         already taken (it counts once); raises a 4xx error for one that must count nothing."""
         info = await self.session_info(session_id)
+        if not info.public and not signed_in:
+            # a centers-only course is not shown to anonymous viewers: nothing to count
+            raise NotFound(f"session {session_id} not found", field="session_id")
         # no await below: the checks and the bookkeeping happen in one step of the event loop
         now = self.clock()
         if kind not in KINDS:
@@ -239,6 +258,7 @@ class ViewCounter:
         self.pending.append(
             Beacon(beacon_id, session_id, viewer, kind, round(seconds * 1000), now, center_id)
         )
+        metrics.BEACONS_ACCEPTED.inc()
         return True
 
     def _check_session(self, session_id: int, info: SessionInfo, kind: str, now: float) -> None:
@@ -258,14 +278,22 @@ class ViewCounter:
         async with self._lock:
             batch, self.pending = self.pending, []
             if not batch:
+                self.last_flush_at = self.clock()
                 self._prune_memory()
                 return FlushResult()
+            started = time.perf_counter()
             try:
                 result = await write_batch(batch, self.settings, self.tz, self.clock())
             except BaseException:
                 self.pending[:0] = batch
                 self.failures += 1
+                metrics.FLUSHES.labels("failed").inc()
                 raise
+            metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
+            metrics.FLUSHES.labels("ok").inc()
+            metrics.BEACONS_FLUSHED.inc(result.fresh)
+            metrics.VIEWS_COUNTED.inc(result.views)
+            self.last_flush_at = self.clock()
             self.flushes += 1
             self._prune_memory()
             return result

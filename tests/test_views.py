@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from hub import views
-from hub.tables import LiveSession, SessionStatus, ViewerWindow, ViewPeak, ViewTally
+from hub.tables import (
+    Course,
+    LiveSession,
+    SessionStatus,
+    ViewerWindow,
+    ViewPeak,
+    ViewTally,
+    Visibility,
+)
 from hub.views import ViewCounter
 from tests.conftest import World, reseeded
 
@@ -387,3 +395,17 @@ async def test_the_flush_loop_runs_and_flushes_on_stop(world: World) -> None:
         )
     assert c.pending == []
     assert (await tallies(session))["views"] == 1
+
+
+async def test_centers_only_sessions_count_only_signed_in_viewers(
+    world: World, clock: Clock
+) -> None:
+    await Course.update({Course.visibility: Visibility.centers.value}).where(
+        Course.id == world.ids["course"]
+    )
+    session = await new_session(world)
+    assert (await send(world, session, beacon("anonymous", 5, clock))).status_code == 404
+    assert counter(world).pending == []
+    r = await send(world, session, beacon("a-center-screen", 5, clock), who="center")
+    assert r.status_code == 202
+    assert len(counter(world).pending) == 1

@@ -81,6 +81,7 @@ class BeaconController(Controller):
                 at=data.at,
                 address=_client(request),
                 center_id=center_id,
+                signed_in=principal is not None,
             )
         except RateLimited as exc:
             return Response(
