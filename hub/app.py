@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar, Request, Response, get
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -15,7 +15,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
-from hub import db
+from hub import db, logs, metrics
 from hub.api.accounts import AccountController
 from hub.api.beacons import BeaconController
 from hub.api.bookings import BookingController
@@ -36,7 +36,9 @@ from hub.cache import InvalidateOnWrite, ResponseCache
 from hub.errors import DomainError, domain_error_handler, internal_error_handler
 from hub.pages import html_errors, page_handlers, template_config
 from hub.plugin_host import PluginHost
+from hub.security import SecurityHeaders
 from hub.settings import Settings, load_settings
+from hub.storage import storage_for
 from hub.tables import ShareCenter
 from hub.views import ViewCounter
 from hub.views import running as views_running
@@ -51,10 +53,13 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz", tags=["health"])
-async def readyz() -> dict[str, str]:
-    """Readiness: the database answers."""
+async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
+    """Readiness: the database and the object storage answer (503 naming what does not)."""
     await ShareCenter.select(ShareCenter.id).limit(1).run()
-    return {"status": "ready"}
+    problem = await metrics.storage_ready(request.app.state["storage"])
+    if problem:
+        return Response({"status": "unready", "storage": problem}, status_code=503)
+    return Response({"status": "ready"})
 
 
 def create_app(
@@ -117,6 +122,7 @@ def create_app(
         route_handlers=[
             healthz,
             readyz,
+            metrics.metrics_endpoint,
             AccountController,
             CenterController,
             TeacherController,
@@ -143,6 +149,8 @@ def create_app(
             "plugins": Provide(provide_plugins, use_cache=True, sync_to_thread=False),
         },
         middleware=[
+            DefineMiddleware(logs.RequestIdMiddleware),
+            DefineMiddleware(metrics.MetricsMiddleware),
             DefineMiddleware(InvalidateOnWrite, cache=read_cache),
             DefineMiddleware(
                 AuthMiddleware, secret_key=settings.secret_key, max_age=settings.session_max_age
@@ -161,12 +169,16 @@ def create_app(
             render_plugins=[SwaggerRenderPlugin()],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        logging_config=None,  # hub.logs sets up logging (Litestar's default would replace it)
+        request_max_body_size=settings.max_body_bytes,
+        before_send=[SecurityHeaders(settings)],
         state=State(
             {
                 "settings": settings,
                 "read_cache": read_cache,
                 "plugins": host,
                 "views": view_counter,
+                "storage": storage_for(settings),
             }
         ),
         debug=False,
@@ -175,7 +187,9 @@ def create_app(
 
 def app_factory() -> Litestar:
     """For ``uvicorn --factory hub.app:app_factory``."""
-    return create_app()
+    settings = load_settings()
+    logs.configure_once(settings.log_format)
+    return create_app(settings)
 
 
 __all__: list[Any] = ["create_app"]

@@ -101,6 +101,8 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
         port=port,
         workers=workers,
         log_level="info",
+        log_config=None,  # keep the hub's logging (hub.logs): text or JSON with request ids
+        access_log=False,  # hub.logs logs each request, with its id
         proxy_headers=True,
     )
     return 0
@@ -261,15 +263,22 @@ def parser(plugins: PluginHost | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from hub import logs
+
+    logs.configure("text")
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"sharehub: {exc}", file=sys.stderr)
         return 2
+    logs.configure(settings.log_format)
     host = PluginHost(settings)
     args = parser(host).parse_args(argv)
     args.plugin_host = host
+    if args.command == "worker" and settings.worker_metrics_port:
+        from hub import metrics
+
+        metrics.serve_worker_metrics(settings.worker_metrics_port)
     return int(args.run(settings, args))
 
 

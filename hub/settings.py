@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "SHAREHUB_"
 PLUGIN_PREFIX = PREFIX + "PLUGIN__"
-SECRET_FIELDS = frozenset({"secret_key", "s3_secret_key", "database_url", "ingest_secret"})
+SECRET_FIELDS = frozenset(
+    {"secret_key", "s3_secret_key", "database_url", "ingest_secret", "metrics_token"}
+)
 SECRET_WORDS = ("key", "secret", "passphrase", "password", "token")
 
 
@@ -34,6 +36,14 @@ class Settings:
     s3_region: str = "us-east-1"
     s3_addressing_style: str = "path"
     session_max_age: int = 14 * 24 * 3600
+    max_body_bytes: int = 1024 * 1024
+    """The largest request body accepted (413 above it)."""
+    login_free_failures: int = 5
+    """Failed sign-ins for one username before each further try must wait (1, 2, 4 ... s)."""
+    login_address_free_failures: int = 30
+    """The same for one client address (any usernames)."""
+    login_lockout_seconds: int = 900
+    """The longest wait between sign-in attempts; failures are forgotten this long after."""
     page_size_max: int = 200
     schedule_cache_seconds: int = 2
     view_threshold_seconds: int = 10
@@ -61,7 +71,7 @@ class Settings:
     worker_slots: int = 16
     """Jobs one worker runs at once (recordings are light: stream copy)."""
     worker_cpu_slots: int = 1
-    """Of those, finalize/transcode jobs at once (they encode: about one per 2 cores)."""
+    """Of those, transcode, export and report jobs at once (CPU-bound: about one per 2 cores)."""
     worker_tick_seconds: int = 5
     """How often a worker looks for sessions to record and overdue live sessions."""
     worker_lease_seconds: int = 30
@@ -76,6 +86,12 @@ class Settings:
     """Lifetime of presigned storage URLs handed to players."""
     spool_max_mb: int = 2048
     """Disk a recorder may fill with segments while the store is unreachable."""
+    log_format: str = "text"
+    """Log lines of ``sharehub serve`` and ``sharehub worker``: text or json."""
+    metrics_token: str = ""
+    """Bearer token that may read ``/metrics`` from any address (admins and loopback may)."""
+    worker_metrics_port: int = 0
+    """``sharehub worker`` serves its own metrics on 127.0.0.1:<port> (0 = off)."""
     plugin_options: dict[str, dict[str, str]] = field(default_factory=dict)
     """Per plugin, its settings: ``SHAREHUB_PLUGIN__<NAME>__<KEY>=value``."""
 
@@ -166,6 +182,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         )
     if settings.s3_addressing_style not in {"path", "virtual", "auto"}:
         raise SettingsError(f"{PREFIX}S3_ADDRESSING_STYLE must be path, virtual or auto")
+    if settings.log_format not in {"text", "json"}:
+        raise SettingsError(f"{PREFIX}LOG_FORMAT must be text or json")
     if settings.embedded_worker not in {"auto", "on", "off"}:
         raise SettingsError(f"{PREFIX}EMBEDDED_WORKER must be auto, on or off")
     return settings

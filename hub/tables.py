@@ -77,6 +77,8 @@ class User(Table, tablename="hub_user"):
     language = Varchar(length=10, default="")
     timezone = Varchar(length=64, default="")
     created_at = Timestamptz(default=TimestamptzNow())
+    sessions_after = BigInt(default=0)
+    """Session cookies issued before this (Unix ms) are void: set by sign-out, password change."""
 
 
 class ApiToken(Table, tablename="api_token"):
@@ -314,6 +316,15 @@ class ExportFile(Table, tablename="export_file"):
     finished_at = Timestamptz(null=True, default=None)
 
 
+class LoginFailure(Table, tablename="login_failure"):
+    """Failed sign-ins per username or client address, shared by every serve process."""
+
+    key = Varchar(length=200, unique=True)
+    failures = Integer(default=0)
+    last_failure = BigInt(default=0)
+    """Unix ms of the latest failure."""
+
+
 CORE_TABLES: list[type[Table]] = [
     ShareCenter,
     User,
@@ -333,4 +344,5 @@ CORE_TABLES: list[type[Table]] = [
     Job,
     Recording,
     ExportFile,
+    LoginFailure,
 ]

@@ -194,6 +194,80 @@ async def test_store_outage_during_the_class_loses_nothing(
     assert decode_ok(local / "replay.mp4")
 
 
+OUTAGE_SECONDS = 60
+
+
+async def test_store_down_for_a_minute_mid_class_then_back(
+    settings: Settings, s3_storage: S3Storage, tmp_path: Path
+) -> None:
+    """The issue's fault: S3 down for a minute while the class goes on, then back: the
+    segments of that minute wait in the spool and reach the store; the replay has them all.
+    (Storage behaviour does not depend on the database: run once, on SQLite.)"""
+    if not db.is_sqlite():
+        pytest.skip("the store outage does not depend on the database (runs on SQLite)")
+    from media_support import make_s3
+
+    settings = s3_settings(settings, s3_storage)
+    proxy = TcpProxy(int((s3_storage.endpoint_url or "").rsplit(":", 1)[1]))
+    await proxy.start()
+    through_proxy = make_s3(
+        proxy.url, s3_storage.bucket, max_attempts=1, connect_timeout=1, read_timeout=5
+    )
+    port = free_udp_port()
+    session_id = await make_session(lasts=5)
+    host = feed_host(settings, {session_id: udp_listen(port)}, listen=True)
+    worker = quick_worker(settings, host, storage=through_proxy)
+    worker.start()
+    source = None
+    prefix = f"sessions/{session_id}/hls/"
+    try:
+
+        async def listening() -> bool:
+            job = await jobs.find(f"record:{session_id}")
+            return job is not None and job.state == JobState.doing
+
+        await until(listening, "the record job", 20)
+        source = await push(port, OUTAGE_SECONDS + 25)
+
+        async def first_segment_up() -> bool:
+            return any(k.endswith(".ts") for k in await s3_storage.list(prefix))
+
+        await until(first_segment_up, "a first segment", 30)
+        await proxy.stop()
+        down_at = asyncio.get_running_loop().time()
+        before = {k for k in await s3_storage.list(prefix) if k.endswith(".ts")}
+        await asyncio.sleep(OUTAGE_SECONDS)
+        during = {k for k in await s3_storage.list(prefix) if k.endswith(".ts")}
+        assert during == before, "nothing reaches the store while it is down"
+        assert source.returncode is None, "the class is still going on"
+        await proxy.start()
+        up_after = asyncio.get_running_loop().time() - down_at
+
+        async def caught_up() -> bool:
+            stored = {k for k in await s3_storage.list(prefix) if k.endswith(".ts")}
+            return len(stored) >= len(before) + OUTAGE_SECONDS // settings.segment_seconds - 2
+
+        await until(caught_up, "the spooled minute to reach the store", 60)
+        assert await source.wait() == 0
+        await until(lambda: replay_ready(session_id), "the replay", 90)
+    finally:
+        if source is not None and source.returncode is None:
+            source.kill()
+        await worker.stop()
+        await proxy.stop()
+
+    assert up_after >= OUTAGE_SECONDS
+    local = await download(s3_storage, f"sessions/{session_id}", tmp_path / "replay")
+    playlist = parse_playlist((local / "hls/index.m3u8").read_text())
+    numbers = [segment_number(s.uri) for s in playlist.segments]
+    assert numbers == list(range(len(numbers))), f"no segment missing: {numbers}"
+    assert (
+        sum(s.duration for s in playlist.segments)
+        >= OUTAGE_SECONDS + 25 - 2 * settings.segment_seconds
+    )
+    assert decode_ok(local / "replay.mp4")
+
+
 async def test_two_workers_on_postgresql_never_record_one_session_twice(
     settings: Settings, tmp_path: Path
 ) -> None:
