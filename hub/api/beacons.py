@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, get, post
 from hub.accounts import Principal
 from hub.api.common import PathId
 from hub.errors import NotFound
+from hub.security import client_address
 from hub.settings import Settings
 from hub.tables import LiveSession, Role
 from hub.views import RateLimited, ViewCounter, concurrent_viewers, session_views
@@ -51,10 +52,6 @@ class SessionViews(msgspec.Struct):
     replay_hours: float
 
 
-def _client(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 class BeaconController(Controller):
     path = "/api/v1"
     tags = ["views"]
@@ -79,7 +76,7 @@ class BeaconController(Controller):
                 kind=data.kind,
                 seconds=data.seconds,
                 at=data.at,
-                address=_client(request),
+                address=client_address(request),
                 center_id=center_id,
                 signed_in=principal is not None,
             )
