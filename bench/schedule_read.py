@@ -99,7 +99,7 @@ def main() -> None:
             ratio=round(sqlite["value"] / sqlite["baseline"], 3),
             rows=sqlite["rows"],
         )
-        raw = measure({**env, "SHAREHUB_SCHEDULE_CACHE_SECONDS": "0"}, "sqlite, cache off")
+        raw = measure({**env, "SHAREHUB_PUBLIC_CACHE_SECONDS": "0"}, "sqlite, cache off")
         out.update(
             uncached_value=round(raw["value"]),
             uncached_baseline=round(raw["baseline"]),

@@ -112,7 +112,7 @@ def create_app(
     def provide_plugins() -> PluginHost:
         return host
 
-    read_cache = ResponseCache(ttl=settings.schedule_cache_seconds)
+    read_cache = ResponseCache(ttl=settings.public_cache_seconds)
     view_counter = ViewCounter(settings)
 
     def views_lifespan(_: Litestar) -> Any:

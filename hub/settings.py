@@ -45,7 +45,8 @@ class Settings:
     login_lockout_seconds: int = 900
     """The longest wait between sign-in attempts; failures are forgotten this long after."""
     page_size_max: int = 200
-    schedule_cache_seconds: int = 2
+    public_cache_seconds: int = 2
+    """How long a process reuses an anonymous answer (schedule, watch page, playback); 0 = never."""
     view_threshold_seconds: int = 10
     """A viewer's watching counts as a view from this many seconds in one window."""
     view_window_hours: int = 6

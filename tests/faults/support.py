@@ -151,7 +151,7 @@ def hub_env(data_dir: Path, database_url: str, port: int, **extra: str) -> dict[
         "SHAREHUB_DATA_DIR": str(data_dir),
         "SHAREHUB_DATABASE_URL": database_url,
         "SHAREHUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "SHAREHUB_SCHEDULE_CACHE_SECONDS": "0",
+        "SHAREHUB_PUBLIC_CACHE_SECONDS": "0",
         "SHAREHUB_VIEW_RATE_ADDRESS": "0",
         "SHAREHUB_PG_POOL": "4",
     }
