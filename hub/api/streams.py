@@ -11,13 +11,15 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 import segno
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.enums import MediaType
 from litestar.params import Parameter
 
 from hub import live, schedule
 from hub.accounts import Principal
 from hub.api.common import PathId, need
 from hub.auth import teacher_or_admin
+from hub.cache import ResponseCache
 from hub.errors import Conflict, Invalid, NotFound
 from hub.plugin_host import PluginHost, PluginRecord
 from hub.settings import Settings
@@ -220,12 +222,22 @@ class StreamController(Controller):
     @get("/api/v1/sessions/{session_id:int}/playback")
     async def get_playback(
         self,
+        request: Request[Any, Any, Any],
         session_id: PathId,
         principal: Principal | None,
         plugins: PluginHost,
         settings: Settings,
     ) -> Response[PlaybackOut]:
-        """Where to watch: signed, expiring URLs where the provider supports them."""
+        """Where to watch: signed, expiring URLs where the provider supports them.
+
+        Anonymous answers are shared for ``public_cache_seconds`` (the class-start rush asks
+        for the same one thousands of times); the URLs inside last ``PLAYBACK_TTL``."""
+        headers = {"Cache-Control": "private, max-age=30"}
+        cache: ResponseCache = request.app.state.read_cache
+        key = f"playback:{session_id}"
+        generation = cache.generation
+        if principal is None and (body := cache.get(key)) is not None:
+            return Response(body, media_type=MediaType.JSON, headers=headers)  # type: ignore[return-value]
         row = await live.session_row(session_id)
         if row["visibility"] != Visibility.public and principal is None:
             raise NotFound(f"session {session_id} not found", field="session_id")
@@ -242,4 +254,8 @@ class StreamController(Controller):
             urls=list(playback.urls),
             expires_at=playback.expires_at,
         )
-        return Response(out, headers={"Cache-Control": "private, max-age=30"})
+        if principal is None:
+            body = msgspec.json.encode(out)
+            cache.put(key, body, generation)
+            return Response(body, media_type=MediaType.JSON, headers=headers)  # type: ignore[return-value]
+        return Response(out, headers=headers)

@@ -15,7 +15,7 @@ from hub.api.sessions import session_rows
 from hub.api.streams import usable_provider
 from hub.errors import Conflict, DomainError, NotFound
 from hub.pages import impact_view, replays_view, schedule_view
-from hub.pages.render import lang_of, page, principal_of, settings_of
+from hub.pages.render import lang_of, principal_of, public_page, settings_of
 from hub.plugin_host import PluginHost
 from hub.tables import Bandwidth, Course, LiveSession, Role, SessionStatus, Teacher, Visibility
 
@@ -35,18 +35,17 @@ async def schedule_page(
     digits = bool(grade) and grade.isascii() and grade.isdigit()  # "³".isdigit() is True
     grade_n = int(grade) if digits and 1 <= int(grade) <= 12 else None
     today = datetime.now(UTC).astimezone(lang.tz).date()
-    first = schedule_view.week_start(today, which)
-    days = await schedule_view.week(
-        first,
-        lang.tz,
-        public_only=principal_of(request) is None,
-        subject=subject or None,
-        grade=grade_n,
-    )
-    return page(
-        request,
-        "schedule.html",
-        {
+
+    async def build() -> dict[str, Any]:
+        first = schedule_view.week_start(today, which)
+        days = await schedule_view.week(
+            first,
+            lang.tz,
+            public_only=principal_of(request) is None,
+            subject=subject or None,
+            grade=grade_n,
+        )
+        return {
             "days": days,
             "week": which,
             "subject": subject or "",
@@ -54,9 +53,9 @@ async def schedule_page(
             "subjects": await schedule_view.subjects(),
             "today": today,
             "figures": await headline_figures(request),
-        },
-        lang=lang,
-    )
+        }
+
+    return await public_page(request, "schedule.html", build, lang=lang)
 
 
 async def headline_figures(request: Request[Any, Any, Any]) -> dict[str, int]:
@@ -67,33 +66,31 @@ async def headline_figures(request: Request[Any, Any, Any]) -> dict[str, int]:
 @get("/courses/{course_id:int}", name="pages:course")
 async def course_page(request: Request[Any, Any, Any], course_id: PathId) -> Response[Any]:
     """A course: its teacher, its classes to come and the ones held (with replays)."""
-    lang = lang_of(request)
-    course = (
-        await Course.select(
-            Course.all_columns(),
-            Course.teacher.name.as_alias("teacher_name"),
-            Course.teacher.school.as_alias("teacher_school"),
+
+    async def build() -> dict[str, Any]:
+        course = (
+            await Course.select(
+                Course.all_columns(),
+                Course.teacher.name.as_alias("teacher_name"),
+                Course.teacher.school.as_alias("teacher_school"),
+            )
+            .where(Course.id == course_id)
+            .first()
+            .run()
         )
-        .where(Course.id == course_id)
-        .first()
-        .run()
-    )
-    if course is None or (
-        course["visibility"] != Visibility.public.value and principal_of(request) is None
-    ):
-        raise NotFound(f"course {course_id} not found", field="course_id")
-    rows = await session_rows(LiveSession.course == course_id, limit=500)
-    now = datetime.now(UTC)
-    return page(
-        request,
-        "course.html",
-        {
+        if course is None or (
+            course["visibility"] != Visibility.public.value and principal_of(request) is None
+        ):
+            raise NotFound(f"course {course_id} not found", field="course_id")
+        rows = await session_rows(LiveSession.course == course_id, limit=500)
+        now = datetime.now(UTC)
+        return {
             "course": course,
             "coming": [r for r in rows if r["ends_at"] > now and r["status"] not in ENDED],
             "held": [r for r in reversed(rows) if r["ends_at"] <= now or r["status"] in ENDED],
-        },
-        lang=lang,
-    )
+        }
+
+    return await public_page(request, "course.html", build, lang=lang_of(request))
 
 
 @get("/watch/{session_id:int}", name="pages:watch")
@@ -101,44 +98,42 @@ async def watch_page(
     request: Request[Any, Any, Any], session_id: PathId, plugins: PluginHost
 ) -> Response[Any]:
     """The player: live HLS while the class is on, the replay after; sends view beacons."""
-    lang = lang_of(request)
     principal = principal_of(request)
-    rows = await session_rows(LiveSession.id == session_id, limit=1)
-    if not rows or (rows[0]["visibility"] != Visibility.public.value and principal is None):
-        raise NotFound(f"session {session_id} not found", field="session_id")
-    row = rows[0]
-    if row["status"] == SessionStatus.cancelled.value:
-        raise Conflict(f"session {session_id} was cancelled", field="session_id")
-    kind = "replay" if row["status"] in ENDED else "live"
     settings = settings_of(request)
-    recording = await replays_view.recording_of(request, settings, session_id)
-    qualities = replays_view.sources(recording) if kind == "replay" else {}
-    link: str | None = None
-    if kind == "live":
-        try:
-            stream = await live.session_row(session_id)
-            provider = usable_provider(plugins, stream["provider"])
-            now = datetime.now(UTC)
-            ctx = await live.prepared_context(stream, plugins, settings, now)
-            playback = provider.playback(ctx, now + timedelta(hours=2))
-        except DomainError:
-            playback = None
-        for url in playback.urls if playback else ():
-            if url.protocol == "hls" and "high" not in qualities:
-                qualities["high"] = url.url
-            elif url.protocol == "link" and link is None:
-                link = url.url
-    start_low = False
-    if principal is not None and principal.role is Role.center and principal.center_id:
-        center = await schedule.get_center(principal.center_id)
-        start_low = center["bandwidth"] == Bandwidth.low.value
-    teacher = (
-        await Teacher.select(Teacher.name).where(Teacher.id == row["teacher_id"]).first().run()
-    )
-    return page(
-        request,
-        "watch.html",
-        {
+
+    async def build() -> dict[str, Any]:
+        rows = await session_rows(LiveSession.id == session_id, limit=1)
+        if not rows or (rows[0]["visibility"] != Visibility.public.value and principal is None):
+            raise NotFound(f"session {session_id} not found", field="session_id")
+        row = rows[0]
+        if row["status"] == SessionStatus.cancelled.value:
+            raise Conflict(f"session {session_id} was cancelled", field="session_id")
+        kind = "replay" if row["status"] in ENDED else "live"
+        recording = await replays_view.recording_of(request, settings, session_id)
+        qualities = replays_view.sources(recording) if kind == "replay" else {}
+        link: str | None = None
+        if kind == "live":
+            try:
+                stream = await live.session_row(session_id)
+                provider = usable_provider(plugins, stream["provider"])
+                now = datetime.now(UTC)
+                ctx = await live.prepared_context(stream, plugins, settings, now)
+                playback = provider.playback(ctx, now + timedelta(hours=2))
+            except DomainError:
+                playback = None
+            for url in playback.urls if playback else ():
+                if url.protocol == "hls" and "high" not in qualities:
+                    qualities["high"] = url.url
+                elif url.protocol == "link" and link is None:
+                    link = url.url
+        start_low = False
+        if principal is not None and principal.role is Role.center and principal.center_id:
+            center = await schedule.get_center(principal.center_id)
+            start_low = center["bandwidth"] == Bandwidth.low.value
+        teacher = (
+            await Teacher.select(Teacher.name).where(Teacher.id == row["teacher_id"]).first().run()
+        )
+        return {
             "s": row,
             "kind": kind,
             "source": qualities.get("high"),
@@ -148,9 +143,9 @@ async def watch_page(
             "start_low": start_low,
             "teacher": teacher,
             "upcoming": row["status"] == SessionStatus.scheduled.value,
-        },
-        lang=lang,
-    )
+        }
+
+    return await public_page(request, "watch.html", build, lang=lang_of(request))
 
 
 HANDLERS = [schedule_page, course_page, watch_page]

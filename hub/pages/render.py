@@ -8,20 +8,23 @@ environment serves every language.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
-from litestar import Request
+from litestar import Request, Response
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import Cookie
+from litestar.enums import MediaType
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
 from hub.accounts import Principal
+from hub.cache import ResponseCache
 from hub.pages import csrf, i18n
 from hub.pages.assets import Assets
 from hub.settings import Settings
@@ -130,6 +133,45 @@ def page(
         status_code=status_code,
         cookies=jar,
         headers={"Cache-Control": "private, no-cache", **(headers or {})},
+    )
+
+
+CSRF_MARK = "csrf-" + secrets.token_hex(16)
+"""Where the viewer's own form token goes in a page rendered once for every anonymous viewer."""
+
+
+async def public_page(
+    request: Request[Any, Any, Any],
+    template: str,
+    build: Callable[[], Awaitable[Mapping[str, Any]]],
+    *,
+    lang: i18n.Lang,
+) -> Response[Any]:
+    """A page anyone may see: rendered once per process and ``public_cache_seconds`` for
+    everyone who is not signed in (a class-start rush is thousands of the same page), per
+    language, time zone and URL; signed-in users get it rendered for them.
+
+    ``build`` gathers the template's context; it may raise (404, 409), which is never cached.
+    Each anonymous viewer gets the cached page with their own CSRF token put in."""
+    if principal_of(request) is not None:
+        return page(request, template, await build(), lang=lang)
+    cache: ResponseCache = request.app.state.read_cache
+    query = request.scope["query_string"].decode("latin-1")
+    key = f"page:{lang.locale}:{lang.zone_name()}:{request.url.path}?{query}"
+    generation = cache.generation
+    body = cache.get(key)
+    if body is None:
+        ctx = base_context(request, lang)
+        ctx.update(await build())
+        ctx["csrf_token"] = CSRF_MARK
+        body = environment().get_template(template).render(ctx).encode()
+        cache.put(key, body, generation)
+    token, cookie = csrf.token_of(request)
+    return Response(
+        body.replace(CSRF_MARK.encode(), token.encode()),
+        media_type=MediaType.HTML,
+        cookies=[cookie] if cookie else [],
+        headers={"Cache-Control": "private, no-cache"},
     )
 
 
