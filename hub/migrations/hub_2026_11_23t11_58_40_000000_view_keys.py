@@ -1,7 +1,8 @@
 """Unique keys that make view counting exact across processes, and the indexes it reads by."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+
+from hub.migrations import run_statements
 
 ID = "2026-11-23T11:58:40:000000"
 VERSION = "1.38.0"
@@ -21,12 +22,5 @@ STATEMENTS = [
 
 async def forwards() -> MigrationManager:
     manager = MigrationManager(migration_id=ID, app_name="hub", description=DESCRIPTION)
-
-    async def run() -> None:
-        engine = engine_finder()
-        assert engine is not None
-        for statement in STATEMENTS:
-            await engine.run_ddl(statement)
-
-    manager.add_raw(run)
+    manager.add_raw(run_statements(STATEMENTS))
     return manager

@@ -1,7 +1,8 @@
 """Index for the worker's claim query: due jobs by state and run-after time."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine import engine_finder
+
+from hub.migrations import run_statements
 
 ID = "2026-11-23T12:06:50:000000"
 VERSION = "1.38.0"
@@ -14,12 +15,5 @@ STATEMENTS = [
 
 async def forwards() -> MigrationManager:
     manager = MigrationManager(migration_id=ID, app_name="hub", description=DESCRIPTION)
-
-    async def run() -> None:
-        engine = engine_finder()
-        assert engine is not None
-        for statement in STATEMENTS:
-            await engine.run_ddl(statement)
-
-    manager.add_raw(run)
+    manager.add_raw(run_statements(STATEMENTS))
     return manager
