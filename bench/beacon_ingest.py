@@ -13,13 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,20 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from loadgen import Result, _read_response, build_request
+from support import bench_env, free_port, pg_url, serve, start_serve, stop
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent / "sharehub"
 ROUNDS = 5
 SECONDS = 4.0
 CONNECTIONS = 16
 VIEWERS = 20_000
 PER_ROUND = 60_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def requests(path: str, host: str, count: int, start: int) -> list[bytes]:
@@ -90,16 +79,6 @@ async def blast(port: int, reqs: list[bytes], seconds: float) -> Result:
     return result
 
 
-def wait_up(port: int) -> None:
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not start")
-
-
 def replay_session(port: int) -> int:
     url = f"http://127.0.0.1:{port}/api/v1/sessions?status=ended&per_page=1"
     items = json.load(urllib.request.urlopen(url))["items"]
@@ -109,16 +88,9 @@ def replay_session(port: int) -> int:
 
 
 def measure(env: dict[str, str], label: str) -> dict[str, float]:
-    subprocess.run([str(BIN), "demo", "--no-serve"], env=env, check=True, capture_output=True)
     port = free_port()
-    server = subprocess.Popen(
-        [str(BIN), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_serve(env, port)
     try:
-        wait_up(port)
         session = replay_session(port)
         host = f"127.0.0.1:{port}"
         counted_path = f"/api/v1/sessions/{session}/beacons"
@@ -137,23 +109,15 @@ def measure(env: dict[str, str], label: str) -> dict[str, float]:
             rates.append(counted.rate)
         value, baseline = statistics.median(rates), statistics.median(noop_rates)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        stop(server)
     # after the final flush every beacon of the measured rounds is in the tally
-    check = subprocess.Popen(
-        [str(BIN), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    check = serve(env, port)
     try:
-        wait_up(port)
         views = json.load(
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/sessions/{session}/views")
         )
     finally:
-        check.send_signal(signal.SIGTERM)
-        check.wait(timeout=60)
+        stop(check)
     counted_seconds = views["replay_hours"] * 3600
     print(
         f"[{label}] beacons: {value:.0f}/s median; no-op POST: {baseline:.0f}/s; "
@@ -164,26 +128,10 @@ def measure(env: dict[str, str], label: str) -> dict[str, float]:
     return {"value": value, "baseline": baseline}
 
 
-def pg_url() -> str:
-    if os.environ.get("SHAREHUB_BENCH_PG_URL"):
-        return os.environ["SHAREHUB_BENCH_PG_URL"]
-    return subprocess.run(
-        [str(ROOT / "scripts" / "test-postgres.sh")], capture_output=True, text=True
-    ).stdout.strip()
-
-
 def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="sharehub-bench-"))
-    env = {
-        **os.environ,
-        "SHAREHUB_DATA_DIR": str(data),
-        # one load generator on one address: the per-address limit would stop it at once
-        "SHAREHUB_VIEW_RATE_ADDRESS": "0",
-    }
-    # the embedded worker would make last month's reports while we measure: not now
-    for reporter in ("IMPACT_WORKBOOK", "IMPACT_PRINTABLE", "IATI_ACTIVITY"):
-        env[f"SHAREHUB_PLUGIN__{reporter}__MONTHLY"] = "false"
-    env.pop("SHAREHUB_DATABASE_URL", None)
+    # one load generator on one address, no monthly reports made while we measure
+    env = bench_env(data)
     out: dict[str, object] = {"bench": "beacon_ingest", "unit": "beacons/s"}
     try:
         sqlite = measure(env, "sqlite")

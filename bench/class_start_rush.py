@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,18 +27,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from loadgen import build_request
+from support import bench_env, free_port, start_serve, stop
 
-BIN = Path(sys.executable).parent / "sharehub"
 VIEWERS = 2000
 WINDOW = 10.0
 WATCHED = 13.5
 DEMO_ADMIN = ("demo-admin", "sharehub-demo")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -177,43 +167,6 @@ def class_now(port: int, token: str, starts_in: float = -60, lasts: float = 3600
     raise RuntimeError("no demo course with a free teacher now")
 
 
-def wait_up(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("sharehub serve exited")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not start")
-
-
-def bench_env(data: Path, **extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "SHAREHUB_DATA_DIR": str(data),
-        # every viewer comes from 127.0.0.1 here: the per-address limit would stop them at once
-        "SHAREHUB_VIEW_RATE_ADDRESS": "0",
-        **extra,
-    }
-    for reporter in ("IMPACT_WORKBOOK", "IMPACT_PRINTABLE", "IATI_ACTIVITY"):
-        env[f"SHAREHUB_PLUGIN__{reporter}__MONTHLY"] = "false"
-    env.pop("SHAREHUB_DATABASE_URL", None)
-    return env
-
-
-def start_serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    subprocess.run([str(BIN), "demo", "--no-serve"], env=env, check=True, capture_output=True)
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [str(BIN), "serve", "--port", str(port)], env=env, stdout=out, stderr=out
-        )
-    wait_up(port, server)
-    return server
-
-
 def viewer_requests(host: str, session_id: int, tag: str) -> list[list[bytes]]:
     out = []
     at = datetime.now(UTC) + timedelta(seconds=WINDOW / 2)  # within the 2-minute lead
@@ -260,8 +213,7 @@ def main() -> None:
                 break
             time.sleep(0.5)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        stop(server)
         shutil.rmtree(data, ignore_errors=True)
     sent_seconds = VIEWERS * WATCHED
     counted_seconds = views.get("live_hours", 0) * 3600

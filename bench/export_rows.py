@@ -18,10 +18,8 @@ import asyncio
 import csv
 import hashlib
 import json
-import os
 import secrets
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -33,7 +31,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-BIN = Path(sys.executable).parent / "sharehub"
+from support import BIN, bench_env, free_port, serve, stop
+
 SESSIONS = 10_000
 CENTERS_PER_SESSION = 100
 CENTERS = 1_000
@@ -142,27 +141,10 @@ def rss_mb(pid: int | str = "self") -> float:
     return 0.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def csv_over_http(env: dict[str, str], token: str) -> dict[str, float]:
     port = free_port()
-    server = subprocess.Popen(
-        [str(BIN), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = serve(env, port)
     try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         pid = int(
             subprocess.run(
                 ["pgrep", "-n", "-P", str(server.pid)], capture_output=True, text=True
@@ -177,8 +159,7 @@ def csv_over_http(env: dict[str, str], token: str) -> dict[str, float]:
         runs = [download(request) for _ in range(ROUNDS)]
         peak = peak_rss_mb(pid)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server, timeout=30)
     seconds = statistics.median(r["seconds"] for r in runs)
     rows = runs[0]["rows"]
     return {
@@ -293,11 +274,8 @@ def run_child(kind: str, out_dir: Path) -> None:
 
 def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="sharehub-bench-export-"))
-    env = {**os.environ, "SHAREHUB_DATA_DIR": str(data)}
     # the embedded worker would make last month's reports while we measure: not now
-    for reporter in ("IMPACT_WORKBOOK", "IMPACT_PRINTABLE", "IATI_ACTIVITY"):
-        env[f"SHAREHUB_PLUGIN__{reporter}__MONTHLY"] = "false"
-    env.pop("SHAREHUB_DATABASE_URL", None)
+    env = bench_env(data, view_rate_limit=True)
     try:
         subprocess.run(
             [str(BIN), "init", "--username", "benchadmin", "--password", "bench-password-1"],

@@ -37,6 +37,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from support import udp_bound
+
 from hub import db, live
 from hub.plugin_host import PluginHost
 from hub.settings import Settings
@@ -119,17 +121,6 @@ async def push(clip: Path, url: str, seconds: float) -> asyncio.subprocess.Proce
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-
-
-def udp_bound(port: int) -> bool:
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        if any(int(line.split()[1].rsplit(":", 1)[1], 16) == port for line in lines):
-            return True
-    return False
 
 
 async def wait_bound(ports: list[int], within: float = 60.0) -> None:

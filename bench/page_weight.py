@@ -15,19 +15,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent / "sharehub"
+from support import BIN, ROOT, bench_env, free_port, stop, wait_http
+
 CHROMIUM = os.environ.get("SHAREHUB_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
     "--headless=new",
@@ -51,23 +49,6 @@ BUDGET_BYTES = 150 * 1024
 BUDGET_MS = 3000
 UVICORN = [sys.executable, "-m", "uvicorn", "--factory", "hub.app:app_factory"]
 MEDIA = (".m3u8", ".ts", ".m4s", ".mp4", ".aac")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait(url: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"{url} did not answer")
 
 
 def measure(context: Any, url: str, throttle: bool = True, clear: bool = True) -> dict[str, Any]:
@@ -126,8 +107,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     data = Path(tempfile.mkdtemp(prefix="sharehub-weight-"))
-    env = {**os.environ, "SHAREHUB_DATA_DIR": str(data)}
-    env.pop("SHAREHUB_DATABASE_URL", None)
+    env = bench_env(data, view_rate_limit=True, monthly_reports=True)
     subprocess.run([str(BIN), "demo", "--no-serve"], env=env, check=True, capture_output=True)
     on_air = put_on_air(data / "sharehub.sqlite")
     port = free_port()
@@ -139,7 +119,7 @@ def main() -> None:
     )
     results: dict[str, Any] = {}
     try:
-        wait(base + "/healthz")
+        wait_http(base + "/healthz", server, seconds=60)
         urllib.request.urlopen(base + "/", timeout=60).read()  # warm the process's caches
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -178,8 +158,7 @@ def main() -> None:
             print(f"baseline  /healthz first paint {baseline} ms on the same line", flush=True)
             browser.close()
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        stop(server, timeout=20)
         shutil.rmtree(data, ignore_errors=True)
     value = max(results["schedule"]["fcp_ms"], results["checkin"]["fcp_ms"])
     ok = all(

@@ -16,7 +16,6 @@ import json
 import os
 import resource
 import shutil
-import socket
 import tempfile
 import time
 from asyncio.subprocess import DEVNULL
@@ -24,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from media_bench import close_hub, make_source, new_session, open_hub
+from support import free_udp_port
 
 from hub import jobs, live
 from hub.storage import LocalStorage
@@ -35,12 +35,6 @@ ROUNDS = (4, 8, 16, 24)
 SECONDS = 40
 SEGMENT = 4
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def cpu_of(pid: int) -> float:

@@ -11,31 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from loadgen import build_request, run
+from support import bench_env, free_port, pg_url, start_serve, stop
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent / "sharehub"
 ROUNDS = 5
 SECONDS = 4.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def week_path() -> str:
@@ -45,21 +34,9 @@ def week_path() -> str:
 
 
 def measure(env: dict[str, str], label: str) -> dict[str, float]:
-    subprocess.run([str(BIN), "demo", "--no-serve"], env=env, check=True, capture_output=True)
     port = free_port()
-    server = subprocess.Popen(
-        [str(BIN), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_serve(env, port)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         path = week_path()
         rows = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}{path}"))["total"]
         host = f"127.0.0.1:{port}"
@@ -82,14 +59,12 @@ def measure(env: dict[str, str], label: str) -> dict[str, float]:
         )
         return {"value": value, "baseline": baseline, "rows": rows}
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop(server, timeout=10)
 
 
 def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="sharehub-bench-"))
-    env = {**os.environ, "SHAREHUB_DATA_DIR": str(data)}
-    env.pop("SHAREHUB_DATABASE_URL", None)
+    env = bench_env(data, view_rate_limit=True, monthly_reports=True)
     out: dict[str, object] = {"bench": "schedule_read", "unit": "req/s"}
     try:
         sqlite = measure(env, "sqlite")
@@ -105,11 +80,9 @@ def main() -> None:
             uncached_baseline=round(raw["baseline"]),
             uncached_ratio=round(raw["value"] / raw["baseline"], 3),
         )
-        pg_url = subprocess.run(
-            [str(ROOT / "scripts" / "test-postgres.sh")], capture_output=True, text=True
-        ).stdout.strip()
-        if pg_url:
-            pg_env = {**env, "SHAREHUB_DATABASE_URL": pg_url}
+        url = pg_url()
+        if url:
+            pg_env = {**env, "SHAREHUB_DATABASE_URL": url}
             pg = measure(pg_env, "postgresql")
             out.update(
                 pg_value=round(pg["value"]),

@@ -16,7 +16,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,16 +25,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from class_start_rush import (
-    admin_token,
-    bench_env,
-    class_now,
-    free_port,
-    http,
-    read_response,
-    start_serve,
-)
+from class_start_rush import admin_token, class_now, http, read_response
 from loadgen import build_request
+from support import bench_env, free_port, start_serve, stop, udp_bound
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -68,14 +60,6 @@ def children(pid: int, name: bytes) -> list[int]:
             if parent == pid and name in command:
                 found.append(int(entry.name))
     return sorted(found)
-
-
-def udp_bound(port: int) -> bool:
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            if int(line.split()[1].rsplit(":", 1)[1], 16) == port:
-                return True
-    return False
 
 
 class Traffic:
@@ -232,8 +216,7 @@ def main() -> None:
         for pusher in pushers:
             pusher.terminate()
             pusher.wait(30)
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=90)
+        stop(server, timeout=90)
         shutil.rmtree(data, ignore_errors=True)
     exact = all(abs(counted[s] - traffic.watched[s]) <= 1.8 for s in sessions)
     serve_start, serve_end = start_memory["serve_kb"] / 1024, end_memory["serve_kb"] / 1024

@@ -12,18 +12,17 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.netutil import free_port, stop, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("SHAREHUB_CHROMIUM", "/usr/bin/chromium")
@@ -43,26 +42,6 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(os.environ.get("SHAREHUB_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots"))
 PASSWORD = "browser-pass-1"
 TIMEOUT_MS = 60_000  # slow, shared 2-core machines: wait for things, never sleep
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(url: str, seconds: float = 90.0) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not answer within {seconds:.0f} s")
-        time.sleep(0.3)
 
 
 class CorsHandler(http.server.SimpleHTTPRequestHandler):
@@ -142,11 +121,7 @@ def live_hls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHls]:
         yield LiveHls(f"http://127.0.0.1:{server.server_address[1]}/index.m3u8", folder)
     finally:
         server.shutdown()
-        encoder.terminate()
-        try:
-            encoder.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            encoder.kill()
+        stop(encoder, timeout=10)
 
 
 @dataclass
@@ -186,36 +161,32 @@ def hub(tmp_path_factory: pytest.TempPathFactory, live_hls: LiveHls) -> Iterator
         check=True,
     )
     ids = json.loads(seeded.stdout.strip().splitlines()[-1])
-    log = (data / "serve.log").open("w")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "hub.app:app_factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log = data / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "hub.app:app_factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        wait_http(f"http://127.0.0.1:{port}/healthz")
+        wait_http(f"http://127.0.0.1:{port}/healthz", process=server, log=log)
         yield Hub(f"http://127.0.0.1:{port}", ids, data)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        stop(server, timeout=20)
 
 
 @pytest.fixture(scope="module")

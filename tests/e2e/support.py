@@ -24,23 +24,15 @@ from media.ffmpeg_bin import find_ffmpeg
 from plugins.self_hosted.nginx import NginxPaths, render
 from plugins.self_hosted.provider import SelfHostedSettings
 from tests.conftest import World, hub_settings, seed
+from tests.netutil import free_port, stop
+from tests.netutil import free_udp_port as free_udp_port
 
 T = TypeVar("T")
 RTMP_MODULE = SelfHostedSettings().nginx_module
 PUSH_SIZE = "640x360"
 """Test pushes are smaller than 720p: four agents share two cores on these machines."""
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+free_tcp_port = free_port
+"""tests/netutil.py's ``free_port``, by the name the e2e and fault tests import."""
 
 
 def udp_port_bound(port: int) -> bool:
@@ -149,12 +141,7 @@ def running_nginx(
             time.sleep(0.1)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=15)
 
 
 async def start_push(url: str, seconds: float, fmt: str) -> asyncio.subprocess.Process:

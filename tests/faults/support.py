@@ -11,27 +11,20 @@ import contextlib
 import glob
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from tests import netutil
+
 ROOT = Path(__file__).resolve().parents[2]
-SHAREHUB = Path(sys.executable).parent / "sharehub"
 ADMIN_PASSWORD = "fault-admin-password"
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+free_tcp_port = netutil.free_port
+"""tests/netutil.py's ``free_port``, by the name the fault tests import."""
 
 
 def pg_bin() -> Path | None:
@@ -112,7 +105,7 @@ def private_cluster() -> Iterator[PrivateCluster]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
     cluster = PrivateCluster(
-        binaries, root / "pg" / "data", root / "sock", free_tcp_port(), root / "pg.log"
+        binaries, root / "pg" / "data", root / "sock", netutil.free_port(), root / "pg.log"
     )
     try:
         cluster.init()
@@ -164,52 +157,30 @@ def hub_env(data_dir: Path, database_url: str, port: int, **extra: str) -> dict[
 def start_serve(env: dict[str, str], port: int, log: Path) -> ServeProcess:
     """`sharehub init` (migrations, an admin), then `sharehub serve` until /healthz answers."""
     subprocess.run(
-        [str(SHAREHUB), "init", "--username", "admin", "--password", ADMIN_PASSWORD],
+        [str(netutil.SHAREHUB), "init", "--username", "admin", "--password", ADMIN_PASSWORD],
         env=env,
         check=True,
         capture_output=True,
         timeout=180,
     )
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(SHAREHUB), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+    serve = ServeProcess(netutil.start_serve(port, env, log, ready="/healthz"), port, env, log)
+    try:
+        login = httpx.post(
+            f"{serve.base_url}/api/v1/auth/login",
+            json={"username": "admin", "password": ADMIN_PASSWORD},
+            timeout=30,
         )
-    serve = ServeProcess(process, port, env, log)
-    deadline = time.monotonic() + 90
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"sharehub serve exited: {log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{serve.base_url}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"sharehub serve did not answer: {log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    login = httpx.post(
-        f"{serve.base_url}/api/v1/auth/login",
-        json={"username": "admin", "password": ADMIN_PASSWORD},
-        timeout=30,
-    )
-    assert login.status_code == 200, login.text
-    token = httpx.post(
-        f"{serve.base_url}/api/v1/tokens", json={"name": "faults"}, cookies=login.cookies
-    )
-    assert token.status_code in (200, 201), token.text
-    serve.token = token.json()["token"]
+        assert login.status_code == 200, login.text
+        token = httpx.post(
+            f"{serve.base_url}/api/v1/tokens", json={"name": "faults"}, cookies=login.cookies
+        )
+        assert token.status_code in (200, 201), token.text
+        serve.token = token.json()["token"]
+    except BaseException:
+        stop_serve(serve)
+        raise
     return serve
 
 
 def stop_serve(serve: ServeProcess) -> None:
-    if serve.process.poll() is None:
-        serve.process.send_signal(signal.SIGTERM)
-        try:
-            serve.process.wait(60)
-        except subprocess.TimeoutExpired:
-            serve.process.kill()
-            serve.process.wait()
+    netutil.stop(serve.process, timeout=60)

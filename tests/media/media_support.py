@@ -1,36 +1,19 @@
-"""Helpers shared by the media tests (imported by name: tests/media is on sys.path)."""
+"""Helpers shared by the media tests (imported by name: tests/media is on sys.path).
+
+Ports come from tests/netutil.py; ``free_port`` and ``free_udp_port`` are named here too
+because the media tests import them from this module."""
 
 from __future__ import annotations
 
-import socket
-import sys
 import uuid
 from pathlib import Path
 
 from hub.storage import S3Storage
+from tests.netutil import free_port as free_port
+from tests.netutil import free_udp_port as free_udp_port
 
 MiB = 1024 * 1024
 SOURCE_SECONDS = 12
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def moto_command(port: int) -> list[str]:
-    script = Path(sys.executable).parent / "moto_server"
-    if script.exists():
-        return [str(script), "-H", "127.0.0.1", "-p", str(port)]
-    return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
 
 
 def make_s3(endpoint: str, bucket: str | None = None, **options: object) -> S3Storage:
