@@ -98,7 +98,7 @@ def create_app(
             return
         engine = db.engine_for(settings.database_url)
         db.bind(engine)
-        await db.open_engine(engine)
+        await db.open_engine(engine, settings.pg_pool)
         await db.migrate()
         try:
             async with serving_tasks():

@@ -32,7 +32,5 @@ def feed(name: str, rows: Iterable[dict[str, Any]], public_url: str, domain: str
         event.add("description", f"{r['subject']} · {r['grade_min']}–{r['grade_max']}")
         event.add("url", f"{public_url.rstrip('/')}/watch/{r['id']}")
         event.add("status", "CANCELLED" if r["status"] == "cancelled" else "CONFIRMED")
-        if r.get("updated_at"):
-            event.add("last-modified", r["updated_at"])
         cal.add_component(event)
     return cal.to_ical()

@@ -21,7 +21,7 @@ log = logging.getLogger("sharehub")
 async def with_db(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
     engine = db.engine_for(settings.database_url)
     db.bind(engine)
-    await db.open_engine(engine)
+    await db.open_engine(engine, settings.pg_pool)
     try:
         await db.migrate()
         return await work()
@@ -81,9 +81,28 @@ def add_user(settings: Settings, args: argparse.Namespace, role: Role) -> int:
 
 
 def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
-    if not args.username:
-        cmd_migrate(settings, args)
+    """Migrate; then make the first administrator (from the flags, or asked at a terminal).
+
+    Safe to run again: an administrator already there is left as it is."""
+    from hub.tables import User
+
+    cmd_migrate(settings, args)
+
+    async def admins() -> list[str]:
+        rows = await User.select(User.username).where(User.role == Role.admin.value).run()
+        return [r["username"] for r in rows]
+
+    existing = asyncio.run(with_db(settings, admins))
+    if args.username in existing or (existing and not args.username):
+        print(f"administrator {args.username or existing[0]!r} exists already")
         return 0
+    if not args.username:
+        if not sys.stdin.isatty():
+            print("no administrator yet: run sharehub init --username NAME --password PASSWORD")
+            return 0
+        args.username = input("administrator username: ").strip()
+        if not args.username:
+            raise SystemExit("a username is needed")
     return add_user(settings, args, Role.admin)
 
 

@@ -131,11 +131,10 @@ async def write_transaction() -> AsyncIterator[None]:
             yield
 
 
-async def open_engine(db: Engine) -> None:
+async def open_engine(db: Engine, pool: int = 10) -> None:
+    """Open the engine's connections: up to ``pool`` of them on PostgreSQL (``pg_pool``)."""
     if isinstance(db, PostgresEngine):
-        await db.start_connection_pool(
-            min_size=1, max_size=int(os.environ.get("SHAREHUB_PG_POOL", "10"))
-        )
+        await db.start_connection_pool(min_size=1, max_size=pool)
 
 
 async def close_engine(db: Engine) -> None:

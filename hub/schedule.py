@@ -235,6 +235,7 @@ async def move_session(
                 Booking.center.id.as_alias("center"), Booking.center.rooms.as_alias("rooms")
             )
             .where(Booking.session == session_id)
+            .order_by(Booking.center)  # locks always in one order: two moves cannot deadlock
             .run()
         )
         for b in bookings:

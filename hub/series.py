@@ -113,6 +113,11 @@ def plan_series(
     """Pure: the occurrences of a series, what was skipped and why, and make-up days."""
     if first_start_local.tzinfo is not None:
         first_start_local = first_start_local.astimezone(tz).replace(tzinfo=None)
+    if not schedule.FIRST_YEAR <= first_start_local.year <= schedule.LAST_YEAR:
+        raise Invalid(
+            f"a series starts between {schedule.FIRST_YEAR} and {schedule.LAST_YEAR}",
+            field="first_start",
+        )
     rule = parse_rrule(rrule_text, first_start_local, tz)
     plan = Plan()
     makeups: list[tuple[date, str]] = []
@@ -120,6 +125,8 @@ def plan_series(
         local = when.replace(tzinfo=None)
         if n >= MAX_OCCURRENCES:
             raise Invalid(f"a series has at most {MAX_OCCURRENCES} occurrences", field="rrule")
+        if local.year > schedule.LAST_YEAR:
+            raise Invalid(f"a series ends by {schedule.LAST_YEAR}", field="rrule")
         reason = calendar.blocked(local.date())
         if not reason:
             plan.occurrences.append(_occurrence(local, duration, tz))

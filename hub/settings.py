@@ -11,7 +11,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 PREFIX = "SHAREHUB_"
 PLUGIN_PREFIX = PREFIX + "PLUGIN__"
 SECRET_FIELDS = frozenset(
-    {"secret_key", "s3_secret_key", "database_url", "ingest_secret", "metrics_token"}
+    {
+        "secret_key",
+        "s3_access_key",
+        "s3_secret_key",
+        "database_url",
+        "ingest_secret",
+        "metrics_token",
+    }
 )
 SECRET_WORDS = ("key", "secret", "passphrase", "password", "token")
 
@@ -44,7 +51,8 @@ class Settings:
     """The same for one client address (any usernames)."""
     login_lockout_seconds: int = 900
     """The longest wait between sign-in attempts; failures are forgotten this long after."""
-    page_size_max: int = 200
+    pg_pool: int = 10
+    """PostgreSQL connections per process (serve or worker)."""
     public_cache_seconds: int = 2
     """How long a process reuses an anonymous answer (schedule, watch page, playback); 0 = never."""
     view_threshold_seconds: int = 10
@@ -132,15 +140,23 @@ class Settings:
 
 
 def mask(value: str) -> str:
-    """Hide a secret but keep enough to tell two apart; passwords inside URLs are hidden whole."""
-    if "://" in value and "@" in value:
-        scheme, rest = value.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    if "://" in value:
-        return value
-    return value[:2] + "***" if len(value) > 8 else "***"
+    """Hide a secret but keep enough to tell two apart. In a URL, the password and any query
+    parameter named like a secret (``?password=``, ``sslpassword=``, ``token=``) are hidden."""
+    if "://" not in value:
+        return value[:2] + "***" if len(value) > 8 else "***"
+    scheme, rest = value.split("://", 1)
+    rest, hash_, fragment = rest.partition("#")
+    rest, question, query = rest.partition("?")
+    authority = rest.split("/", 1)[0]
+    if "@" in authority and ":" in authority.rsplit("@", 1)[0]:
+        creds, host = authority.rsplit("@", 1)
+        rest = f"{creds.split(':', 1)[0]}:***@{host}{rest[len(authority) :]}"
+    pairs = []
+    for pair in query.split("&") if query else []:
+        name, eq, _ = pair.partition("=")
+        secret = eq and any(word in name.lower() for word in SECRET_WORDS)
+        pairs.append(f"{name}=***" if secret else pair)
+    return f"{scheme}://{rest}{question}{'&'.join(pairs)}{hash_}{fragment}"
 
 
 def _coerce(name: str, raw: str, default: object) -> object:

@@ -42,7 +42,7 @@ async def run_worker(settings: Settings, plugins: PluginHost, args: argparse.Nam
 
     engine = db.engine_for(settings.database_url)
     db.bind(engine)
-    await db.open_engine(engine)
+    await db.open_engine(engine, settings.pg_pool)
     try:
         await db.migrate()
         worker = Worker(

@@ -187,6 +187,12 @@ class TermController(Controller):
         check_span(data.starts_on, data.ends_on, "ends_on")
         for i, b in enumerate(data.breaks):
             check_span(b.starts_on, b.ends_on, f"breaks[{i}].ends_on")
+            if b.starts_on < data.starts_on or b.ends_on > data.ends_on:
+                raise Invalid(
+                    f"break {b.name!r} must lie inside the term ({data.starts_on} to "
+                    f"{data.ends_on})",
+                    field=f"breaks[{i}].starts_on",
+                )
         rows = await Term.insert(
             Term(name=data.name, starts_on=data.starts_on, ends_on=data.ends_on)
         ).run()

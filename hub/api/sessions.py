@@ -11,7 +11,7 @@ from litestar import Controller, MediaType, Request, Response, get, patch, post
 from litestar.params import Parameter, QueryParameter
 from piccolo.columns.combination import Where, WhereRaw
 
-from hub import schedule
+from hub import db, schedule
 from hub.accounts import Principal
 from hub.api.common import Page, PageNo, PathId, PerPage, TzParam, need, viewer_zone
 from hub.api.streams import check_provider_choice
@@ -165,7 +165,12 @@ class SessionController(Controller):
         page: PageNo = 1,
         per_page: PerPage = 50,
         date_from: Annotated[
-            str | None, QueryParameter(name="from", format="date", description="first day")
+            str | None,
+            QueryParameter(
+                name="from",
+                format="date",
+                description="first day (viewer's zone); without 'from' and 'to': from today",
+            ),
         ] = None,
         date_to: Annotated[
             str | None, QueryParameter(name="to", format="date", description="last day")
@@ -173,6 +178,12 @@ class SessionController(Controller):
         subject: Annotated[str | None, Parameter(max_length=50)] = None,
         grade: Annotated[int | None, Parameter(ge=1, le=12)] = None,
         province: Annotated[
+            str | None, Parameter(max_length=50, description="booked by a center here")
+        ] = None,
+        city: Annotated[
+            str | None, Parameter(max_length=50, description="booked by a center here")
+        ] = None,
+        county: Annotated[
             str | None, Parameter(max_length=50, description="booked by a center here")
         ] = None,
         status: SessionStatus | None = None,
@@ -187,7 +198,10 @@ class SessionController(Controller):
         if principal is None and (body := cache.get(key)) is not None:
             return Response(body, media_type=MediaType.JSON)  # type: ignore[return-value]
         zone = viewer_zone(tz, principal, settings.timezone)
-        lo, hi = day_bounds(iso_day(date_from, "from"), iso_day(date_to, "to"), zone)
+        first, last = iso_day(date_from, "from"), iso_day(date_to, "to")
+        if first is None and last is None:
+            first = datetime.now(UTC).astimezone(zone).date()  # what is on from today
+        lo, hi = day_bounds(first, last, zone)
         where: Any = WhereRaw("1 = 1")
         if lo:
             where &= LiveSession.ends_at > lo
@@ -205,10 +219,15 @@ class SessionController(Controller):
             where &= LiveSession.teacher == teacher_id
         if course_id:
             where &= LiveSession.course == course_id
-        if province:
-            where &= LiveSession.id.is_in(
-                Booking.select(Booking.session).where(Booking.center.province == province)
-            )
+        for column, value in (
+            (Booking.center.province, province),
+            (Booking.center.city, city),
+            (Booking.center.county, county),
+        ):
+            if value:
+                where &= LiveSession.id.is_in(
+                    Booking.select(Booking.session).where(column == value)
+                )
         if principal is None:
             where &= LiveSession.course.visibility == Visibility.public.value
         rows = await session_rows(where, limit=per_page, offset=(page - 1) * per_page)
@@ -272,11 +291,13 @@ class SessionController(Controller):
         plugins: PluginHost,
     ) -> SessionOut:
         """Move a session (also one class of a series), change its streaming provider, or
-        cancel it with status=cancelled."""
+        cancel it with status=cancelled. All of the change is made, or none of it."""
         who = need(principal)
         tz = schedule.zone(data.timezone, field="timezone")
         current = await schedule.get_session(session_id)
         schedule.may_teach(who, current["teacher"])  # also for an empty patch (it answers)
+        # check everything first ...
+        options: dict[str, Any] | None = None
         if data.provider is not msgspec.UNSET or data.provider_settings is not msgspec.UNSET:
             if current["status"] != SessionStatus.scheduled:
                 raise Conflict(
@@ -290,29 +311,33 @@ class SessionController(Controller):
                 else data.provider_settings
             )
             options = check_provider_choice(plugins, provider, raw)
-            await (
-                LiveSession.update(
-                    {LiveSession.provider: provider, LiveSession.provider_settings: options}
-                )
-                .where(LiveSession.id == session_id)
-                .run()
-            )
-        if data.status is not msgspec.UNSET:
-            if data.status is not SessionStatus.cancelled:
-                raise Invalid("only 'cancelled' can be set here", field="status")
-            await schedule.cancel_session(who, session_id)
+        if data.status is not msgspec.UNSET and data.status is not SessionStatus.cancelled:
+            raise Invalid("only 'cancelled' can be set here", field="status")
+        moved: tuple[datetime, datetime] | None = None
         if data.starts_at is not msgspec.UNSET or data.ends_at is not msgspec.UNSET:
-            starts = (
+            moved = (
                 schedule.as_utc(data.starts_at, tz, "starts_at")
                 if data.starts_at is not msgspec.UNSET
-                else current["starts_at"]
-            )
-            ends = (
+                else current["starts_at"],
                 schedule.as_utc(data.ends_at, tz, "ends_at")
                 if data.ends_at is not msgspec.UNSET
-                else current["ends_at"]
+                else current["ends_at"],
             )
-            await schedule.move_session(who, session_id, starts, ends, tz)
+            schedule.check_interval(*moved)
+        # ... then write it in one transaction (a clash or a conflict undoes every part)
+        async with db.write_transaction():
+            if options is not None:
+                await (
+                    LiveSession.update(
+                        {LiveSession.provider: provider, LiveSession.provider_settings: options}
+                    )
+                    .where(LiveSession.id == session_id)
+                    .run()
+                )
+            if data.status is not msgspec.UNSET:
+                await schedule.cancel_session(who, session_id)
+            if moved is not None:
+                await schedule.move_session(who, session_id, *moved, tz)
         return await one_session(session_id, tz)
 
     @post("/{session_id:int}/cancel", guards=[teacher_or_admin], status_code=200)
