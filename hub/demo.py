@@ -87,6 +87,13 @@ def current_term(today: date) -> tuple[str, date, date, list[tuple[str, date, da
 async def run_demo(admin_password: str | None = None, today: date | None = None) -> DemoSummary:
     if await User.exists().where(User.username == MARKER_USER).run():
         return await summary(created=False)
+    async with db.write_transaction():  # all or nothing: a run cut short leaves no half demo
+        await fill(admin_password, today)
+    return await summary(created=True)
+
+
+async def fill(admin_password: str | None, today: date | None) -> None:
+    """The demo programme, marker user first (run inside one transaction)."""
     rng = random.Random(20261123)
     today = today or datetime.now(UTC).date()
     admin_id = await accounts.create_user(
@@ -204,7 +211,6 @@ async def run_demo(admin_password: str | None = None, today: date | None = None)
         await Teacher.update({Teacher.user: uid}).where(Teacher.id == tid).run()
     for i, cid in enumerate(center_ids[:10]):
         await accounts.create_user(f"center{i + 1}", DEMO_PASSWORD, Role.center, center_id=cid)
-    return await summary(created=True)
 
 
 def plan_bookings(

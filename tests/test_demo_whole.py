@@ -1,0 +1,32 @@
+"""``sharehub demo`` fills the programme in one transaction: a run cut short leaves nothing,
+so the next run starts over instead of taking half a programme for the whole."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub import accounts, demo
+from hub.tables import LiveSession, ShareCenter, User
+
+pytestmark = pytest.mark.in_process("interrupts the demo inside the test process")
+
+
+async def test_a_demo_cut_short_leaves_nothing_and_the_next_run_fills(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = accounts.create_user
+
+    async def fails_late(username: str, *args: object, **kw: object) -> int:
+        if username == "center3":  # the very last step: users after every session and booking
+            raise RuntimeError("power cut")
+        return await real(username, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(accounts, "create_user", fails_late)
+    with pytest.raises(RuntimeError, match="power cut"):
+        await demo.run_demo()
+    assert await User.count().run() == 0
+    assert await ShareCenter.count().run() == 0 and await LiveSession.count().run() == 0
+    monkeypatch.setattr(accounts, "create_user", real)
+    filled = await demo.run_demo()
+    assert filled.created and filled.centers >= 56 and filled.sessions >= 300
+    assert not (await demo.run_demo()).created
