@@ -29,13 +29,10 @@ from hub.pages import csrf, i18n
 from hub.pages.assets import Assets
 from hub.settings import Settings
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
-
 
 def _template_dir() -> Path:
-    if TEMPLATE_DIR.is_dir():
-        return TEMPLATE_DIR
-    import hub.templates  # installed as a package: templates/ is hub/templates
+    """The ``hub.templates`` package: ``templates/`` in a checkout, ``hub/templates`` installed."""
+    import hub.templates
 
     return Path(hub.templates.__file__).resolve().parent
 
