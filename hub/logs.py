@@ -20,6 +20,18 @@ from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from hub.settings import mask
+
+URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def redact(text: str) -> str:
+    """``text`` with each URL's password and secret-named query values (``passphrase=``,
+    ``txSecret=``, ``auth_key=``, ``token=``) hidden: for lines that quote a stream's URL,
+    such as ffmpeg's, before they are logged or kept."""
+    return URL_IN_TEXT.sub(lambda m: mask(m.group(0)), text)
+
+
 REQUEST_ID_HEADER = "x-request-id"
 request_id: ContextVar[str | None] = ContextVar("sharehub_request_id", default=None)
 _TOKEN = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")

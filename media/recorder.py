@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from hub.logs import redact
 from hub.storage import Storage, StorageError, StorageUnavailable
 from media.commands import record_hls_cmd
 from media.layout import ArchiveKeys
@@ -164,7 +165,8 @@ class Recorder:
             rw_timeout=self.rw_timeout,
             binary=self.binary,
         )
-        log.info("recording %s into %s (run %d)", self.source_url, self.work.path, self._run_index)
+        run = self._run_index
+        log.info("recording %s into %s (run %d)", redact(self.source_url), self.work.path, run)
         self._process = await asyncio.create_subprocess_exec(
             *command,
             stdin=asyncio.subprocess.PIPE,
@@ -268,7 +270,7 @@ class Recorder:
     async def _read_stderr(self) -> None:
         assert self._process is not None and self._process.stderr is not None
         async for raw in self._process.stderr:
-            line = raw.decode(errors="replace").rstrip()
+            line = redact(raw.decode(errors="replace").rstrip())  # ffmpeg quotes its input URL
             self._stderr.append(line)
             log.debug("ffmpeg: %s", line)
 

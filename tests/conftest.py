@@ -7,6 +7,8 @@ runs are reported as skipped, with the reason.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -19,32 +21,111 @@ import pytest
 
 from hub import accounts, db
 from hub.app import create_app
+from hub.plugin_host import PluginHost
 from hub.settings import Settings
-from hub.tables import Course, Role, ShareCenter, Teacher, User
+from hub.tables import Course, Job, JobState, Role, ShareCenter, Teacher, User
+from hub.views import FlushResult
+from tests import cluster
+from tests.cluster import Cluster
 
 PG_ENV = "SHAREHUB_TEST_PG_URL"
-BACKENDS = ["sqlite", "postgres"]
+BACKENDS = ["sqlite", "postgres", "cluster"]
+IN_PROCESS = "in_process"
+"""Marker of tests that need the app in the test's own process (skipped on ``cluster``)."""
+HUB_FIXTURES = ("world", "module_client", "seeded")
+"""Fixtures that talk to the hub (the cluster's servers on ``cluster``)."""
+PROCESS_TESTS = ("test_views_processes.py", "test_scale_out.py")
+"""Tests that start hub processes of their own: no cluster variant."""
+
+
+def cluster_mode(url: str) -> bool:
+    """Whether ``url`` (a ``backend`` value) is the cluster backend's database."""
+    pg = os.environ.get(PG_ENV)
+    return bool(pg) and url == cluster.cluster_url(pg or "")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The database URL of one backend."""
-    if request.param == "postgres":
+    """The database URL of one backend (``cluster``: a database of its own, next to PG's)."""
+    if request.param in ("postgres", "cluster"):
         url = os.environ.get(PG_ENV)
         if not url:
             pytest.skip(f"PostgreSQL tests need {PG_ENV} (set by .ci/run)")
-        return url
+        return cluster.cluster_url(url) if request.param == "cluster" else url
     return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'hub.sqlite'}"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """No cluster variant for tests that do not talk to the hub through ``HUB_FIXTURES`` (unit
+    tests, tests with processes or apps of their own); the ``in_process`` ones are skipped
+    there, with why."""
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        spec = getattr(item, "callspec", None)
+        if spec is None or spec.params.get("backend") != "cluster":
+            keep.append(item)
+            continue
+        marker = item.get_closest_marker(IN_PROCESS)
+        if marker is not None:
+            why = marker.args[0] if marker.args else "needs the app in the test process"
+            item.add_marker(pytest.mark.skip(reason=f"in-process only: {why}"))
+        else:
+            names = getattr(item, "fixturenames", ())
+            talks = any(name in names for name in HUB_FIXTURES)
+            if item.path.name in PROCESS_TESTS or not talks:
+                dropped.append(item)
+                continue
+        keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
-async def bound(backend: str) -> AsyncIterator[str]:
+async def hub_cluster(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Cluster | None]:
+    """The running cluster on the ``cluster`` backend (started once), else None."""
+    if not cluster_mode(backend):
+        yield None
+        return
+    await cluster.ensure_database(backend)
+    await cluster.reset_schema(backend)
+    with contextlib.ExitStack() as stack:
+        root = tmp_path_factory.mktemp("cluster")
+        running = await asyncio.to_thread(
+            stack.enter_context, cluster.running_cluster(backend, root)
+        )
+        RUNNING.append(running)
+        try:
+            yield running
+        finally:
+            RUNNING.remove(running)
+
+
+RUNNING: list[Cluster] = []
+"""The cluster while it runs (a failed test's report gets its processes' log tails)."""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    spec = getattr(item, "callspec", None)
+    if report.failed and RUNNING and spec is not None and spec.params.get("backend") == "cluster":
+        report.sections.append(("cluster processes' logs", RUNNING[0].logs()))
+
+
+@pytest.fixture(scope="session")
+async def bound(backend: str, hub_cluster: Cluster | None) -> AsyncIterator[str]:
     engine = db.engine_for(backend)
     db.bind(engine)
     await db.open_engine(engine)
-    if not backend.startswith("sqlite"):
-        await reset_schema()
-    await db.migrate()
+    if hub_cluster is None:  # the cluster ran ``sharehub migrate`` on an empty schema
+        if not backend.startswith("sqlite"):
+            await reset_schema()
+        await db.migrate()
     yield backend
     await db.close_engine(engine)
 
@@ -56,14 +137,15 @@ async def reset_schema() -> None:
 
 
 async def truncate_all() -> None:
+    """Empty every table. Ids keep counting up (nothing depends on them starting at 1): hub
+    processes keep short per-id caches, and a reused id would answer with another test's rows."""
     tables = [t._meta.tablename for t in db.bound_tables() if t._meta.tablename != "migration"]
     if db.is_sqlite():
         for name in reversed(tables):
             await db.engine().run_ddl(f'DELETE FROM "{name}"')
-        # ids keep counting up between tests; nothing depends on them starting at 1
     else:
         names = ", ".join(f'"{n}"' for n in tables)
-        await db.engine().run_ddl(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        await db.engine().run_ddl(f"TRUNCATE {names} CASCADE")
 
 
 @pytest.fixture
@@ -95,6 +177,8 @@ class World:
     client: httpx.AsyncClient
     tokens: dict[str, str] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)
+    cluster: Cluster | None = None
+    """The hub's processes on the ``cluster`` backend; None when the app is in this process."""
 
     def auth(self, who: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
@@ -110,6 +194,47 @@ class World:
 
     async def delete(self, url: str, who: str | None = None) -> Any:
         return await self.client.delete(url, headers=self.auth(who))
+
+
+def app_settings(world: World) -> Settings:
+    """The settings of the hub that ``world`` talks to (the processes' on ``cluster``)."""
+    if world.cluster is not None:
+        return world.cluster.settings()
+    return world.client._transport.app.state.settings  # type: ignore[attr-defined,no-any-return]
+
+
+def app_plugins(world: World) -> PluginHost:
+    """The plugins of the hub that ``world`` talks to (on ``cluster``: loaded here alike)."""
+    if world.cluster is not None:
+        return PluginHost(world.cluster.settings())
+    return world.client._transport.app.state.plugins  # type: ignore[attr-defined,no-any-return]
+
+
+async def flush_views(world: World) -> FlushResult | None:
+    """Write the beacon tallies: the app's flush here; on ``cluster``, wait (bounded) for the
+    servers' periodic flushes to have written every beacon they accepted (no result then)."""
+    if world.cluster is not None:
+        await cluster.views_flushed(world.client, world.cluster)
+        return None
+    counter = world.client._transport.app.state.views  # type: ignore[attr-defined]
+    return await counter.flush()  # type: ignore[no-any-return]
+
+
+async def jobs_finished(world: World) -> list[dict[str, Any]]:
+    """On ``cluster``: until the workers have finished every queued job, then each job ran
+    once and succeeded. In this process nothing runs them (the test runs the handlers)."""
+    if world.cluster is not None:
+
+        async def idle() -> bool:
+            busy = Job.state.is_in([JobState.todo.value, JobState.doing.value])
+            return await Job.count().where(busy).run() == 0
+
+        await cluster.until("the workers to finish the queued jobs", idle, world.cluster)
+    rows = await Job.select().order_by(Job.id).run()
+    if world.cluster is not None:
+        ran = [(r["id"], r["kind"], r["state"], r["attempts"]) for r in rows]
+        assert all(state == JobState.succeeded and n == 1 for _, _, state, n in ran), ran
+    return rows
 
 
 @functools.cache
@@ -168,12 +293,25 @@ async def seed(world: World) -> None:
     )[0]["id"]
 
 
-@pytest.fixture
-async def world(settings: Settings) -> AsyncIterator[World]:
+@contextlib.asynccontextmanager
+async def hub_client(
+    settings: Settings, running: Cluster | None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the hub: an in-process app, or the cluster's servers in turn."""
+    if running is not None:
+        async with cluster.client(running) as c:
+            yield c
+        return
     app = create_app(settings, manage_db=False)
     transport = httpx.ASGITransport(app=app)  # same event loop as the database pool
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client:
-        w = World(client=client)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
+        yield c
+
+
+@pytest.fixture
+async def world(settings: Settings, hub_cluster: Cluster | None) -> AsyncIterator[World]:
+    async with hub_client(settings, hub_cluster) as client:
+        w = World(client=client, cluster=hub_cluster)
         await seed(w)
         yield w
 
@@ -185,18 +323,17 @@ def anyio_backend() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 async def module_client(
-    bound: str, tmp_path_factory: pytest.TempPathFactory
+    bound: str, hub_cluster: Cluster | None, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[World]:
     """One app and client for a whole module (building the app is the slow part of a test)."""
-    app = create_app(hub_settings(tmp_path_factory.mktemp("module"), bound), manage_db=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
-        yield World(client=c)
+    settings = hub_settings(tmp_path_factory.mktemp("module"), bound)
+    async with hub_client(settings, hub_cluster) as c:
+        yield World(client=c, cluster=hub_cluster)
 
 
 async def reseeded(module: World) -> World:
     """conftest's seeded programme on an emptied database, served by the module's app."""
     await truncate_all()
-    fresh = World(client=module.client)
+    fresh = World(client=module.client, cluster=module.cluster)
     await seed(fresh)
     return fresh

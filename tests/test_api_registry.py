@@ -15,6 +15,8 @@ from hub.app import create_app
 from hub.settings import Settings
 from tests.conftest import World
 
+SINCE = {"from": "2026-01-01"}
+"""Lists of sessions on fixed dates name a first day (without one the list starts today)."""
 SESSIONS = "/api/v1/sessions"
 
 
@@ -353,9 +355,10 @@ async def test_session_list_filters(world: World) -> None:
         assert r.status_code == 201, r.text
 
     async def listed(**params: Any) -> list[int]:
-        return await ids_of(world, SESSIONS, **params)
+        return await ids_of(world, SESSIONS, **{**SINCE, **params})
 
     assert await listed() == [a["id"], b["id"], c["id"], d["id"]]
+    assert await ids_of(world, SESSIONS, to="2026-12-31") == [a["id"], b["id"], c["id"], d["id"]]
     assert await listed(subject="数学") == [a["id"], d["id"]]
     assert await listed(subject="美术") == [b["id"]]
     assert await listed(grade=11) == [c["id"]]
@@ -370,24 +373,33 @@ async def test_session_list_filters(world: World) -> None:
     assert await listed(teacher_id=world.ids["teacher2_id"], province="云南省") == [c["id"]]
     assert await listed(subject="数学", status="scheduled", **{"from": "2026-12-03"}) == [a["id"]]
     # totals agree with the filters, also when a page is full and the hub has to count
-    r = await world.get(SESSIONS, params={"province": "贵州省", "per_page": 1})
+    r = await world.get(SESSIONS, params={**SINCE, "province": "贵州省", "per_page": 1})
     assert r.json()["total"] == 2
-    r = await world.get(SESSIONS, params={"grade": 5, "subject": "数学", "per_page": 1})
+    r = await world.get(SESSIONS, params={**SINCE, "grade": 5, "subject": "数学", "per_page": 1})
     assert r.json()["total"] == 2
 
 
 async def test_session_pages(world: World) -> None:
     made = [await new_session(world, f"2026-12-05T{h:02d}:00:00") for h in (9, 10, 11, 12, 13)]
     pages = [
-        (await world.get(SESSIONS, params={"per_page": 2, "page": n})).json() for n in (1, 2, 3, 4)
+        (await world.get(SESSIONS, params={**SINCE, "per_page": 2, "page": n})).json()
+        for n in (1, 2, 3, 4)
     ]
     assert [len(p["items"]) for p in pages] == [2, 2, 1, 0]
     assert [p["total"] for p in pages] == [5, 5, 5, 5]
     assert [(p["page"], p["per_page"]) for p in pages] == [(1, 2), (2, 2), (3, 2), (4, 2)]
     assert [s["id"] for p in pages for s in p["items"]] == [s["id"] for s in made]
-    filtered = (await world.get(SESSIONS, params={"subject": "数学", "per_page": 2})).json()
+    params = {**SINCE, "subject": "数学", "per_page": 2}
+    filtered = (await world.get(SESSIONS, params=params)).json()
     assert filtered["total"] == 5
-    assert (await world.get(SESSIONS, params={"per_page": 200})).json()["total"] == 5
+    assert (await world.get(SESSIONS, params={**SINCE, "per_page": 200})).json()["total"] == 5
+
+
+async def test_without_dates_the_list_starts_today(world: World) -> None:
+    held = await new_session(world, future(-2))
+    coming = await new_session(world, future(2))
+    assert await ids_of(world, SESSIONS) == [coming["id"]]  # curl /api/v1/sessions: what is on
+    assert await ids_of(world, SESSIONS, **SINCE) == [held["id"], coming["id"]]
 
 
 # --------------------------------------------------------------------------- visibility

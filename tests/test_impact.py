@@ -11,7 +11,7 @@ import pytest
 from hub import views
 from hub.impact import GroupBy, Period, compute
 from hub.tables import Booking, LiveSession, ShareCenter
-from tests.conftest import World, reseeded
+from tests.conftest import World, app_settings, reseeded
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 10, 12)  # a Monday in the past
@@ -65,7 +65,7 @@ async def add_views(
     center_id: int | None = None,
     prefix: str = "v",
 ) -> None:
-    settings = world.client._transport.app.state.views.settings  # type: ignore[attr-defined]
+    settings = app_settings(world)
     received = at(day, 10).timestamp()
     batch = [
         views.Beacon(

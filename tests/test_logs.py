@@ -43,6 +43,7 @@ def lines(out: io.StringIO) -> list[dict[str, object]]:
     return [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
 
 
+@pytest.mark.in_process("reads the log records of the app in this process")
 async def test_request_id_taken_echoed_and_logged(world: World, captured: io.StringIO) -> None:
     r = await world.client.get("/healthz", headers={"X-Request-ID": "lb-4f2a.9:77"})
     assert r.headers["x-request-id"] == "lb-4f2a.9:77"
@@ -143,3 +144,16 @@ def test_log_format_setting_checked(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "SHAREHUB_LOG_FORMAT" in done.stderr
+
+
+def test_redact_hides_stream_secrets_in_quoted_urls() -> None:
+    line = (
+        "Input #0, mpegts, from 'srt://0.0.0.0:9001?mode=listener&passphrase=PASS-1234567890"
+        "&latency=120000': rtmp://u:pw-secret@push.example/live/s?txSecret=abc123&txTime=65AB"
+    )
+    out = logs.redact(line)
+    for secret in ("PASS-1234567890", "pw-secret", "abc123"):
+        assert secret not in out
+    assert "srt://0.0.0.0:9001?mode=listener&passphrase=***&latency=120000'" in out
+    assert "txTime=65AB" in out and "rtmp://u:***@push.example/live/s" in out
+    assert logs.redact("no url here") == "no url here"

@@ -44,6 +44,20 @@ async def scrape(world: World) -> dict[tuple[str, frozenset[tuple[str, str]]], f
     return samples(r.text)
 
 
+async def scrape_all(world: World) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every server's samples added up (counters are per process; one server here)."""
+    if world.cluster is None:
+        return await scrape(world)
+    total: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    async with httpx.AsyncClient(headers={"Host": "testserver.local"}, timeout=30) as http:
+        for url in world.cluster.urls:
+            r = await http.get(url + "/metrics")
+            assert r.status_code == 200, r.text
+            for key, v in samples(r.text).items():
+                total[key] = total.get(key, 0.0) + v
+    return total
+
+
 async def outside_client(settings: Settings) -> httpx.AsyncClient:
     app = create_app(settings, manage_db=False)
     transport = httpx.ASGITransport(app=app, client=OUTSIDE)
@@ -76,7 +90,7 @@ async def test_metrics_readers(world: World, settings: Settings) -> None:
 
 
 async def test_requests_counted_by_route_template(world: World) -> None:
-    before = await scrape(world)
+    before = await scrape_all(world)
     route = "/api/v1/centers/{center_id}"
     key = {"method": "GET", "route": route}
     for center in ("center", "center2"):
@@ -84,7 +98,7 @@ async def test_requests_counted_by_route_template(world: World) -> None:
         assert r.status_code == 200
     missing = await world.get("/api/v1/centers/999999", who="admin")
     assert missing.status_code == 404
-    after = await scrape(world)
+    after = await scrape_all(world)
     ok = value(after, "sharehub_http_requests_total", **key, status="200") - value(
         before, "sharehub_http_requests_total", **key, status="200"
     )
@@ -99,6 +113,7 @@ async def test_requests_counted_by_route_template(world: World) -> None:
     assert not any(("route", raw) in labels for _, labels in after)
 
 
+@pytest.mark.in_process("reads and flushes one process's pending beacons")
 async def test_beacon_tally_and_flush_lag(world: World) -> None:
     app_views = world.client._transport.app.state["views"]  # type: ignore[attr-defined]
     start = datetime.now(UTC) - timedelta(minutes=5)

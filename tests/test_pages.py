@@ -372,6 +372,9 @@ async def test_center_unbooks(browser: httpx.AsyncClient, world: World) -> None:
 # --------------------------------------------------------------------------- admin
 
 
+@pytest.mark.in_process(
+    "the dashboard's figures are cached per process (60 s); forget() clears only this one's"
+)
 async def test_admin_dashboard_has_figures_charts_and_export_links(
     browser: httpx.AsyncClient, world: World
 ) -> None:

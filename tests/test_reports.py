@@ -22,10 +22,9 @@ from lxml import etree
 from hub import reporting
 from hub.impact import Period
 from hub.plugin_host import PluginHost
-from hub.settings import Settings
 from hub.storage import storage_for
 from hub.tables import ImpactReport, Job
-from tests.conftest import World, reseeded
+from tests.conftest import World, app_plugins, app_settings, reseeded
 from tests.test_exports import read_xlsx
 from tests.test_impact import DAY, TZ, make_programme
 
@@ -42,14 +41,6 @@ async def programme(world: World) -> dict[str, Any]:
 
 IATI = Path(__file__).resolve().parents[2] / "shared" / "iati-2.03"
 PERIOD = {"from": str(DAY), "to": str(DAY + timedelta(days=13))}
-
-
-def app_settings(world: World) -> Settings:
-    return world.client._transport.app.state.settings  # type: ignore[attr-defined,no-any-return]
-
-
-def app_plugins(world: World) -> PluginHost:
-    return world.client._transport.app.state.plugins  # type: ignore[attr-defined,no-any-return]
 
 
 async def make(world: World, reporter: str) -> tuple[dict[str, Any], bytes]:
@@ -189,6 +180,9 @@ def receiver() -> Iterator[Receiver]:
 SECRET = "webhook-secret-0123456789"
 
 
+@pytest.mark.in_process(
+    "runs the publish job here with a webhook only this process knows (a worker would take it)"
+)
 async def test_webhook_is_signed_and_retried_until_accepted(
     world: World, programme: dict[str, Any], receiver: Receiver
 ) -> None:
@@ -222,6 +216,7 @@ async def test_webhook_is_signed_and_retried_until_accepted(
     assert done.publish_state == "published" and done.published_at is not None
 
 
+@pytest.mark.in_process("loads plugins in this process, no request")
 async def test_reporter_settings_are_validated(world: World) -> None:
     base = app_settings(world)
     for options, error in (
@@ -238,6 +233,10 @@ async def test_reporter_settings_are_validated(world: World) -> None:
         assert name not in host.reporters
 
 
+@pytest.mark.in_process(
+    "drives the monthly schedule here (the cluster's workers have it off: their tick would add"
+    " reports to every test)"
+)
 async def test_monthly_reports_are_made_once(world: World, programme: dict[str, Any]) -> None:
     settings, plugins = app_settings(world), app_plugins(world)
     now = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)  # early November in Beijing: October is due

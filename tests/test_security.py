@@ -22,7 +22,9 @@ from hub.auth import SESSION_COOKIE
 from hub.security import content_security_policy, wait_seconds
 from hub.settings import Settings
 from hub.tables import LoginFailure
-from tests.conftest import World, seed
+from tests import cluster
+from tests.cluster import Cluster
+from tests.conftest import World, hub_client, seed
 
 LOGIN = "/api/v1/auth/login"
 ME = "/api/v1/me"
@@ -37,10 +39,10 @@ def app_client(settings: Settings, address: str = "127.0.0.1") -> httpx.AsyncCli
 
 
 @pytest.fixture
-async def seeded(settings: Settings) -> AsyncIterator[World]:
-    """conftest's programme, served by an app on ``settings``."""
-    async with app_client(settings) as client:
-        world = World(client=client)
+async def seeded(settings: Settings, hub_cluster: Cluster | None) -> AsyncIterator[World]:
+    """conftest's programme, served by an app on ``settings`` (or by the cluster)."""
+    async with hub_client(settings, hub_cluster) as client:
+        world = World(client=client, cluster=hub_cluster)
         await seed(world)
         yield world
 
@@ -252,8 +254,9 @@ async def test_one_address_trying_many_usernames_is_throttled(settings: Settings
 # ------------------------------------------------------------------------------ sessions
 
 
-async def sign_in(settings: Settings, username: str) -> httpx.AsyncClient:
-    client = app_client(settings)
+async def sign_in(world: World, settings: Settings, username: str) -> httpx.AsyncClient:
+    """A new browser signed in as ``username``, on the same hub as ``world``."""
+    client = cluster.client(world.cluster) if world.cluster else app_client(settings)
     r = await client.post(LOGIN, json={"username": username, "password": "password-" + username})
     assert r.status_code == 200, r.text
     return client
@@ -269,9 +272,9 @@ async def test_session_cookie_attributes(seeded: World, settings: Settings) -> N
 
 
 async def test_sign_out_ends_the_users_other_sessions(seeded: World, settings: Settings) -> None:
-    laptop = await sign_in(settings, "teacher")
-    phone = await sign_in(settings, "teacher")
-    other = await sign_in(settings, "teacher2")
+    laptop = await sign_in(seeded, settings, "teacher")
+    phone = await sign_in(seeded, settings, "teacher")
+    other = await sign_in(seeded, settings, "teacher2")
     try:
         for c in (laptop, phone, other):
             assert (await c.get(ME)).status_code == 200
@@ -281,7 +284,7 @@ async def test_sign_out_ends_the_users_other_sessions(seeded: World, settings: S
         assert (await other.get(ME)).status_code == 200  # another user's did not
         # API tokens are not sessions: the script keeps working
         assert (await seeded.get(ME, who="teacher")).status_code == 200
-        again = await sign_in(settings, "teacher")
+        again = await sign_in(seeded, settings, "teacher")
         assert (await again.get(ME)).status_code == 200  # signing in again works
         await again.aclose()
     finally:
@@ -292,8 +295,8 @@ async def test_sign_out_ends_the_users_other_sessions(seeded: World, settings: S
 async def test_password_change_ends_other_sessions_and_keeps_this_one(
     seeded: World, settings: Settings
 ) -> None:
-    here = await sign_in(settings, "center")
-    there = await sign_in(settings, "center")
+    here = await sign_in(seeded, settings, "center")
+    there = await sign_in(seeded, settings, "center")
     try:
         r = await here.post(
             "/api/v1/me/password",
@@ -309,8 +312,8 @@ async def test_password_change_ends_other_sessions_and_keeps_this_one(
 
 
 async def test_page_password_change_ends_other_sessions(seeded: World, settings: Settings) -> None:
-    here = await sign_in(settings, "teacher2")
-    there = await sign_in(settings, "teacher2")
+    here = await sign_in(seeded, settings, "teacher2")
+    there = await sign_in(seeded, settings, "teacher2")
     try:
         form = await here.get("/account/password")
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
@@ -332,6 +335,7 @@ async def test_page_password_change_ends_other_sessions(seeded: World, settings:
         await there.aclose()
 
 
+@pytest.mark.in_process("an app of its own with a short session lifetime")
 async def test_session_max_age_is_honoured(seeded: World, settings: Settings) -> None:
     short = replace(settings, session_max_age=120)
     uid = seeded.ids["user_admin"]
@@ -347,6 +351,16 @@ async def test_session_max_age_is_honoured(seeded: World, settings: Settings) ->
 
 
 # ------------------------------------------------------------------- secrets never leak
+
+
+async def recording_started(running: Cluster, session_id: int) -> None:
+    """Until a worker of the cluster has logged the start of the session's recording."""
+    work = f"{Path('sessions') / str(session_id)} "
+
+    async def logged() -> bool:
+        return work in running.worker_logs()
+
+    await cluster.until(f"a worker to record session {session_id}", logged, running)
 
 
 async def test_secrets_never_appear_in_logs_pages_exports_or_errors(
@@ -431,12 +445,21 @@ async def test_secrets_never_appear_in_logs_pages_exports_or_errors(
     )
 
     assert len(seen) > 20
+    if w.cluster is not None:  # a worker records the SRT class (it starts within the lead)
+        await recording_started(w.cluster, sessions[0])
     for secret in secrets:
         assert len(secret) >= 8
         for what, body in seen:
             assert secret not in body, f"a secret appears in {what}"
+        if w.cluster is not None:  # the processes' logs, whole
+            for name, text in w.cluster.log_texts().items():
+                assert secret not in text, f"a secret in the log of {name}"
+            continue
         for record in caplog.records:
             if record.name.startswith(CLIENT_LOGGERS):
                 continue  # this test's own HTTP client, not the hub
             assert secret not in record.getMessage(), f"a secret in the log of {record.name}"
-    assert any(r.name.startswith("sharehub") for r in caplog.records)  # the hub did log
+    if w.cluster is not None:
+        assert all(" sharehub." in t for t in w.cluster.log_texts().values())  # they did log
+    else:
+        assert any(r.name.startswith("sharehub") for r in caplog.records)  # the hub did log

@@ -30,6 +30,8 @@ from plugins.self_hosted.nginx import NginxPaths, render
 from plugins.self_hosted.provider import SelfHostedSettings, srt_port
 from tests.conftest import World, seed
 
+# the provider's own app: a worker of the cluster would open SRT listeners for these sessions
+SH_APP = pytest.mark.in_process("an app of its own with the self-hosted provider configured")
 T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 LOW, HIGH = 20000, 20002
 PLUGIN = {"public_host": "push.example.cn", "srt_port_min": str(LOW), "srt_port_max": str(HIGH)}
@@ -103,6 +105,7 @@ def test_bad_settings_fail_the_plugin_naming_the_key(options: dict[str, str], na
     assert "tencent" in host.providers  # the others still load
 
 
+@SH_APP
 async def test_session_options_reject_unknown_keys_and_protocols(sh_world: World) -> None:
     starts = datetime.now(UTC) + timedelta(days=2)
     for options, field in (
@@ -122,6 +125,8 @@ async def test_session_options_reject_unknown_keys_and_protocols(sh_world: World
 
 
 # -- push and playback addresses -----------------------------------------------------------
+@SH_APP
+@SH_APP
 async def test_srt_ingest_has_a_port_of_the_range_and_the_key_as_passphrase(
     sh_world: World,
 ) -> None:
@@ -150,6 +155,7 @@ async def test_srt_ingest_has_a_port_of_the_range_and_the_key_as_passphrase(
     assert f"passphrase={rotated['passphrase']}" in rotated["endpoints"][0]["url"]
 
 
+@SH_APP
 async def test_rtmp_ingest_for_obs_and_phone_apps(sh_world: World) -> None:
     session = await new_session(sh_world, {"ingest": "rtmp"})
     body = (await ingest(sh_world, session["id"])).json()
@@ -161,6 +167,7 @@ async def test_rtmp_ingest_for_obs_and_phone_apps(sh_world: World) -> None:
     assert body["passphrase"] is None
 
 
+@SH_APP
 async def test_playback_is_the_hubs_hls_and_never_the_key(sh_world: World) -> None:
     session = await new_session(sh_world)
     await ingest(sh_world, session["id"])  # makes the key
@@ -176,6 +183,7 @@ async def test_playback_is_the_hubs_hls_and_never_the_key(sh_world: World) -> No
     }
 
 
+@SH_APP
 async def test_recording_sources(sh_world: World) -> None:
     host: PluginHost = sh_world.app.state.plugins  # type: ignore[attr-defined]
     provider = host.provider("self_hosted")
@@ -231,6 +239,7 @@ async def stored_ports() -> dict[int, int | None]:
     return {r["id"]: (r["provider_settings"] or {}).get("srt_port") for r in rows}
 
 
+@SH_APP
 async def test_assigned_ports_are_stored_and_stay(sh_world: World) -> None:
     day = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
     # four sessions on four days: with three ports, two of them want the same port
@@ -331,6 +340,7 @@ def test_ingest_config_command_prints_a_config_nginx_accepts(tmp_path: Path) -> 
     assert "syntax is ok" in check.stderr
 
 
+@SH_APP
 async def test_serve_task_sweeps_ports_and_prepare_stores_one(sh_world: World) -> None:
     from plugins.self_hosted import provider as module
 

@@ -20,6 +20,7 @@ import pytest
 
 from hub.settings import Settings
 from hub.tables import Course, LiveSession, SessionStatus, Visibility
+from tests import cluster
 from tests.conftest import World, hub_settings
 
 TENCENT = {
@@ -35,6 +36,9 @@ ALIYUN = {
     "play_key": "aliPlayKey456",
     "app_name": "class",
 }
+
+cluster.configure_plugin("tencent", TENCENT)  # the cluster's processes are configured alike
+cluster.configure_plugin("aliyun", ALIYUN)
 
 
 @pytest.fixture
