@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -198,7 +199,18 @@ def main() -> None:
         asyncio.run(traffic.run(WARMUP))
         start_memory = memory(server.pid)
         began = time.monotonic()
+        samples: list[float] = []  # serve's RSS (MB) each minute: flat, or still growing?
+        sampling = threading.Event()
+
+        def sample() -> None:
+            while not sampling.wait(60):
+                samples.append(rss_kb(server.pid) / 1024)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         asyncio.run(traffic.run(seconds))
+        sampling.set()
+        sampler.join()
         elapsed = time.monotonic() - began
         end_memory = memory(server.pid)
         time.sleep(5)  # two flushes
@@ -220,6 +232,10 @@ def main() -> None:
         shutil.rmtree(data, ignore_errors=True)
     exact = all(abs(counted[s] - traffic.watched[s]) <= 1.8 for s in sessions)
     serve_start, serve_end = start_memory["serve_kb"] / 1024, end_memory["serve_kb"] / 1024
+    # the beacon-id and viewer memories fill for MAX_AGE (10 min), then are pruned: a leak
+    # shows as growth in the second half of the run, when they are full
+    half = samples[len(samples) // 2] if samples else serve_start
+    late_growth = (serve_end - half) / (MINUTES - len(samples) // 2) if MINUTES > 1 else 0.0
     print(
         f"{MINUTES:g} min of traffic ({elapsed:.0f} s): {traffic.requests} requests "
         f"({traffic.reads} schedule reads, {traffic.beacons} beacons, {traffic.checkins} "
@@ -227,6 +243,7 @@ def main() -> None:
         f"{segments} segments stored"
     )
     print(f"memory at start {start_memory} kB, at end {end_memory} kB")
+    print(f"serve RSS each minute (MB): {[round(m, 1) for m in samples]}")
     print(
         f"watched seconds sent {traffic.watched}, counted "
         f"{ {s: round(v, 1) for s, v in counted.items()} }: {'exact' if exact else 'NOT exact'}"
@@ -250,6 +267,8 @@ def main() -> None:
                 "full_run": "SHAREHUB_SOAK_MINUTES=30 (the issue's 30 minutes); default 4",
                 "requests": traffic.requests,
                 "errors": traffic.errors,
+                "serve_mb_by_minute": [round(m, 1) for m in samples],
+                "serve_mb_per_minute_second_half": round(late_growth, 3),
                 "recorders_rss_ratio": recorder_ratio,
                 "recordings_live": statuses,
                 "segments": segments,
