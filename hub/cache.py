@@ -7,8 +7,10 @@ processes see the write within ``ttl``. Nothing here is needed by another proces
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -22,7 +24,37 @@ class ResponseCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: OrderedDict[str, tuple[float, int, bytes]] = OrderedDict()
+        self._making: dict[str, tuple[int, asyncio.Future[bytes]]] = {}
         self.generation = 0
+
+    async def shared(self, key: str, make: Callable[[], Awaitable[bytes]]) -> bytes:
+        """The answer kept for ``key``, else ``make()``'s (kept unless a write happened while
+        it was made). Requests that miss while it is being made, with no write since, wait for
+        that one answer, so a rush renders it once; an error (404, 409) goes to each of them
+        and is never kept."""
+        if self.ttl <= 0:
+            return await make()
+        body = self.get(key)
+        if body is not None:
+            return body
+        generation = self.generation
+        pending = self._making.get(key)
+        if pending is not None and pending[0] == generation:
+            return await asyncio.shield(pending[1])
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._making[key] = (generation, future)
+        try:
+            body = await make()
+        except BaseException as exc:
+            future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+            future.exception()  # retrieved: no "never retrieved" warning when nobody waited
+            raise
+        finally:
+            if self._making.get(key, (0, None))[1] is future:
+                del self._making[key]
+        future.set_result(body)
+        self.put(key, body, generation)
+        return body
 
     def get(self, key: str) -> bytes | None:
         if self.ttl <= 0:
@@ -34,6 +66,7 @@ class ResponseCache:
         if generation != self.generation or expires < time.monotonic():
             self._entries.pop(key, None)
             return None
+        self._entries.move_to_end(key)  # least recently used goes first when full
         return body
 
     def put(self, key: str, body: bytes, generation: int) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from hub import db
 from hub.plugin_host import PluginHost
-from hub.settings import Settings, SettingsError, load_settings
+from hub.settings import Settings, SettingsError, load_settings, unknown_variables
 from hub.tables import Role
 
 log = logging.getLogger("sharehub")
@@ -93,8 +93,8 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
         return [r["username"] for r in rows]
 
     existing = asyncio.run(with_db(settings, admins))
-    if args.username in existing or (existing and not args.username):
-        print(f"administrator {args.username or existing[0]!r} exists already")
+    if existing:  # init makes the first one only; more with `sharehub user add --role admin`
+        print(f"administrator {existing[0]!r} exists already")
         return 0
     if not args.username:
         if not sys.stdin.isatty():
@@ -291,6 +291,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sharehub: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_format)
+    for name in unknown_variables():
+        print(
+            f"sharehub: {name} is not a setting and is ignored (see sharehub config)",
+            file=sys.stderr,
+        )
     host = PluginHost(settings)
     args = parser(host).parse_args(argv)
     args.plugin_host = host

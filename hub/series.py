@@ -111,13 +111,13 @@ def plan_series(
     makeup_days: bool = False,
 ) -> Plan:
     """Pure: the occurrences of a series, what was skipped and why, and make-up days."""
-    if first_start_local.tzinfo is not None:
-        first_start_local = first_start_local.astimezone(tz).replace(tzinfo=None)
     if not schedule.FIRST_YEAR <= first_start_local.year <= schedule.LAST_YEAR:
-        raise Invalid(
+        raise Invalid(  # checked before any zone arithmetic, which overflows at year 1 or 9999
             f"a series starts between {schedule.FIRST_YEAR} and {schedule.LAST_YEAR}",
             field="first_start",
         )
+    if first_start_local.tzinfo is not None:
+        first_start_local = first_start_local.astimezone(tz).replace(tzinfo=None)
     rule = parse_rrule(rrule_text, first_start_local, tz)
     plan = Plan()
     makeups: list[tuple[date, str]] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -20,7 +21,7 @@ SECRET_FIELDS = frozenset(
         "metrics_token",
     }
 )
-SECRET_WORDS = ("key", "secret", "passphrase", "password", "token")
+SECRET_WORDS = ("key", "secret", "passphrase", "password", "pwd", "token", "sign", "auth")
 
 
 class SettingsError(ValueError):
@@ -132,7 +133,7 @@ class Settings:
             out[PREFIX + f.name.upper()] = value
         for plugin, options in sorted(self.plugin_options.items()):
             for key, value in sorted(options.items()):
-                secret = any(word in key for word in SECRET_WORDS)
+                secret = _secretish(key)
                 out[f"{PLUGIN_PREFIX}{plugin.upper()}__{key.upper()}"] = (
                     mask(value) if secret and value else value
                 )
@@ -140,23 +141,27 @@ class Settings:
 
 
 def mask(value: str) -> str:
-    """Hide a secret but keep enough to tell two apart. In a URL, the password and any query
-    parameter named like a secret (``?password=``, ``sslpassword=``, ``token=``) are hidden."""
+    """Hide a secret but keep enough to tell two apart. In a URL: the password, and the value
+    of every parameter named like a secret in its query or fragment (``?password=``,
+    ``sslpassword=``, ``token=``, ``X-Amz-Signature=``, and Tencent's SRT stream id
+    ``#!::r=...,txSecret=...``)."""
     if "://" not in value:
         return value[:2] + "***" if len(value) > 8 else "***"
     scheme, rest = value.split("://", 1)
-    rest, hash_, fragment = rest.partition("#")
-    rest, question, query = rest.partition("?")
-    authority = rest.split("/", 1)[0]
-    if "@" in authority and ":" in authority.rsplit("@", 1)[0]:
-        creds, host = authority.rsplit("@", 1)
-        rest = f"{creds.split(':', 1)[0]}:***@{host}{rest[len(authority) :]}"
-    pairs = []
-    for pair in query.split("&") if query else []:
-        name, eq, _ = pair.partition("=")
-        secret = eq and any(word in name.lower() for word in SECRET_WORDS)
-        pairs.append(f"{name}=***" if secret else pair)
-    return f"{scheme}://{rest}{question}{'&'.join(pairs)}{hash_}{fragment}"
+    split = min((rest.find(c) for c in "?#" if c in rest), default=len(rest))
+    before, params = rest[:split], rest[split:]
+    at = before.rfind("@")
+    if at >= 0 and ":" in before[:at]:  # user:password@host; a password may hold "/" or "@"
+        before = f"{before[:at].split(':', 1)[0]}:***{before[at:]}"
+    params = URL_PARAM.sub(lambda m: f"{m[1]}=***" if _secretish(m[1]) else m[0], params)
+    return f"{scheme}://{before}{params}"
+
+
+URL_PARAM = re.compile(r"([^&,;#?:=/]+)=([^&,;#]*)")
+
+
+def _secretish(name: str) -> bool:
+    return any(word in name.lower() for word in SECRET_WORDS)
 
 
 def _coerce(name: str, raw: str, default: object) -> object:
@@ -204,6 +209,31 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if settings.embedded_worker not in {"auto", "on", "off"}:
         raise SettingsError(f"{PREFIX}EMBEDDED_WORKER must be auto, on or off")
     return settings
+
+
+NOT_SETTINGS = frozenset(
+    {
+        "SHAREHUB_FFMPEG",  # the ffmpeg binary (media.ffmpeg_bin)
+        "SHAREHUB_TEST_PG_URL",  # the tests' and benches' own
+        "SHAREHUB_BENCH_PG_URL",
+        "SHAREHUB_BENCH_EXAMPLES",
+        "SHAREHUB_SOAK_MINUTES",
+        "SHAREHUB_SCREENSHOTS",
+        "SHAREHUB_CHROMIUM",
+    }
+)
+"""Variables with the prefix that are read elsewhere, not settings."""
+
+
+def unknown_variables(env: dict[str, str] | None = None) -> list[str]:
+    """``SHAREHUB_*`` variables that name no setting (a typo, or a renamed setting)."""
+    env = dict(os.environ if env is None else env)
+    known = {PREFIX + f.name.upper() for f in fields(Settings)} | NOT_SETTINGS
+    return sorted(
+        name
+        for name in env
+        if name.startswith(PREFIX) and not name.startswith(PLUGIN_PREFIX) and name not in known
+    )
 
 
 def plugin_options(env: dict[str, str]) -> dict[str, dict[str, str]]:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -273,6 +274,8 @@ class RoundRobin(httpx.AsyncBaseTransport):
             extensions=request.extensions,
         )
         response = await self.inner.handle_async_request(forwarded)
+        if request.url.path.endswith("/beacons"):
+            LAST_BEACON[0] = time.monotonic()
         if response.status_code == 202 and request.url.path.endswith("/beacons"):
             with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
                 self.beacons.add(str(json.loads(request.content)["beacon_id"]))
@@ -306,6 +309,33 @@ async def views_flushed(http: httpx.AsyncClient, running: Cluster) -> None:
 
     await until("the servers to flush their beacons", written, running)
     transport.beacons.clear()
+
+
+LAST_BEACON = [0.0]
+"""When a test last sent a beacon to the servers (monotonic seconds)."""
+SETTLE_JOBS_SECONDS = 30.0
+
+
+async def settled(running: Cluster) -> None:
+    """Before a test empties the tables: the servers have flushed the beacons sent so far
+    (two flush intervals), and the workers have finished the due jobs queued so far, or at
+    most ``SETTLE_JOBS_SECONDS`` have passed. Recordings are not waited for: one listening
+    for a class that is then emptied away ends by itself (its session is gone)."""
+    from hub import jobs
+    from hub.tables import Job, JobState
+
+    wait = LAST_BEACON[0] + 2 * VIEW_FLUSH_SECONDS + 0.5 - time.monotonic()
+    if wait > 0:
+        await asyncio.sleep(wait)
+
+    async def idle() -> bool:
+        due = (Job.state == JobState.doing.value) | (
+            (Job.state == JobState.todo.value) & (Job.run_after <= datetime.now(UTC))
+        )
+        return await Job.count().where(due & (Job.kind != jobs.RECORD)).run() == 0
+
+    with contextlib.suppress(AssertionError):
+        await until("the workers to finish", idle, running, SETTLE_JOBS_SECONDS)
 
 
 async def until(

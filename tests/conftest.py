@@ -149,8 +149,11 @@ async def truncate_all() -> None:
 
 
 @pytest.fixture
-async def database(bound: str) -> str:
-    """An empty, migrated database on the current backend."""
+async def database(bound: str, hub_cluster: Cluster | None) -> str:
+    """An empty, migrated database on the current backend (on ``cluster``: once the processes
+    have written the last test's beacons and finished its jobs, so none lands in this one)."""
+    if hub_cluster is not None:
+        await cluster.settled(hub_cluster)
     await truncate_all()
     return bound
 

@@ -60,9 +60,7 @@ def wait_http(
         time.sleep(0.2)
 
 
-def start_sharehub(
-    args: list[str], env: dict[str, str], log: Path
-) -> subprocess.Popen[bytes]:
+def start_sharehub(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """``sharehub ARGS`` in the background, its output (both streams) in ``log``."""
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -74,13 +72,24 @@ def start_sharehub(
         )
 
 
+def start_server(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``sharehub serve`` on 127.0.0.1:``port``, not waited for (see ``wait_ready``)."""
+    return start_sharehub(["serve", "--host", "127.0.0.1", "--port", str(port)], env, log)
+
+
+def wait_ready(
+    port: int, process: subprocess.Popen[bytes], log: Path, ready: str = "/readyz"
+) -> None:
+    wait_http(f"http://127.0.0.1:{port}{ready}", process=process, log=log)
+
+
 def start_serve(
     port: int, env: dict[str, str], log: Path, ready: str = "/readyz"
 ) -> subprocess.Popen[bytes]:
     """``sharehub serve`` on 127.0.0.1:``port``, returned once ``ready`` answers 200."""
-    process = start_sharehub(["serve", "--host", "127.0.0.1", "--port", str(port)], env, log)
+    process = start_server(port, env, log)
     try:
-        wait_http(f"http://127.0.0.1:{port}{ready}", process=process, log=log)
+        wait_ready(port, process, log, ready)
     except BaseException:
         process.kill()
         process.wait()

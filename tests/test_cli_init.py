@@ -22,6 +22,8 @@ def test_init_from_flags_then_again_changes_nothing(tmp_path: Path) -> None:
     assert "exists already" in again.stdout
     bare = run(tmp_path, "init")
     assert bare.returncode == 0 and "exists already" in bare.stdout
+    other = run(tmp_path, "init", "--username", "second", "--password", "another-password")
+    assert other.returncode == 0 and "'root-admin' exists already" in other.stdout
     assert query(tmp_path, "SELECT username, role FROM hub_user") == [("root-admin", "admin")]
 
 
@@ -88,3 +90,10 @@ def test_config_hides_passwords_in_url_queries_and_shows_the_pool(tmp_path: Path
     bad = run(tmp_path, "config", SHAREHUB_PG_POOL="many")
     assert bad.returncode != 0 and "SHAREHUB_PG_POOL" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_a_variable_that_names_no_setting_is_reported(tmp_path: Path) -> None:
+    r = run(tmp_path, "config", SHAREHUB_SCHEDULE_CACHE_SECONDS="5", SHAREHUB_FFMPEG="ffmpeg")
+    assert r.returncode == 0, r.stderr
+    assert "SHAREHUB_SCHEDULE_CACHE_SECONDS is not a setting" in r.stderr
+    assert "SHAREHUB_FFMPEG" not in r.stderr  # read by the media worker: not a typo

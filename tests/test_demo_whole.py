@@ -17,7 +17,7 @@ async def test_a_demo_cut_short_leaves_nothing_and_the_next_run_fills(
     real = accounts.create_user
 
     async def fails_late(username: str, *args: object, **kw: object) -> int:
-        if username == "center3":  # the very last step: users after every session and booking
+        if username == "center3":  # late: the users come after every session and booking
             raise RuntimeError("power cut")
         return await real(username, *args, **kw)  # type: ignore[arg-type]
 

@@ -16,7 +16,7 @@ import pytest
 
 from hub import logs
 from tests.conftest import World
-from tests.test_views_processes import free_port, start_server, stop, wait_ready
+from tests.netutil import free_port, start_server, stop, wait_ready
 
 SHAREHUB = Path(sys.executable).parent / "sharehub"
 
@@ -157,3 +157,23 @@ def test_redact_hides_stream_secrets_in_quoted_urls() -> None:
     assert "srt://0.0.0.0:9001?mode=listener&passphrase=***&latency=120000'" in out
     assert "txTime=65AB" in out and "rtmp://u:***@push.example/live/s" in out
     assert logs.redact("no url here") == "no url here"
+
+
+@pytest.mark.parametrize(
+    "url, hidden, kept",
+    [
+        (
+            "srt://live.example:9000?streamid=#!::h=live.example,r=live/s1,txSecret=abc123,txTime=65AB",
+            "abc123",
+            "txTime=65AB",
+        ),
+        ("https://b.s3/k?X-Amz-Signature=f00d&X-Amz-Expires=3600", "f00d", "X-Amz-Expires=3600"),
+        ("postgresql://u:pa/ss@host/db", "pa/ss", "@host/db"),
+        ("postgresql://u:p4ss@[::1]:5432/db?sslmode=require", "p4ss", "[::1]:5432/db?sslmode"),
+        ("rtmp://push.example/live/s?auth_key=1700000000-0-0-abcdef", "abcdef", "/live/s?"),
+    ],
+    ids=["tencent-srt-streamid", "s3-presigned", "slash-in-password", "ipv6", "aliyun"],
+)
+def test_mask_forms_of_stream_and_database_urls(url: str, hidden: str, kept: str) -> None:
+    shown = logs.redact(f"opening '{url}' failed")
+    assert hidden not in shown and kept in shown and "***" in shown

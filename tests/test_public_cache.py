@@ -7,18 +7,27 @@ once; signed-in users and hidden sessions are never served from the shared copy.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
 from hub.pages.render import CSRF_MARK
+from hub.settings import Settings
 from hub.tables import Course, LiveSession
-from tests.conftest import World
+from tests.conftest import World, hub_settings
 
 pytestmark = pytest.mark.in_process("reads the process's own anonymous read cache")
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database: str) -> Settings:
+    """A shared copy lasts ten minutes here: no test depends on being faster than two seconds."""
+    return replace(hub_settings(tmp_path, database), public_cache_seconds=600)
 
 
 async def a_live_session(world: World) -> int:
@@ -96,6 +105,29 @@ async def test_signed_in_users_and_hidden_sessions_skip_the_shared_copy(world: W
     assert page.status_code == 200 and 'href="/center"' in page.text  # rendered for them
     answer = await world.get(f"/api/v1/sessions/{sid}/playback", who="center")
     assert answer.status_code == 200 and answer.json()["session_id"] == sid
+    # what was made for the signed-in center was not kept for everyone
+    assert (await world.client.get(f"/watch/{sid}")).status_code == 404
+    assert (await world.get(f"/api/v1/sessions/{sid}/playback")).status_code == 404
+
+
+async def test_a_planted_csrf_cookie_is_replaced_not_put_in_the_page(world: World) -> None:
+    sid = await a_live_session(world)
+    hostile = "a" * 32 + '"><meta http-equiv="refresh" content="0;url=https://evil.example/">'
+    async with new_browser(world) as browser:
+        browser.cookies.set("sharehub_csrf", hostile, domain="testserver.local")
+        r = await browser.get(f"/watch/{sid}")
+        assert r.status_code == 200
+        assert "evil.example" not in r.text
+        fresh = r.cookies.get("sharehub_csrf")  # a new, well-formed token replaces it
+        assert fresh and re.fullmatch(r"[A-Za-z0-9_-]{32,128}", fresh)
+        assert set(TOKEN.findall(r.text)) == {fresh}
+
+
+async def test_each_query_has_its_own_page(world: World) -> None:
+    this_week = await world.client.get("/")
+    next_week = await world.client.get("/", params={"week": "next"})
+    assert this_week.status_code == next_week.status_code == 200
+    assert this_week.text != next_week.text
 
 
 async def test_playback_answer_is_shared_by_anonymous_viewers_until_a_write(

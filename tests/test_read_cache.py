@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+
+import pytest
 
 from hub.cache import ResponseCache
 from tests.conftest import World
@@ -58,3 +61,33 @@ def test_cache_expires_and_ignores_answers_computed_before_a_write() -> None:
     cache.put("k", b"stale", generation)
     assert cache.get("k") is None
     assert ResponseCache(ttl=0).get("k") is None
+
+
+async def test_a_rush_of_misses_makes_the_answer_once_and_errors_are_not_kept() -> None:
+    cache = ResponseCache(ttl=60)
+    made = 0
+    gate = asyncio.Event()
+
+    async def make() -> bytes:
+        nonlocal made
+        made += 1
+        await gate.wait()
+        return b"page"
+
+    waiting = [asyncio.create_task(cache.shared("k", make)) for _ in range(50)]
+    await asyncio.sleep(0.01)
+    gate.set()
+    assert await asyncio.gather(*waiting) == [b"page"] * 50
+    assert made == 1
+    assert await cache.shared("k", make) == b"page" and made == 1  # kept
+
+    async def missing() -> bytes:
+        raise LookupError("session 9 not found")
+
+    for _ in range(2):
+        with pytest.raises(LookupError):
+            await cache.shared("gone", missing)
+    assert cache.get("gone") is None
+    cache.invalidate()  # a write: the next miss makes the answer again
+    assert await cache.shared("k", make) == b"page" and made == 2
+    assert await ResponseCache(ttl=0).shared("k", make) == b"page" and made == 3  # never kept

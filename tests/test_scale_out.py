@@ -30,7 +30,7 @@ import pytest
 from hub import exports, views
 from hub.tables import Job, LiveSession, ViewerWindow, ViewTally
 from tests.conftest import World, reseeded
-from tests.test_views_processes import free_port, start_server, stop, wait_ready
+from tests.netutil import free_port, moto_server, start_server, start_sharehub, stop, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -51,45 +51,12 @@ async def world(module_client: World, backend: str) -> World:
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A moto S3 server on a free loopback port, as one S3 endpoint shared by all processes."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    script = Path(sys.executable).parent / "moto_server"
-    command = (
-        [str(script), "-H", "127.0.0.1", "-p", str(port)]
-        if script.exists()
-        else [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    )
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"{url}/moto-api/", timeout=2)
-            break
-        except httpx.HTTPError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"moto_server did not start: {log.read_text()}") from None
-            time.sleep(0.2)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as url:
+        yield url
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [str(SHAREHUB), "worker", "--poll", "0.2"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+    return start_sharehub(["worker", "--poll", "0.2"], env, log)
 
 
 def wait_for(what: str, check: object, timeout: float = 120.0) -> None:

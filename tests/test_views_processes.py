@@ -12,8 +12,6 @@ import os
 import random
 import secrets
 import signal
-import socket
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -26,6 +24,7 @@ import pytest
 from hub import views
 from hub.tables import LiveSession, ViewerWindow, ViewPeak, ViewTally
 from tests.conftest import World, reseeded
+from tests.netutil import free_port, start_server, stop, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -33,47 +32,6 @@ THRESHOLD = 3
 VIEWERS = 80
 BEACONS_EACH = 3
 SHAREHUB = Path(sys.executable).parent / "sharehub"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [str(SHAREHUB), "serve", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-
-
-def wait_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server on {port} did not start: {log.read_text()}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> int:
-    process.send_signal(signal.SIGTERM)
-    try:
-        return process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise
 
 
 @pytest.fixture

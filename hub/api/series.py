@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, get, post
 
-from hub import series
+from hub import db, series
 from hub.accounts import Principal
 from hub.api.common import Name, PathId, need
 from hub.api.streams import check_provider_choice
@@ -193,17 +193,17 @@ class TermController(Controller):
                     f"{data.ends_on})",
                     field=f"breaks[{i}].starts_on",
                 )
-        rows = await Term.insert(
-            Term(name=data.name, starts_on=data.starts_on, ends_on=data.ends_on)
-        ).run()
-        term_id = rows[0]["id"]
-        if data.breaks:
-            await TermBreak.insert(
-                *[
+        async with db.write_transaction():  # the term with all its breaks, or nothing
+            rows = await Term.insert(
+                Term(name=data.name, starts_on=data.starts_on, ends_on=data.ends_on)
+            ).run()
+            term_id = rows[0]["id"]
+            if data.breaks:
+                breaks = [
                     TermBreak(term=term_id, name=b.name, starts_on=b.starts_on, ends_on=b.ends_on)
                     for b in data.breaks
                 ]
-            ).run()
+                await TermBreak.insert(*breaks).run()
         return await term_out(term_id)
 
     @get("/{term_id:int}")

@@ -191,12 +191,9 @@ class SessionController(Controller):
         course_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
         tz: TzParam = None,
     ) -> Page[SessionOut]:
-        """The schedule: sessions in a date range (viewer's time zone), filtered, paginated."""
-        cache: ResponseCache = request.app.state.read_cache
-        key = "sessions?" + request.scope["query_string"].decode("latin-1")
-        generation = cache.generation
-        if principal is None and (body := cache.get(key)) is not None:
-            return Response(body, media_type=MediaType.JSON)  # type: ignore[return-value]
+        """The schedule: sessions in a date range (viewer's time zone), filtered, paginated.
+
+        Anonymous answers are shared for ``public_cache_seconds`` (hub/cache.py)."""
         zone = viewer_zone(tz, principal, settings.timezone)
         first, last = iso_day(date_from, "from"), iso_day(date_to, "to")
         if first is None and last is None:
@@ -230,22 +227,30 @@ class SessionController(Controller):
                 )
         if principal is None:
             where &= LiveSession.course.visibility == Visibility.public.value
-        rows = await session_rows(where, limit=per_page, offset=(page - 1) * per_page)
-        if len(rows) < per_page and (page == 1 or rows):
-            total = (page - 1) * per_page + len(rows)
-        else:
-            total = await LiveSession.count().where(where).run()
-        page_out = Page(
-            items=[SessionOut.from_row(r, zone) for r in rows],
-            page=page,
-            per_page=per_page,
-            total=total,
-        )
-        if principal is None:
-            body = msgspec.json.encode(page_out)
-            cache.put(key, body, generation)
-            return Response(body, media_type=MediaType.JSON)  # type: ignore[return-value]
-        return page_out
+
+        async def listing() -> Page[SessionOut]:
+            rows = await session_rows(where, limit=per_page, offset=(page - 1) * per_page)
+            if len(rows) < per_page and (page == 1 or rows):
+                total = (page - 1) * per_page + len(rows)
+            else:
+                total = await LiveSession.count().where(where).run()
+            return Page(
+                items=[SessionOut.from_row(r, zone) for r in rows],
+                page=page,
+                per_page=per_page,
+                total=total,
+            )
+
+        if principal is not None:
+            return await listing()
+
+        async def encoded() -> bytes:
+            return msgspec.json.encode(await listing())
+
+        cache: ResponseCache = request.app.state.read_cache
+        key = "sessions?" + request.scope["query_string"].decode("latin-1")
+        body = await cache.shared(key, encoded)
+        return Response(body, media_type=MediaType.JSON)  # type: ignore[return-value]
 
     @post("/", guards=[teacher_or_admin])
     async def create_session(
@@ -297,7 +302,7 @@ class SessionController(Controller):
         current = await schedule.get_session(session_id)
         schedule.may_teach(who, current["teacher"])  # also for an empty patch (it answers)
         # check everything first ...
-        options: dict[str, Any] | None = None
+        choice: tuple[str, dict[str, Any]] | None = None
         if data.provider is not msgspec.UNSET or data.provider_settings is not msgspec.UNSET:
             if current["status"] != SessionStatus.scheduled:
                 raise Conflict(
@@ -310,8 +315,9 @@ class SessionController(Controller):
                 if data.provider_settings is msgspec.UNSET
                 else data.provider_settings
             )
-            options = check_provider_choice(plugins, provider, raw)
-        if data.status is not msgspec.UNSET and data.status is not SessionStatus.cancelled:
+            choice = (provider, check_provider_choice(plugins, provider, raw))
+        cancel = data.status is not msgspec.UNSET
+        if cancel and data.status is not SessionStatus.cancelled:
             raise Invalid("only 'cancelled' can be set here", field="status")
         moved: tuple[datetime, datetime] | None = None
         if data.starts_at is not msgspec.UNSET or data.ends_at is not msgspec.UNSET:
@@ -324,9 +330,14 @@ class SessionController(Controller):
                 else current["ends_at"],
             )
             schedule.check_interval(*moved)
-        # ... then write it in one transaction (a clash or a conflict undoes every part)
+        if cancel and moved is not None:
+            raise Invalid("cancel a session or move it, not both in one change", field="status")
+        # ... then write it in one transaction (a clash or a conflict undoes every part), the
+        # teacher's lock first, as every schedule change takes it: two changes never deadlock
         async with db.write_transaction():
-            if options is not None:
+            await schedule.lock(schedule.LOCK_TEACHER, current["teacher"])
+            if choice is not None:
+                provider, options = choice
                 await (
                     LiveSession.update(
                         {LiveSession.provider: provider, LiveSession.provider_settings: options}
@@ -334,7 +345,7 @@ class SessionController(Controller):
                     .where(LiveSession.id == session_id)
                     .run()
                 )
-            if data.status is not msgspec.UNSET:
+            if cancel:
                 await schedule.cancel_session(who, session_id)
             if moved is not None:
                 await schedule.move_session(who, session_id, *moved, tz)

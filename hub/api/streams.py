@@ -233,29 +233,31 @@ class StreamController(Controller):
         Anonymous answers are shared for ``public_cache_seconds`` (the class-start rush asks
         for the same one thousands of times); the URLs inside last ``PLAYBACK_TTL``."""
         headers = {"Cache-Control": "private, max-age=30"}
+
+        async def answer() -> PlaybackOut:
+            row = await live.session_row(session_id)
+            if row["visibility"] != Visibility.public and principal is None:
+                raise NotFound(f"session {session_id} not found", field="session_id")
+            if row["status"] == SessionStatus.cancelled:
+                raise Conflict(f"session {session_id} is cancelled", field="status")
+            provider = usable_provider(plugins, row["provider"])
+            now = datetime.now(UTC)
+            ctx = await live.prepared_context(row, plugins, settings, now)
+            playback: Playback = provider.playback(ctx, now + PLAYBACK_TTL)
+            return PlaybackOut(
+                session_id=session_id,
+                provider=provider.name,
+                status=row["status"],
+                urls=list(playback.urls),
+                expires_at=playback.expires_at,
+            )
+
+        if principal is not None:
+            return Response(await answer(), headers=headers)
+
+        async def encoded() -> bytes:
+            return msgspec.json.encode(await answer())
+
         cache: ResponseCache = request.app.state.read_cache
-        key = f"playback:{session_id}"
-        generation = cache.generation
-        if principal is None and (body := cache.get(key)) is not None:
-            return Response(body, media_type=MediaType.JSON, headers=headers)  # type: ignore[return-value]
-        row = await live.session_row(session_id)
-        if row["visibility"] != Visibility.public and principal is None:
-            raise NotFound(f"session {session_id} not found", field="session_id")
-        if row["status"] == SessionStatus.cancelled:
-            raise Conflict(f"session {session_id} is cancelled", field="status")
-        provider = usable_provider(plugins, row["provider"])
-        now = datetime.now(UTC)
-        ctx = await live.prepared_context(row, plugins, settings, now)
-        playback: Playback = provider.playback(ctx, now + PLAYBACK_TTL)
-        out = PlaybackOut(
-            session_id=session_id,
-            provider=provider.name,
-            status=row["status"],
-            urls=list(playback.urls),
-            expires_at=playback.expires_at,
-        )
-        if principal is None:
-            body = msgspec.json.encode(out)
-            cache.put(key, body, generation)
-            return Response(body, media_type=MediaType.JSON, headers=headers)  # type: ignore[return-value]
-        return Response(out, headers=headers)
+        body = await cache.shared(f"playback:{session_id}", encoded)
+        return Response(body, media_type=MediaType.JSON, headers=headers)  # type: ignore[return-value]

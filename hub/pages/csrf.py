@@ -11,6 +11,7 @@ API is not affected (it takes JSON bodies, which a cross-site form cannot send).
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from typing import Any
 
@@ -22,12 +23,14 @@ from hub.security import secure_cookies
 
 COOKIE = "sharehub_csrf"
 FIELD = "csrf_token"
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32,128}")
+"""A token as ``secrets.token_urlsafe(32)`` makes it; any other cookie value is replaced."""
 
 
 def token_of(request: Request[Any, Any, Any]) -> tuple[str, Cookie | None]:
     """The request's token, and the cookie to set when the browser has none yet."""
     current = request.cookies.get(COOKIE, "")
-    if len(current) >= 32:
+    if TOKEN_SHAPE.fullmatch(current):  # only what we hand out: it goes into pages as it is
         return current, None
     token = secrets.token_urlsafe(32)
     cookie = Cookie(

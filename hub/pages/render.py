@@ -22,6 +22,7 @@ from litestar.datastructures import Cookie
 from litestar.enums import MediaType
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
+from markupsafe import escape
 
 from hub.accounts import Principal
 from hub.cache import ResponseCache
@@ -152,20 +153,20 @@ async def public_page(
     Each anonymous viewer gets the cached page with their own CSRF token put in."""
     if principal_of(request) is not None:
         return page(request, template, await build(), lang=lang)
-    cache: ResponseCache = request.app.state.read_cache
-    query = request.scope["query_string"].decode("latin-1")
-    key = f"page:{lang.locale}:{lang.zone_name()}:{request.url.path}?{query}"
-    generation = cache.generation
-    body = cache.get(key)
-    if body is None:
+
+    async def rendered() -> bytes:
         ctx = base_context(request, lang)
         ctx.update(await build())
         ctx["csrf_token"] = CSRF_MARK
-        body = environment().get_template(template).render(ctx).encode()
-        cache.put(key, body, generation)
+        return environment().get_template(template).render(ctx).encode()
+
+    cache: ResponseCache = request.app.state.read_cache
+    query = request.scope["query_string"].decode("latin-1")
+    key = f"page:{lang.locale}:{lang.zone_name()}:{request.url.path}?{query}"
+    body = await cache.shared(key, rendered)
     token, cookie = csrf.token_of(request)
     return Response(
-        body.replace(CSRF_MARK.encode(), token.encode()),
+        body.replace(CSRF_MARK.encode(), str(escape(token)).encode()),
         media_type=MediaType.HTML,
         cookies=[cookie] if cookie else [],
         headers={"Cache-Control": "private, no-cache"},
