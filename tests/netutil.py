@@ -33,6 +33,18 @@ def free_udp_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def udp_bound(port: int) -> bool:
+    """Whether some process on this machine listens on UDP ``port`` (an SRT listener)."""
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        if any(int(line.split()[1].rsplit(":", 1)[1], 16) == port for line in lines):
+            return True
+    return False
+
+
 def log_tail(log: Path | None, chars: int = 3000) -> str:
     if log is None or not log.exists():
         return ""

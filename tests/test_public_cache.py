@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -18,6 +17,7 @@ from hub.pages.render import CSRF_MARK
 from hub.settings import Settings
 from hub.tables import Course, LiveSession
 from tests.conftest import World, hub_settings
+from tests.test_views import new_session
 
 pytestmark = pytest.mark.in_process("reads the process's own anonymous read cache")
 
@@ -30,20 +30,6 @@ def settings(tmp_path: Path, database: str) -> Settings:
     return replace(hub_settings(tmp_path, database), public_cache_seconds=600)
 
 
-async def a_live_session(world: World) -> int:
-    start = datetime.now(UTC) - timedelta(minutes=5)
-    row = await LiveSession.insert(
-        LiveSession(
-            course=world.ids["course"],
-            teacher=world.ids["teacher_id"],
-            starts_at=start,
-            ends_at=start + timedelta(hours=1),
-            status="live",
-        )
-    ).run()
-    return int(row[0]["id"])
-
-
 def new_browser(world: World) -> httpx.AsyncClient:
     """Another anonymous browser on the same app (its own cookie jar)."""
     return httpx.AsyncClient(transport=world.client._transport, base_url=world.client.base_url)
@@ -52,7 +38,7 @@ def new_browser(world: World) -> httpx.AsyncClient:
 async def test_each_anonymous_viewer_gets_their_own_token_in_the_shared_page(
     world: World,
 ) -> None:
-    sid = await a_live_session(world)
+    sid = await new_session(world)
     async with new_browser(world) as one, new_browser(world) as two:
         first = await one.get(f"/watch/{sid}")
         second = await two.get(f"/watch/{sid}")
@@ -73,7 +59,7 @@ async def test_each_anonymous_viewer_gets_their_own_token_in_the_shared_page(
 
 
 async def test_a_write_shows_at_once_and_each_language_has_its_page(world: World) -> None:
-    sid = await a_live_session(world)
+    sid = await new_session(world)
     before = await world.client.get(f"/watch/{sid}")
     assert "数学直播课" in before.text
     english = await world.client.get(f"/watch/{sid}", headers={"Accept-Language": "en"})
@@ -93,7 +79,7 @@ async def test_a_write_shows_at_once_and_each_language_has_its_page(world: World
 
 
 async def test_signed_in_users_and_hidden_sessions_skip_the_shared_copy(world: World) -> None:
-    sid = await a_live_session(world)
+    sid = await new_session(world)
     assert (await world.client.get(f"/watch/{sid}")).status_code == 200  # now cached
     hidden = await world.patch(
         f"/api/v1/courses/{world.ids['course']}", {"visibility": "centers"}, "admin"
@@ -111,7 +97,7 @@ async def test_signed_in_users_and_hidden_sessions_skip_the_shared_copy(world: W
 
 
 async def test_a_planted_csrf_cookie_is_replaced_not_put_in_the_page(world: World) -> None:
-    sid = await a_live_session(world)
+    sid = await new_session(world)
     hostile = "a" * 32 + '"><meta http-equiv="refresh" content="0;url=https://evil.example/">'
     async with new_browser(world) as browser:
         browser.cookies.set("sharehub_csrf", hostile, domain="testserver.local")
@@ -133,7 +119,7 @@ async def test_each_query_has_its_own_page(world: World) -> None:
 async def test_playback_answer_is_shared_by_anonymous_viewers_until_a_write(
     world: World,
 ) -> None:
-    sid = await a_live_session(world)
+    sid = await new_session(world)
     first = await world.get(f"/api/v1/sessions/{sid}/playback")
     second = await world.get(f"/api/v1/sessions/{sid}/playback")
     assert first.status_code == second.status_code == 200

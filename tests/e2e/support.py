@@ -35,20 +35,6 @@ free_tcp_port = free_port
 """tests/netutil.py's ``free_port``, by the name the e2e and fault tests import."""
 
 
-def udp_port_bound(port: int) -> bool:
-    """Whether some process on this machine listens on UDP ``port`` (an SRT listener)."""
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            local = line.split()[1]
-            if int(local.rsplit(":", 1)[1], 16) == port:
-                return True
-    return False
-
-
 def nginx_missing() -> str | None:
     """Why nginx tests cannot run here, or None (scripts/apt-packages.txt installs both)."""
     if shutil.which("nginx") is None:

@@ -37,8 +37,8 @@ from tests.e2e.support import (
     served_hub,
     start_push,
     status_of,
-    udp_port_bound,
 )
+from tests.netutil import udp_bound
 
 PUSH_SECONDS = 20
 SEGMENT_SECONDS = 2  # e2e_settings sets segment_seconds=2
@@ -154,7 +154,7 @@ async def test_srt_push_recorded_live_then_ended(hub: Hub, tmp_path: Path) -> No
     async with running_worker(hub):
         # the worker opens the SRT listener ahead of the class
         async def listening() -> bool:
-            return udp_port_bound(port)
+            return udp_bound(port)
 
         await eventually(listening, "the SRT listener")
 

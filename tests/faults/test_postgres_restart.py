@@ -23,7 +23,7 @@ import pytest
 
 from media.playlist import parse_playlist
 from media.workdir import segment_number
-from tests.e2e.support import finished, free_udp_port, start_push, udp_port_bound
+from tests.e2e.support import finished, free_udp_port, start_push
 from tests.faults.support import (
     free_tcp_port,
     hub_env,
@@ -32,6 +32,7 @@ from tests.faults.support import (
     start_serve,
     stop_serve,
 )
+from tests.netutil import udp_bound
 
 pytestmark = [
     pytest.mark.slow,
@@ -130,7 +131,7 @@ async def test_postgresql_restart_mid_class(tmp_path: Path) -> None:
                 url = endpoint["url"]
 
                 async def listening() -> bool:
-                    return udp_port_bound(srt_port)
+                    return udp_bound(srt_port)
 
                 await until(listening, "the worker's SRT listener", 60)
                 push = await start_push(url, PUSH_SECONDS, "mpegts")
