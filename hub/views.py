@@ -49,6 +49,10 @@ MAX_AGE = 600.0
 """A beacon older than this (by its ``at``) is refused: a retrying player gives up sooner."""
 WALL_SLACK = 2.0
 """Seconds reported may exceed the wall time since the viewer's last beacon by this much."""
+STALL_ALLOWANCE = 30.0
+"""A server that stalled (a busy core, a long pause) handles two beacons of one viewer back to
+back: the gap between their ``at`` times, as the player sent them, counts as wall time too, up
+to this much beyond the gap the server saw."""
 SEEN_KEEP = 86_400
 """Beacon ids are kept a day; a beacon is refused long before (``MAX_AGE``)."""
 LIVE_EARLY = timedelta(minutes=15)
@@ -158,7 +162,8 @@ class ViewCounter:
         self._key = hashlib.sha256(("views:" + self.settings.secret_key).encode()).digest()
         self._by_viewer = RateLimiter(self.settings.view_rate_viewer)
         self._by_address = RateLimiter(self.settings.view_rate_address)
-        self._last_beacon: dict[str, float] = {}
+        self._last_beacon: dict[str, tuple[float, float]] = {}
+        """Viewer -> (when this process took its last beacon, that beacon's ``at``)."""
         self._recent_ids: dict[str, float] = {}
         self._sessions: dict[int, tuple[float, SessionInfo | None]] = {}
         self._lock = asyncio.Lock()
@@ -245,15 +250,18 @@ class ViewCounter:
         if beacon_id in self._recent_ids:
             return False
         previous = self._last_beacon.get(viewer)
-        if previous is not None and seconds > now - previous + WALL_SLACK:
-            raise Invalid(
-                f"{seconds:g} seconds watched, but only {now - previous:.1f} s passed since "
-                "this viewer's last beacon",
-                field="seconds",
-            )
+        if previous is not None:
+            seen = now - previous[0]
+            passed = max(seen, min(sent - previous[1], seen + STALL_ALLOWANCE))
+            if seconds > passed + WALL_SLACK:
+                raise Invalid(
+                    f"{seconds:g} seconds watched, but only {passed:.1f} s passed since "
+                    "this viewer's last beacon",
+                    field="seconds",
+                )
         if len(self.pending) >= MAX_PENDING:
             raise Overloaded("the view tally cannot be written now; try again later")
-        self._last_beacon[viewer] = now
+        self._last_beacon[viewer] = (now, sent)
         self._recent_ids[beacon_id] = now
         self.pending.append(
             Beacon(beacon_id, session_id, viewer, kind, round(seconds * 1000), now, center_id)
@@ -304,7 +312,7 @@ class ViewCounter:
             return
         self._last_prune = now
         horizon = now - MAX_AGE
-        self._last_beacon = {k: v for k, v in self._last_beacon.items() if v >= horizon}
+        self._last_beacon = {k: v for k, v in self._last_beacon.items() if v[0] >= horizon}
         self._recent_ids = {k: v for k, v in self._recent_ids.items() if v >= horizon}
 
     async def prune_seen(self) -> int:

@@ -34,6 +34,7 @@ IN_PROCESS = "in_process"
 """Marker of tests that need the app in the test's own process (skipped on ``cluster``)."""
 HUB_FIXTURES = ("world", "module_client", "seeded")
 """Fixtures that talk to the hub (the cluster's servers on ``cluster``)."""
+HERE = Path(__file__).resolve().parent
 PROCESS_TESTS = ("test_views_processes.py", "test_scale_out.py")
 """Tests that start hub processes of their own: no cluster variant."""
 
@@ -73,7 +74,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         else:
             names = getattr(item, "fixturenames", ())
             talks = any(name in names for name in HUB_FIXTURES)
-            if item.path.name in PROCESS_TESTS or not talks:
+            # tests/media, e2e, faults and browser run hub processes or workers of their own
+            own_processes = item.path.name in PROCESS_TESTS or item.path.parent != HERE
+            if own_processes or not talks:
                 dropped.append(item)
                 continue
         keep.append(item)

@@ -337,6 +337,27 @@ async def test_more_seconds_than_wall_time_is_refused(world: World, clock: Clock
     assert len(counter(world).pending) == 1
 
 
+@pytest.mark.in_process("the wall-time check keeps a viewer's last beacon in one process's memory")
+async def test_a_stalled_server_still_takes_beacons_the_player_sent_apart(
+    world: World, clock: Clock
+) -> None:
+    session = await new_session(world)
+    clock.now += 1
+
+    def sent(seconds_ago: float) -> str:
+        return datetime.fromtimestamp(clock.now - seconds_ago, UTC).isoformat()
+
+    # the server handles three beacons at one moment; the player sent them 9 s and 31 s apart
+    first = beacon("patient-viewer", 5, clock, at=sent(40))
+    assert (await send(world, session, first)).status_code == 202
+    second = beacon("patient-viewer", 9, clock, at=sent(31))
+    assert (await send(world, session, second)).status_code == 202
+    # the players' clock is trusted only views.STALL_ALLOWANCE (30 s) beyond the server's
+    third = beacon("patient-viewer", 40, clock, at=sent(0))
+    assert (await send(world, session, third)).status_code == 400
+    assert len(counter(world).pending) == 2
+
+
 async def test_sessions_that_cannot_be_watched(world: World, clock: Clock) -> None:
     cancelled = await new_session(world, status=SessionStatus.cancelled)
     assert (await send(world, cancelled, beacon("a-viewer", 5, clock))).status_code == 409

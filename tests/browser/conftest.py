@@ -121,7 +121,7 @@ def live_hls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHls]:
         yield LiveHls(f"http://127.0.0.1:{server.server_address[1]}/index.m3u8", folder)
     finally:
         server.shutdown()
-        stop(encoder, timeout=10)
+        stop(encoder)
 
 
 @dataclass
@@ -186,7 +186,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, live_hls: LiveHls) -> Iterator
         wait_http(f"http://127.0.0.1:{port}/healthz", process=server, log=log)
         yield Hub(f"http://127.0.0.1:{port}", ids, data)
     finally:
-        stop(server, timeout=20)
+        stop(server)  # the embedded worker hands its recording back first
 
 
 @pytest.fixture(scope="module")
