@@ -118,6 +118,7 @@ class Recorder:
         self.state = RecorderState()
         self._run_index = 0
         self._process: asyncio.subprocess.Process | None = None
+        self._exited: asyncio.Task[int] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stderr: collections.deque[str] = collections.deque(maxlen=40)
         self._lock: IO[bytes] | None = None
@@ -174,6 +175,7 @@ class Recorder:
             stderr=asyncio.subprocess.PIPE,
             preexec_fn=_die_with_parent,
         )
+        self._exited = asyncio.ensure_future(self._process.wait())
         self.state.ffmpeg_pid = self._process.pid
         self.work.save_state(self.state)
         self._tasks = [
@@ -232,12 +234,11 @@ class Recorder:
         return await self.wait()
 
     async def _exited_within(self, seconds: float) -> bool:
-        assert self._process is not None
-        try:
-            await asyncio.wait_for(asyncio.shield(self._process.wait()), seconds)
-        except TimeoutError:
-            return False
-        return True
+        """Whether ffmpeg exits within ``seconds``. One waiting task per ffmpeg run, made once:
+        a new ``process.wait()`` per poll would leave a pending task behind every time."""
+        assert self._exited is not None
+        done, _ = await asyncio.wait({self._exited}, timeout=seconds)
+        return bool(done)
 
     def _take_lock(self) -> None:
         handle = (self.work.path / LOCK_NAME).open("wb")
@@ -282,8 +283,7 @@ class Recorder:
             await self._sweep()
             if exited:
                 break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._process.wait()), self.poll_interval)
+            await self._exited_within(self.poll_interval)
         if len(self.spool) and self._retry_at > time.monotonic():
             self._retry_at = 0.0  # one last try before reporting what is left in the spool
             await self._sweep()

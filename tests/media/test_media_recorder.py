@@ -138,3 +138,23 @@ async def test_stop_escalates_when_ffmpeg_ignores_q(tmp_path: Path) -> None:
     assert time.monotonic() - began < 3
     assert summary.returncode is not None and summary.segments_shipped == 0
     assert not recorder.running
+
+
+@pytest.mark.asyncio
+async def test_a_long_recording_leaves_no_task_behind_each_poll(
+    source_ts: Path, tmp_path: Path
+) -> None:
+    """Each poll of ffmpeg once made a new waiting task that outlived it: a class of hours
+    grew the worker by thousands of tasks. Polling 50 times a second shows any such leak."""
+    storage = LocalStorage(tmp_path / "store")
+    recorder = Recorder(
+        str(source_ts), tmp_path / "work", storage, PREFIX, segment_seconds=2, realtime=True
+    )
+    recorder.poll_interval = 0.02
+    await recorder.start()
+    await asyncio.sleep(2)
+    early = len(asyncio.all_tasks())
+    await asyncio.sleep(6)  # 300 more polls
+    assert recorder.running
+    assert len(asyncio.all_tasks()) <= early + 2
+    assert (await recorder.wait()).returncode == 0
