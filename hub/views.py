@@ -250,7 +250,10 @@ class ViewCounter:
         if beacon_id in self._recent_ids:
             return False
         previous = self._last_beacon.get(viewer)
-        if previous is not None:
+        # a beacon sent before the last one taken but arriving after it (another connection,
+        # a slow server) covers an earlier stretch: it is not held against the last one
+        late = previous is not None and sent < previous[1]
+        if previous is not None and not late:
             seen = now - previous[0]
             passed = max(seen, min(sent - previous[1], seen + STALL_ALLOWANCE))
             if seconds > passed + WALL_SLACK:
@@ -261,7 +264,8 @@ class ViewCounter:
                 )
         if len(self.pending) >= MAX_PENDING:
             raise Overloaded("the view tally cannot be written now; try again later")
-        self._last_beacon[viewer] = (now, sent)
+        if not late:
+            self._last_beacon[viewer] = (now, sent)
         self._recent_ids[beacon_id] = now
         self.pending.append(
             Beacon(beacon_id, session_id, viewer, kind, round(seconds * 1000), now, center_id)

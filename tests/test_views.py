@@ -356,6 +356,11 @@ async def test_a_stalled_server_still_takes_beacons_the_player_sent_apart(
     third = beacon("patient-viewer", 40, clock, at=sent(0))
     assert (await send(world, session, third)).status_code == 400
     assert len(counter(world).pending) == 2
+    # one sent between the first two that arrives last is taken: it covers an earlier stretch
+    between = beacon("patient-viewer", 8, clock, at=sent(35))
+    assert (await send(world, session, between)).status_code == 202
+    third = beacon("patient-viewer", 40, clock, at=sent(0))  # and the check still holds
+    assert (await send(world, session, third)).status_code == 400
 
 
 async def test_sessions_that_cannot_be_watched(world: World, clock: Clock) -> None:
