@@ -194,41 +194,41 @@ class SessionController(Controller):
         """The schedule: sessions in a date range (viewer's time zone), filtered, paginated.
 
         Anonymous answers are shared for ``public_cache_seconds`` (hub/cache.py)."""
-        zone = viewer_zone(tz, principal, settings.timezone)
-        first, last = iso_day(date_from, "from"), iso_day(date_to, "to")
-        if first is None and last is None:
-            first = datetime.now(UTC).astimezone(zone).date()  # what is on from today
-        lo, hi = day_bounds(first, last, zone)
-        where: Any = WhereRaw("1 = 1")
-        if lo:
-            where &= LiveSession.ends_at > lo
-        if hi:
-            where &= LiveSession.starts_at < hi
-        if subject:
-            where &= LiveSession.course.subject == subject
-        if grade:
-            where &= (LiveSession.course.grade_min <= grade) & (
-                LiveSession.course.grade_max >= grade
-            )
-        if status:
-            where &= LiveSession.status == status.value
-        if teacher_id:
-            where &= LiveSession.teacher == teacher_id
-        if course_id:
-            where &= LiveSession.course == course_id
-        for column, value in (
-            (Booking.center.province, province),
-            (Booking.center.city, city),
-            (Booking.center.county, county),
-        ):
-            if value:
-                where &= LiveSession.id.is_in(
-                    Booking.select(Booking.session).where(column == value)
-                )
-        if principal is None:
-            where &= LiveSession.course.visibility == Visibility.public.value
 
         async def listing() -> Page[SessionOut]:
+            zone = viewer_zone(tz, principal, settings.timezone)
+            first, last = iso_day(date_from, "from"), iso_day(date_to, "to")
+            if first is None and last is None:
+                first = datetime.now(UTC).astimezone(zone).date()  # what is on from today
+            lo, hi = day_bounds(first, last, zone)
+            where: Any = WhereRaw("1 = 1")
+            if lo:
+                where &= LiveSession.ends_at > lo
+            if hi:
+                where &= LiveSession.starts_at < hi
+            if subject:
+                where &= LiveSession.course.subject == subject
+            if grade:
+                where &= (LiveSession.course.grade_min <= grade) & (
+                    LiveSession.course.grade_max >= grade
+                )
+            if status:
+                where &= LiveSession.status == status.value
+            if teacher_id:
+                where &= LiveSession.teacher == teacher_id
+            if course_id:
+                where &= LiveSession.course == course_id
+            for column, value in (
+                (Booking.center.province, province),
+                (Booking.center.city, city),
+                (Booking.center.county, county),
+            ):
+                if value:
+                    where &= LiveSession.id.is_in(
+                        Booking.select(Booking.session).where(column == value)
+                    )
+            if principal is None:
+                where &= LiveSession.course.visibility == Visibility.public.value
             rows = await session_rows(where, limit=per_page, offset=(page - 1) * per_page)
             if len(rows) < per_page and (page == 1 or rows):
                 total = (page - 1) * per_page + len(rows)
