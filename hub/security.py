@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -153,8 +154,12 @@ def wait_seconds(failures: int, last_ms: int, free: int, cap: int, now_ms: int) 
     return 0 if left_ms <= 0 else -(-left_ms // 1000)
 
 
+clock: Callable[[], float] = time.time
+"""The sign-in throttle's clock, seconds since the epoch (tests replace it to control time)."""
+
+
 def _now_ms() -> int:
-    return int(time.time() * 1000)
+    return int(clock() * 1000)
 
 
 async def check_login(username: str, address: str, settings: Settings) -> None:

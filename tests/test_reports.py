@@ -39,7 +39,8 @@ async def programme(world: World) -> dict[str, Any]:
     return await make_programme(world)
 
 
-IATI = Path(__file__).resolve().parents[2] / "shared" / "iati-2.03"
+IATI = Path(__file__).resolve().parent / "data" / "iati-2.03"
+"""The official IATI 2.03 schemas, kept in the repository (see its README)."""
 PERIOD = {"from": str(DAY), "to": str(DAY + timedelta(days=13))}
 
 

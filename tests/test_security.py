@@ -15,13 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from hub import accounts
+from hub import accounts, security
 from hub.api.ingest_callbacks import CALLBACK_PATH, callback_secret
 from hub.app import create_app
 from hub.auth import SESSION_COOKIE
 from hub.security import content_security_policy, wait_seconds
 from hub.settings import Settings
-from hub.tables import LoginFailure
 from tests import cluster
 from tests.cluster import Cluster
 from tests.conftest import World, hub_client, seed
@@ -187,20 +186,30 @@ def test_wait_rule() -> None:
     assert wait_seconds(40, now, free=0, cap=900, now_ms=now) == 0  # throttle off
 
 
-async def age_failures(seconds: float) -> None:
-    """Move every recorded failure ``seconds`` into the past (instead of sleeping)."""
-    rows = await LoginFailure.select(LoginFailure.id, LoginFailure.last_failure).run()
-    for row in rows:
-        await (
-            LoginFailure.update(
-                {LoginFailure.last_failure: row["last_failure"] - int(seconds * 1000)}
-            )
-            .where(LoginFailure.id == row["id"])
-            .run()
-        )
+class Clock:
+    """A clock the test moves by hand: the throttle's waits never run out while a slow machine
+    works through the requests, and they run out the moment the test says so."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
-async def test_failed_sign_ins_slow_down_then_429_across_processes(settings: Settings) -> None:
+@pytest.fixture
+def throttle_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(security, "clock", clock)
+    return clock
+
+
+async def test_failed_sign_ins_slow_down_then_429_across_processes(
+    settings: Settings, throttle_clock: Clock
+) -> None:
     limited = replace(settings, login_free_failures=3, login_address_free_failures=100)
     async with app_client(limited) as one, app_client(limited) as two:
         world = World(client=one)
@@ -217,7 +226,7 @@ async def test_failed_sign_ins_slow_down_then_429_across_processes(settings: Set
         ok = await one.post(LOGIN, json={"username": "center", "password": "password-center"})
         assert ok.status_code == 200
         # after the wait: one more try; a failure doubles the wait
-        await age_failures(int(r.headers["retry-after"]))
+        throttle_clock.advance(int(r.headers["retry-after"]))
         assert (await one.post(LOGIN, json=wrong)).status_code == 401
         r = await one.post(LOGIN, json=right)
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 2
@@ -228,14 +237,16 @@ async def test_failed_sign_ins_slow_down_then_429_across_processes(settings: Set
         page = await two.post("/login", data={**right, "csrf_token": token.group(1)})
         assert page.status_code == 429 and "retry-after" in page.headers
         assert 'name="username"' in page.text
-        await age_failures(int(r.headers["retry-after"]))
+        throttle_clock.advance(int(r.headers["retry-after"]))
         assert (await two.post(LOGIN, json=right)).status_code == 200
         # a good sign-in clears the username's count
         assert (await one.post(LOGIN, json=wrong)).status_code == 401
         assert (await one.post(LOGIN, json=right)).status_code == 200
 
 
-async def test_one_address_trying_many_usernames_is_throttled(settings: Settings) -> None:
+async def test_one_address_trying_many_usernames_is_throttled(
+    settings: Settings, throttle_clock: Clock
+) -> None:
     limited = replace(settings, login_free_failures=100, login_address_free_failures=4)
     async with (
         app_client(limited, "198.51.100.7") as attacker,
