@@ -32,6 +32,10 @@ PG_ENV = "SHAREHUB_TEST_PG_URL"
 BACKENDS = ["sqlite", "postgres", "cluster"]
 IN_PROCESS = "in_process"
 """Marker of tests that need the app in the test's own process (skipped on ``cluster``)."""
+CROSS_PROCESS = "cross_process"
+"""Marker of the tests whose behaviour depends on several processes sharing one database and one
+store (view tallies, throttles, caches, jobs, callbacks, exports): only these get a ``cluster``
+variant. The rest (registry edits, pages, schedule rules) would repeat the PostgreSQL run."""
 HUB_FIXTURES = ("world", "module_client", "seeded")
 """Fixtures that talk to the hub (the cluster's servers on ``cluster``)."""
 HERE = Path(__file__).resolve().parent
@@ -57,15 +61,18 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """No cluster variant for tests that do not talk to the hub through ``HUB_FIXTURES`` (unit
-    tests, tests with processes or apps of their own); the ``in_process`` ones are skipped
-    there, with why."""
+    """A cluster variant only for ``cross_process`` tests that talk to the hub through
+    ``HUB_FIXTURES`` (not unit tests, not tests with processes or apps of their own); the
+    ``in_process`` ones among them are skipped there, with why."""
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
         spec = getattr(item, "callspec", None)
         if spec is None or spec.params.get("backend") != "cluster":
             keep.append(item)
+            continue
+        if item.get_closest_marker(CROSS_PROCESS) is None:
+            dropped.append(item)
             continue
         marker = item.get_closest_marker(IN_PROCESS)
         if marker is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import time
 
+import pytest
 from argon2 import PasswordHasher
 
 from hub import accounts
@@ -15,6 +16,8 @@ from hub.auth import SESSION_COOKIE
 from hub.settings import Settings
 from hub.tables import ApiToken, User
 from tests.conftest import World
+
+pytestmark = pytest.mark.cross_process
 
 ME = "/api/v1/me"
 LOGIN = "/api/v1/auth/login"

@@ -19,6 +19,8 @@ from hub.impact import Period
 from tests.conftest import World, app_settings, jobs_finished, reseeded
 from tests.test_impact import DAY, TZ, make_programme
 
+pytestmark = pytest.mark.cross_process
+
 
 @pytest.fixture
 async def world(module_client: World) -> World:

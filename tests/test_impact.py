@@ -13,6 +13,8 @@ from hub.impact import GroupBy, Period, compute
 from hub.tables import Booking, LiveSession, ShareCenter
 from tests.conftest import World, app_settings, reseeded
 
+pytestmark = pytest.mark.cross_process
+
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 10, 12)  # a Monday in the past
 

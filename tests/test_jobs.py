@@ -10,6 +10,8 @@ import pytest
 from hub import jobs
 from hub.tables import Job, JobState
 
+pytestmark = pytest.mark.cross_process
+
 
 async def make_due(job_id: int) -> None:
     """Pretend the back-off has passed."""

@@ -19,6 +19,8 @@ from hub.storage import LocalStorage, StorageUnavailable
 from hub.tables import Job, LiveSession
 from tests.conftest import World
 
+pytestmark = pytest.mark.cross_process
+
 OUTSIDE = ("203.0.113.9", 40000)
 
 

@@ -10,6 +10,8 @@ import pytest
 from hub.cache import ResponseCache
 from tests.conftest import World
 
+pytestmark = pytest.mark.cross_process
+
 WEEK = {"from": "2026-11-30", "to": "2026-12-06"}
 
 

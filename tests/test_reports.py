@@ -28,6 +28,8 @@ from tests.conftest import World, app_plugins, app_settings, reseeded
 from tests.test_exports import read_xlsx
 from tests.test_impact import DAY, TZ, make_programme
 
+pytestmark = pytest.mark.cross_process
+
 
 @pytest.fixture
 async def world(module_client: World) -> World:

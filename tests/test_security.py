@@ -25,6 +25,8 @@ from tests import cluster
 from tests.cluster import Cluster
 from tests.conftest import World, hub_client, seed
 
+pytestmark = pytest.mark.cross_process
+
 LOGIN = "/api/v1/auth/login"
 ME = "/api/v1/me"
 CLIENT_LOGGERS = ("httpx", "httpcore")

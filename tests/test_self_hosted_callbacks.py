@@ -19,6 +19,8 @@ from hub.api.ingest_callbacks import CALLBACK_PATH, callback_secret
 from hub.settings import Settings
 from tests.conftest import World
 
+pytestmark = pytest.mark.cross_process
+
 PUBLISH = f"{CALLBACK_PATH}/publish"
 DONE = f"{CALLBACK_PATH}/publish-done"
 

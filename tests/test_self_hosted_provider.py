@@ -30,6 +30,8 @@ from plugins.self_hosted.nginx import NginxPaths, render
 from plugins.self_hosted.provider import SelfHostedSettings, srt_port
 from tests.conftest import World, seed
 
+pytestmark = pytest.mark.cross_process
+
 # the provider's own app: a worker of the cluster would open SRT listeners for these sessions
 SH_APP = pytest.mark.in_process("an app of its own with the self-hosted provider configured")
 T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)

@@ -23,6 +23,8 @@ from hub.tables import Course, LiveSession, SessionStatus, Visibility
 from tests import cluster
 from tests.conftest import World, hub_settings
 
+pytestmark = pytest.mark.cross_process
+
 TENCENT = {
     "push_domain": "push.sharehub-test.cn",
     "play_domain": "play.sharehub-test.cn",

@@ -23,6 +23,8 @@ from hub.tables import (
 from hub.views import ViewCounter
 from tests.conftest import World, flush_views, reseeded
 
+pytestmark = pytest.mark.cross_process
+
 WINDOW = 6 * 3600
 
 
