@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from hub import db, rows
-from hub.api.sessions import LIST_COLUMNS, LIST_FROM, ListQuery
+from hub.api.sessions import LIST_COLUMNS, LIST_FROM, ListQuery, page_sql
 from hub.rowstream import pg_placeholders
 
 WEEK = ListQuery(
@@ -31,8 +31,7 @@ async def plan(sql: str, args: list[object]) -> str:
 
 async def test_the_week_of_sessions_is_read_from_the_starts_at_index(database: str) -> None:
     where, args = WEEK.where()
-    sql = f"SELECT {LIST_COLUMNS} {LIST_FROM} WHERE {where} ORDER BY s.starts_at, s.id LIMIT ?"
-    text = await plan(sql, [*args, 50])
+    text = await plan(page_sql(where), [*args, 50, 0])
     print(f"\n{database.split(':')[0]} plan of the week's sessions:\n{text}")
     assert "live_session_starts" in text, text  # starts_at, or (starts_at, ends_at) on PG
     if db.is_sqlite():

@@ -207,18 +207,24 @@ async def list_rows(
     return [dict(r) for r in rows]
 
 
+def page_sql(where: str) -> str:
+    """A page of the list with its total: a window over the whole match, no second query."""
+    return (
+        f"SELECT {LIST_COLUMNS}, COUNT(*) OVER () AS total {LIST_FROM} WHERE {where}"
+        " ORDER BY s.starts_at, s.id LIMIT ? OFFSET ?"
+    )
+
+
 async def list_page(query: ListQuery, page: int, per_page: int, zone: ZoneInfo) -> Page[SessionOut]:
     """One page of sessions in one query (a second one counts them only when the page does not
     tell the total), rows straight into ``SessionOut``."""
     where, args = query.where()
-    rows = await rows_of.fetch(
-        f"SELECT {LIST_COLUMNS} {LIST_FROM} WHERE {where}"
-        " ORDER BY s.starts_at, s.id LIMIT ? OFFSET ?",
-        [*args, per_page, (page - 1) * per_page],
-    )  # not list_rows: the rows go straight into SessionOut, no dict of each
-    if len(rows) < per_page and (page == 1 or rows):
-        total = (page - 1) * per_page + len(rows)
-    else:
+    rows = await rows_of.fetch(page_sql(where), [*args, per_page, (page - 1) * per_page])
+    if rows:
+        total = int(rows[0]["total"])
+    elif page == 1:
+        total = 0
+    else:  # past the last page: the window saw no row, count the match alone
         total = int(await rows_of.fetch_value(f"SELECT COUNT(*) {LIST_FROM} WHERE {where}", args))
     return Page(
         items=[SessionOut.from_row(r, zone) for r in rows],
