@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from hub.tables import ApiToken, Role, ShareCenter, Teacher, User
+from hub import rows
+from hub.tables import ApiToken, Role, ShareCenter, User
 
 _hasher = PasswordHasher()  # Argon2id, salted, RFC 9106 low-memory profile
 TOKEN_PREFIX = "shk_"
@@ -76,32 +77,26 @@ async def create_token(user_id: int, name: str = "") -> str:
     return token
 
 
+PRINCIPAL_SQL = """SELECT u.id AS id, u.username AS username, u.role AS role, u.center AS center,
+u.active AS active, u.timezone AS timezone, u.sessions_after AS sessions_after,
+sc.timezone AS center_timezone, t.id AS teacher_id
+FROM hub_user u
+LEFT JOIN share_center sc ON sc.id = u.center
+LEFT JOIN teacher t ON t."user" = u.id
+WHERE u.id = ?"""
+"""Who a user is, in one query (every signed-in request asks it, unless remembered)."""
+
+
 async def principal_for_user(user_id: int, issued_ms: int | None = None) -> Principal | None:
     """The user's principal; None when unknown, retired, or (``issued_ms`` given: a session
     cookie issued then) when the user signed out or changed password since."""
-    row = (
-        await User.select(
-            User.id,
-            User.username,
-            User.role,
-            User.center,
-            User.active,
-            User.timezone,
-            User.sessions_after,
-            User.center.timezone.as_alias("center_timezone"),
-        )
-        .where(User.id == user_id)
-        .first()
-        .run()
-    )
+    found = await rows.fetch(PRINCIPAL_SQL, [user_id])
+    row = found[0] if found else None
     if row is None or not row["active"]:
         return None
     if issued_ms is not None and issued_ms < (row["sessions_after"] or 0):
         return None
-    teacher_id = None
-    if row["role"] == Role.teacher.value:
-        teacher = await Teacher.select(Teacher.id).where(Teacher.user == user_id).first().run()
-        teacher_id = teacher["id"] if teacher else None
+    teacher_id = row["teacher_id"] if row["role"] == Role.teacher.value else None
     return Principal(
         user_id=row["id"],
         username=row["username"],

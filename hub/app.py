@@ -153,7 +153,10 @@ def create_app(
             DefineMiddleware(metrics.MetricsMiddleware),
             DefineMiddleware(InvalidateOnWrite, cache=read_cache),
             DefineMiddleware(
-                AuthMiddleware, secret_key=settings.secret_key, max_age=settings.session_max_age
+                AuthMiddleware,
+                secret_key=settings.secret_key,
+                max_age=settings.session_max_age,
+                cache=read_cache,
             ),
         ],
         exception_handlers={

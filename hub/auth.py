@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -11,6 +12,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from hub import accounts
 from hub.accounts import Principal
+from hub.cache import Remembered, ResponseCache
 from hub.tables import Role
 
 SESSION_COOKIE = "sharehub_session"
@@ -19,10 +21,13 @@ SESSION_COOKIE = "sharehub_session"
 class AuthMiddleware:
     """Resolves the principal once per request into ``scope["principal"]`` (None if anonymous)."""
 
-    def __init__(self, app: ASGIApp, secret_key: str, max_age: int) -> None:
+    def __init__(
+        self, app: ASGIApp, secret_key: str, max_age: int, cache: ResponseCache | None = None
+    ) -> None:
         self.app = app
         self.secret_key = secret_key
         self.max_age = max_age
+        self.known: Remembered[Principal | None] | None = Remembered(cache) if cache else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in {"http", "websocket"}:
@@ -30,6 +35,21 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
     async def _resolve(self, scope: Scope) -> Principal | None:
+        """Who sends the request's credential; remembered briefly (``Remembered``): a signed-in
+        reader costs no query per request."""
+        if self.known is None:
+            return await self._look_up(scope)
+        credential = b""
+        for name, value in scope.get("headers", ()):
+            if name in (b"authorization", b"cookie"):
+                credential += name + b"\0" + value + b"\0"
+        if not credential:
+            return None
+        return await self.known.get(
+            hashlib.sha256(credential).digest(), lambda: self._look_up(scope)
+        )
+
+    async def _look_up(self, scope: Scope) -> Principal | None:
         authorization = b""
         cookie = b""
         for name, value in scope.get("headers", ()):

@@ -51,6 +51,62 @@ async def test_hidden_courses_stay_hidden_from_anonymous_readers(world: World) -
     assert [s["id"] for s in signed_in.json()["items"]] == [sid]
 
 
+async def create_on(world: World, day: str, start: str, end: str) -> int:
+    r = await world.post(
+        "/api/v1/sessions",
+        {
+            "course_id": world.ids["course"],
+            "starts_at": f"{day}T{start}:00",
+            "ends_at": f"{day}T{end}:00",
+        },
+        who="teacher",
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+FUTURE_WEEK = {"from": "2027-03-01", "to": "2027-03-07"}
+
+
+async def test_signed_in_lists_are_shared_and_see_a_write_at_once(world: World) -> None:
+    """Every signed-in user sees the same sessions (centers-only too), in their own zone, and
+    a write shows at once (the writer's process empties its answers)."""
+    await world.patch(f"/api/v1/courses/{world.ids['course']}", {"visibility": "centers"}, "admin")
+    first = await create_on(world, "2027-03-02", "09:00", "10:00")
+    for who in ("center", "center2", "teacher", "admin"):
+        r = await world.get("/api/v1/sessions", params=FUTURE_WEEK, who=who)
+        assert r.status_code == 200, r.text
+        assert [s["id"] for s in r.json()["items"]] == [first], who
+    second = await create_on(world, "2027-03-03", "09:00", "10:00")
+    r = await world.get("/api/v1/sessions", params=FUTURE_WEEK, who="center")
+    assert [s["id"] for s in r.json()["items"]] == [first, second]
+    await world.post(f"/api/v1/sessions/{first}/cancel", who="teacher")
+    r = await world.get(
+        "/api/v1/sessions", params={**FUTURE_WEEK, "status": "cancelled"}, who="center2"
+    )
+    assert [s["id"] for s in r.json()["items"]] == [first]
+    anonymous = await world.get("/api/v1/sessions", params=FUTURE_WEEK)
+    assert anonymous.json()["items"] == []
+
+
+async def test_a_shared_answer_is_per_time_zone(world: World) -> None:
+    await create_on(world, "2027-03-02", "09:00", "10:00")  # 09:00 in Shanghai = 01:00 UTC
+    here = await world.get("/api/v1/sessions", params=FUTURE_WEEK, who="center")
+    there = await world.get(
+        "/api/v1/sessions", params={**FUTURE_WEEK, "tz": "America/Bogota"}, who="center"
+    )
+    assert here.json()["items"][0]["starts_local"] == "2027-03-02T09:00:00+08:00"
+    assert there.json()["items"][0]["starts_local"] == "2027-03-01T20:00:00-05:00"
+    r = await world.patch(
+        f"/api/v1/centers/{world.ids['center2']}", {"timezone": "Asia/Urumqi"}, "admin"
+    )
+    assert r.status_code == 200, r.text
+    urumqi = await world.get("/api/v1/sessions", params=FUTURE_WEEK, who="center2")
+    assert urumqi.json()["items"][0]["starts_local"] == "2027-03-02T07:00:00+06:00"
+    shanghai = await world.get("/api/v1/sessions", params=FUTURE_WEEK, who="center")
+    assert shanghai.json()["items"][0]["starts_local"] == "2027-03-02T09:00:00+08:00"
+
+
 def test_cache_expires_and_ignores_answers_computed_before_a_write() -> None:
     cache = ResponseCache(ttl=0.05)
     generation = cache.generation

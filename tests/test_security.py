@@ -3,6 +3,7 @@ and secrets that must never leak (logs, viewer pages, exports, error bodies)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -267,9 +268,14 @@ async def test_one_address_trying_many_usernames_is_throttled(
 # ------------------------------------------------------------------------------ sessions
 
 
-async def sign_in(world: World, settings: Settings, username: str) -> httpx.AsyncClient:
-    """A new browser signed in as ``username``, on the same hub as ``world``."""
-    client = cluster.client(world.cluster) if world.cluster else app_client(settings)
+async def sign_in(
+    world: World, settings: Settings, username: str, remember: float = 0
+) -> httpx.AsyncClient:
+    """A new browser signed in as ``username``, on the same hub as ``world``: on the cluster,
+    its servers; else an app of its own (another process) that remembers who a credential is
+    for ``remember`` seconds (the read cache's bound; 0: it asks the database every time)."""
+    own = replace(settings, public_cache_seconds=remember)
+    client = cluster.client(world.cluster) if world.cluster else app_client(own)
     r = await client.post(LOGIN, json={"username": username, "password": "password-" + username})
     assert r.status_code == 200, r.text
     return client
@@ -282,6 +288,27 @@ async def test_session_cookie_attributes(seeded: World, settings: Settings) -> N
     assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
     assert f"max-age={settings.session_max_age}" in cookie
     assert "secure" not in cookie  # http public URL, http request
+
+
+@pytest.mark.in_process("sets how long each process remembers who a credential is")
+async def test_a_sign_out_reaches_other_processes_within_the_cache_bound(
+    seeded: World, settings: Settings
+) -> None:
+    """A process remembers who a cookie is for ``public_cache_seconds``: the process that
+    handles the sign-out forgets at once, another one within that bound."""
+    laptop = await sign_in(seeded, settings, "teacher", remember=0.5)
+    phone = await sign_in(seeded, settings, "teacher", remember=0.5)
+    try:
+        assert (await phone.get(ME)).status_code == 200  # remembered from here on
+        assert (await laptop.post("/api/v1/auth/logout")).status_code == 200
+        assert (await laptop.get(ME)).status_code == 401
+        deadline = time.monotonic() + 10
+        while (await phone.get(ME)).status_code != 401:
+            assert time.monotonic() < deadline, "the other process never forgot the sign-in"
+            await asyncio.sleep(0.1)
+    finally:
+        await laptop.aclose()
+        await phone.aclose()
 
 
 async def test_sign_out_ends_the_users_other_sessions(seeded: World, settings: Settings) -> None:

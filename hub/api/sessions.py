@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -9,9 +10,10 @@ from zoneinfo import ZoneInfo
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, patch, post
 from litestar.params import Parameter, QueryParameter
-from piccolo.columns.combination import Where, WhereRaw
+from piccolo.columns.combination import Where
 
 from hub import db, schedule
+from hub import rows as rows_of
 from hub.accounts import Principal
 from hub.api.common import Page, PageNo, PathId, PerPage, TzParam, need, viewer_zone
 from hub.api.streams import check_provider_choice
@@ -20,7 +22,7 @@ from hub.cache import ResponseCache
 from hub.errors import Conflict, Invalid
 from hub.plugin_host import PluginHost
 from hub.settings import Settings
-from hub.tables import Booking, LiveSession, SessionStatus, Visibility
+from hub.tables import LiveSession, SessionStatus, Visibility
 
 Provider = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"^[a-z0-9_]+$")]
 
@@ -122,6 +124,116 @@ async def session_rows(
     )
 
 
+LIST_FROM = """FROM live_session s
+JOIN course c ON c.id = s.course
+JOIN teacher t ON t.id = s.teacher"""
+LIST_COLUMNS = """s.id AS id, s.starts_at AS starts_at, s.ends_at AS ends_at, s.status AS status,
+s.provider AS provider, s.series AS series, c.id AS course_id, c.title AS title,
+c.subject AS subject, c.grade_min AS grade_min, c.grade_max AS grade_max,
+c.visibility AS visibility, t.id AS teacher_id, t.name AS teacher_name"""
+PLACE_COLUMNS = {"province": "sc.province", "city": "sc.city", "county": "sc.county"}
+
+
+class ListQuery(msgspec.Struct, frozen=True):
+    """The filters of a sessions list (UTC bounds already taken from the viewer's days)."""
+
+    lo: datetime | None = None
+    hi: datetime | None = None
+    subject: str | None = None
+    grade: int | None = None
+    status: str | None = None
+    teacher_id: int | None = None
+    course_id: int | None = None
+    places: tuple[tuple[str, str | None], ...] = ()
+    public_only: bool = True
+
+    def where(self) -> tuple[str, list[Any]]:
+        """The WHERE clause and its arguments. A lower bound on ``ends_at`` also bounds
+        ``starts_at`` (a session lasts at most ``schedule.MAX_SESSION``), so the range is read
+        from the ``starts_at`` index."""
+        parts: list[str] = []
+        args: list[Any] = []
+        if self.lo is not None:
+            parts.append("s.starts_at > ? AND s.ends_at > ?")
+            args += [self.lo - schedule.MAX_SESSION, self.lo]
+        if self.hi is not None:
+            parts.append("s.starts_at < ?")
+            args.append(self.hi)
+        if self.subject:
+            parts.append("c.subject = ?")
+            args.append(self.subject)
+        if self.grade:
+            parts.append("c.grade_min <= ? AND c.grade_max >= ?")
+            args += [self.grade, self.grade]
+        if self.status:
+            parts.append("s.status = ?")
+            args.append(self.status)
+        if self.teacher_id:
+            parts.append("s.teacher = ?")
+            args.append(self.teacher_id)
+        if self.course_id:
+            parts.append("s.course = ?")
+            args.append(self.course_id)
+        for place, value in self.places:
+            if value:
+                parts.append(
+                    "s.id IN (SELECT b.session FROM booking b"
+                    f" JOIN share_center sc ON sc.id = b.center WHERE {PLACE_COLUMNS[place]} = ?)"
+                )
+                args.append(value)
+        if self.public_only:
+            parts.append("c.visibility = ?")
+            args.append(Visibility.public.value)
+        return (" AND ".join(parts) or "1 = 1"), args
+
+
+async def list_rows(
+    where: str,
+    args: Sequence[Any],
+    limit: int = 50,
+    offset: int = 0,
+    *,
+    joins: str = "",
+    extra: str = "",
+) -> list[dict[str, Any]]:
+    """Session rows (``LIST_COLUMNS`` and the ``extra`` columns of what ``joins`` adds) in
+    start order, in one query; the placeholders of ``joins`` come before ``where``'s in
+    ``args``."""
+    rows = await rows_of.fetch(
+        f"SELECT {LIST_COLUMNS}{extra and ', ' + extra} {LIST_FROM} {joins} WHERE {where}"
+        " ORDER BY s.starts_at, s.id LIMIT ? OFFSET ?",
+        [*args, limit, offset],
+    )
+    return [dict(r) for r in rows]
+
+
+def page_sql(where: str) -> str:
+    """A page of the list with its total: a window over the whole match, no second query."""
+    return (
+        f"SELECT {LIST_COLUMNS}, COUNT(*) OVER () AS total {LIST_FROM} WHERE {where}"
+        " ORDER BY s.starts_at, s.id LIMIT ? OFFSET ?"
+    )
+
+
+async def list_page(query: ListQuery, page: int, per_page: int, zone: ZoneInfo) -> Page[SessionOut]:
+    """One page of sessions in one query (a second one counts them only when the page does not
+    tell the total), rows straight into ``SessionOut``."""
+    where, args = query.where()
+    rows = await rows_of.fetch(page_sql(where), [*args, per_page, (page - 1) * per_page])
+    if rows:
+        total = int(rows[0]["total"])
+    elif page == 1:
+        total = 0
+    else:  # past the last page: the window saw no row, count the match alone
+        total = int(await rows_of.fetch_value(f"SELECT COUNT(*) {LIST_FROM} WHERE {where}", args))
+    return Page(
+        items=[SessionOut.from_row(r, zone) for r in rows],
+        page=page,
+        per_page=per_page,
+        total=total,
+    )
+
+
 def iso_day(value: str | None, field: str) -> date | None:
     """A ``YYYY-MM-DD`` query value; a bad one is a 400 naming the query parameter."""
     if value is None:
@@ -193,63 +305,35 @@ class SessionController(Controller):
     ) -> Page[SessionOut]:
         """The schedule: sessions in a date range (viewer's time zone), filtered, paginated.
 
-        Anonymous answers are shared for ``public_cache_seconds`` (hub/cache.py)."""
+        Answers are shared for ``public_cache_seconds`` (hub/cache.py): one per query for
+        anonymous callers, one per query and time zone for signed-in ones."""
 
-        async def listing() -> Page[SessionOut]:
-            zone = viewer_zone(tz, principal, settings.timezone)
+        zone = viewer_zone(tz, principal, settings.timezone)
+
+        async def listing() -> bytes:
             first, last = iso_day(date_from, "from"), iso_day(date_to, "to")
             if first is None and last is None:
                 first = datetime.now(UTC).astimezone(zone).date()  # what is on from today
             lo, hi = day_bounds(first, last, zone)
-            where: Any = WhereRaw("1 = 1")
-            if lo:
-                where &= LiveSession.ends_at > lo
-            if hi:
-                where &= LiveSession.starts_at < hi
-            if subject:
-                where &= LiveSession.course.subject == subject
-            if grade:
-                where &= (LiveSession.course.grade_min <= grade) & (
-                    LiveSession.course.grade_max >= grade
-                )
-            if status:
-                where &= LiveSession.status == status.value
-            if teacher_id:
-                where &= LiveSession.teacher == teacher_id
-            if course_id:
-                where &= LiveSession.course == course_id
-            for column, value in (
-                (Booking.center.province, province),
-                (Booking.center.city, city),
-                (Booking.center.county, county),
-            ):
-                if value:
-                    where &= LiveSession.id.is_in(
-                        Booking.select(Booking.session).where(column == value)
-                    )
-            if principal is None:
-                where &= LiveSession.course.visibility == Visibility.public.value
-            rows = await session_rows(where, limit=per_page, offset=(page - 1) * per_page)
-            if len(rows) < per_page and (page == 1 or rows):
-                total = (page - 1) * per_page + len(rows)
-            else:
-                total = await LiveSession.count().where(where).run()
-            return Page(
-                items=[SessionOut.from_row(r, zone) for r in rows],
-                page=page,
-                per_page=per_page,
-                total=total,
+            query = ListQuery(
+                lo=lo,
+                hi=hi,
+                subject=subject,
+                grade=grade,
+                status=status.value if status else None,
+                teacher_id=teacher_id,
+                course_id=course_id,
+                places=(("province", province), ("city", city), ("county", county)),
+                public_only=principal is None,
             )
+            return msgspec.json.encode(await list_page(query, page, per_page, zone))
 
-        if principal is not None:
-            return await listing()
-
-        async def encoded() -> bytes:
-            return msgspec.json.encode(await listing())
-
+        # Every signed-in user sees the same sessions (public and centers-only), so their answer
+        # is shared too, per time zone; an anonymous one per query (hub/cache.py).
+        audience = "public" if principal is None else f"signed-in {zone.key}"
+        key = f"sessions {audience}?" + request.scope["query_string"].decode("latin-1")
         cache: ResponseCache = request.app.state.read_cache
-        key = "sessions?" + request.scope["query_string"].decode("latin-1")
-        body = await cache.shared(key, encoded)
+        body = await cache.shared(key, listing)
         return Response(body, media_type=MediaType.JSON)  # type: ignore[return-value]
 
     @post("/", guards=[teacher_or_admin])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import io
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -72,6 +72,24 @@ def negotiate(cookie: str | None, accept_language: str | None) -> str:
     return from_accept_language(accept_language or "") or DEFAULT
 
 
+@functools.lru_cache(maxsize=8192)
+def _skeleton(skeleton: str, locale: str, day: date) -> str:
+    """A day formatted by a skeleton; remembered (a page shows the same days many times, and
+    babel looks the locale and its patterns up on every call)."""
+    return format_skeleton(skeleton, day, locale=locale)
+
+
+@functools.lru_cache(maxsize=8192)
+def _short_time(locale: str, hour: int, minute: int) -> str:
+    """A wall-clock time in the locale's short form (no zone, no seconds); remembered."""
+    return format_time(time(hour, minute), "short", locale=locale)
+
+
+@functools.lru_cache(maxsize=8192)
+def _medium_date(locale: str, day: date) -> str:
+    return format_date(day, "medium", locale=locale)
+
+
 @dataclass(frozen=True)
 class Lang:
     """A request's language and time zone, with the formatting the templates use."""
@@ -105,21 +123,22 @@ class Lang:
         if value is None:
             return ""
         local = value.astimezone(self.tz)
-        return f"{format_skeleton('yMMMEd', local, locale=self.locale)} {self.time(local)}"
+        return f"{_skeleton('yMMMEd', self.locale, local.date())} {self.time(local)}"
 
     def time(self, value: datetime) -> str:
-        return format_time(value, "short", tzinfo=self.tz, locale=self.locale)
+        local = value.astimezone(self.tz)
+        return _short_time(self.locale, local.hour, local.minute)
 
     def day(self, value: date | datetime) -> str:
         """A day as a heading: weekday, month and day (星期一 11月23日 / Mon, Nov 23)."""
         if isinstance(value, datetime):
             value = value.astimezone(self.tz).date()
-        return format_skeleton("MMMEd", value, locale=self.locale)
+        return _skeleton("MMMEd", self.locale, value)
 
     def date(self, value: date | datetime) -> str:
         if isinstance(value, datetime):
             value = value.astimezone(self.tz).date()
-        return format_date(value, "medium", locale=self.locale)
+        return _medium_date(self.locale, value)
 
     def number(self, value: float) -> str:
         return format_decimal(value, locale=self.locale)

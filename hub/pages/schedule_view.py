@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from piccolo.columns.combination import WhereRaw
 
-from hub.api.sessions import session_rows
-from hub.tables import Booking, Course, LiveSession, SessionStatus, Visibility
+from hub.api.sessions import ListQuery, list_rows
+from hub.tables import Course, SessionStatus
 
 
 @dataclass
@@ -42,16 +42,10 @@ async def week(
 ) -> list[Day]:
     """Seven days from ``first`` (in ``tz``), each with its sessions in start order."""
     lo, hi = bounds(first, 7, tz)
-    where: Any = (LiveSession.ends_at > lo) & (LiveSession.starts_at < hi)
-    if subject:
-        where &= LiveSession.course.subject == subject
-    if grade:
-        where &= (LiveSession.course.grade_min <= grade) & (LiveSession.course.grade_max >= grade)
-    if teacher_id:
-        where &= LiveSession.teacher == teacher_id
-    if public_only:
-        where &= LiveSession.course.visibility == Visibility.public.value
-    rows = await session_rows(where, limit=limit)
+    query = ListQuery(
+        lo=lo, hi=hi, subject=subject, grade=grade, teacher_id=teacher_id, public_only=public_only
+    )
+    rows = await list_rows(*query.where(), limit=limit)
     days = [Day(first + timedelta(days=i)) for i in range(7)]
     for row in rows:
         local = row["starts_at"].astimezone(tz).date()
@@ -66,42 +60,30 @@ async def subjects() -> list[str]:
     return [r["subject"] for r in rows if r["subject"]]
 
 
+BOOKING_COLUMNS = ("id", "session", "checked_in_at", "children_present", "checked_out_at")
+
+
 async def upcoming_for_center(center_id: int, now: datetime, limit: int = 100) -> list[dict]:
     """The center's booked sessions that have not ended, with the booking's attendance."""
-    booked = (
-        await Booking.select(
-            Booking.id,
-            Booking.session,
-            Booking.checked_in_at,
-            Booking.children_present,
-            Booking.checked_out_at,
-        )
-        .where(Booking.center == center_id)
-        .run()
-    )
-    by_session = {b["session"]: b for b in booked}
-    if not by_session:
-        return []
-    rows = await session_rows(
-        LiveSession.id.is_in(list(by_session))
-        & (LiveSession.ends_at > now)
-        & (LiveSession.status != SessionStatus.cancelled.value),
+    rows = await list_rows(
+        "s.ends_at > ? AND s.status <> ?",
+        [center_id, now, SessionStatus.cancelled.value],
         limit=limit,
+        joins="JOIN booking b ON b.session = s.id AND b.center = ?",
+        extra=", ".join(f"b.{name} AS booking_{name}" for name in BOOKING_COLUMNS),
     )
     for row in rows:
-        row["booking"] = by_session[row["id"]]
+        row["booking"] = {name: row.pop(f"booking_{name}") for name in BOOKING_COLUMNS}
     return rows
 
 
 async def bookable(center_id: int, first: date, tz: ZoneInfo, now: datetime) -> list[dict]:
     """Sessions of this week and next that the center has not booked and that are to come."""
     lo, hi = bounds(first, 14, tz)
-    booked = Booking.select(Booking.session).where(Booking.center == center_id)
-    return await session_rows(
-        (LiveSession.starts_at >= max(lo, now))
-        & (LiveSession.starts_at < hi)
-        & LiveSession.status.is_in([SessionStatus.scheduled.value, SessionStatus.live.value])
-        & LiveSession.id.not_in(booked),
+    return await list_rows(
+        "s.starts_at >= ? AND s.starts_at < ? AND s.status IN (?, ?)"
+        " AND s.id NOT IN (SELECT b.session FROM booking b WHERE b.center = ?)",
+        [max(lo, now), hi, SessionStatus.scheduled.value, SessionStatus.live.value, center_id],
         limit=200,
     )
 
