@@ -290,6 +290,8 @@ class Recording(Table):
     segments = Integer(default=0)
     bytes_total = BigInt(default=0)
     mp4_bytes = BigInt(default=0)
+    lost_seconds = DoublePrecision(default=0.0)
+    """Seconds of the class missing from the replay (a recorder cut off, another went on)."""
     renditions = JSON(default={})
     """Name (low, audio) -> {key, bytes, duration}."""
     error = Text(default="")

@@ -68,6 +68,7 @@ def record_hls_cmd(
     realtime: bool = False,
     rw_timeout: float = 10.0,
     progress: str = "pipe:1",
+    segment_pattern: str = SEGMENT_PATTERN,
     binary: str | None = None,
 ) -> list[str]:
     """Cut a live source into HLS segments by stream copy, as an EVENT playlist.
@@ -87,7 +88,7 @@ def record_hls_cmd(
         hls_list_size=0,
         hls_playlist_type="event",
         hls_flags="temp_file+append_list+program_date_time",
-        hls_segment_filename=str(out_dir / SEGMENT_PATTERN),
+        hls_segment_filename=str(out_dir / segment_pattern),
         start_number=start_number,
     )
     return stream.global_args(*_QUIET, "-progress", progress).compile(

@@ -302,6 +302,7 @@ async def finalize_job(ctx: JobContext) -> None:
         segments=result.segments,
         bytes_total=result.segment_bytes + sum(a.bytes for a in artefacts.values()),
         mp4_bytes=mp4.bytes if mp4 else 0,
+        lost_seconds=result.lost_seconds,
     )
     archived = await recordings.archive_finished(session_ids=[session_id])
     log.info(

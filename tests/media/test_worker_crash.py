@@ -10,6 +10,7 @@ from asyncio.subprocess import DEVNULL
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 from media_support import download, free_udp_port
 from test_media_recovery import TcpProxy
@@ -17,6 +18,7 @@ from test_worker import quick_worker, until
 from worker_support import feed_host, make_session
 
 from hub import db, jobs, live
+from hub.app import create_app
 from hub.settings import Settings
 from hub.storage import S3Storage
 from hub.tables import JobState, Recording
@@ -52,6 +54,22 @@ async def push(port: int, seconds: float) -> asyncio.subprocess.Process:
         stdout=DEVNULL,
         stderr=DEVNULL,
     )
+
+
+def child_worker_env(settings: Settings, child_env: dict[str, str]) -> dict[str, str]:
+    """The environment of a worker child process on the test's database and store."""
+    return {
+        **child_env,
+        "PYTHONPATH": os.pathsep.join([str(CHILD.parent), child_env["PYTHONPATH"]]),
+        "SHAREHUB_DATA_DIR": str(settings.data_dir),
+        "SHAREHUB_DATABASE_URL": settings.database_url,
+        "SHAREHUB_SECRET_KEY": settings.secret_key,
+        "SHAREHUB_S3_ENDPOINT_URL": settings.s3_endpoint_url,
+        "SHAREHUB_S3_BUCKET": settings.s3_bucket,
+        "SHAREHUB_S3_ACCESS_KEY": "testing",
+        "SHAREHUB_S3_SECRET_KEY": "testing",
+        "SHAREHUB_SEGMENT_SECONDS": str(settings.segment_seconds),
+    }
 
 
 async def replay_ready(session_id: int) -> bool:
@@ -302,3 +320,101 @@ async def test_two_workers_on_postgresql_never_record_one_session_twice(
     finally:
         for worker in workers:
             await worker.stop()
+
+
+async def test_a_worker_with_another_work_folder_takes_over_without_overwriting(
+    settings: Settings, s3_storage: S3Storage, tmp_path: Path, child_env: dict[str, str]
+) -> None:
+    """The issue's takeover: worker B (its own process and work folder) records and is
+    killed with kill -9; worker A, with an empty work folder of its own, takes the class
+    over. No stored segment is written again, the replay holds every segment stored
+    before the kill, a discontinuity marks the take-over and the recording says how
+    much class time was lost."""
+    settings = s3_settings(settings, s3_storage)
+    port = free_udp_port()
+    session_id = await make_session(lasts=5)
+    env = {**child_worker_env(settings, child_env), "SHAREHUB_WORK_DIR": str(tmp_path / "work_b")}
+    log = (tmp_path / "child.log").open("wb")
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(CHILD),
+        str(session_id),
+        udp_listen(port),
+        "1",
+        env=env,
+        stdin=DEVNULL,
+        stdout=DEVNULL,
+        stderr=log,
+    )
+    prefix = f"sessions/{session_id}/hls/"
+    source = None
+    worker = None
+    try:
+
+        async def child_records() -> bool:
+            job = await jobs.find(f"record:{session_id}")
+            return job is not None and job.state == JobState.doing
+
+        await until(child_records, "the child worker to take the record job", 30)
+        source = await push(port, 30)
+
+        async def three_segments_up() -> bool:
+            keys = await s3_storage.list(prefix)
+            return sum(k.endswith(".ts") for k in keys) >= 3
+
+        await until(three_segments_up, "three segments uploaded by the child", 40)
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
+        before = {
+            key: s3_storage.client.head_object(Bucket=s3_storage.bucket, Key=key)["ETag"]
+            for key in await s3_storage.list(prefix)
+            if key.endswith(".ts")
+        }
+        other = replace(settings, work_dir=str(tmp_path / "work_a"))
+        host = feed_host(other, {session_id: udp_listen(port)}, listen=True)
+        worker = quick_worker(other, host, storage=s3_storage)
+        assert not str(worker.work_dir(session_id)).startswith(str(tmp_path / "work_b"))
+        worker.start()
+        assert await source.wait() == 0
+        await until(lambda: replay_ready(session_id), "the replay after the take-over", 90)
+    finally:
+        for process in (child, source):
+            if process is not None and process.returncode is None:
+                process.kill()
+        if worker is not None:
+            await worker.stop()
+        log.close()
+
+    for key, etag in before.items():
+        now = s3_storage.client.head_object(Bucket=s3_storage.bucket, Key=key)["ETag"]
+        assert now == etag, f"{key} was written again after the take-over"
+    local = await download(s3_storage, f"sessions/{session_id}", tmp_path / "replay")
+    playlist = parse_playlist((local / "hls/index.m3u8").read_text())
+    assert playlist.ended
+    names = [s.uri for s in playlist.segments]
+    stored_names = {key.rsplit("/", 1)[1] for key in before}
+    missing = stored_names - set(names)
+    assert not missing, f"stored before the kill, missing from the replay: {missing}"
+    assert len(names) == len(set(names))
+    runs: list[list[str]] = []
+    for segment in playlist.segments:
+        if segment.discontinuity or not runs:
+            runs.append([])
+        runs[-1].append(segment.uri)
+    assert len(runs) == 2 and len(runs[1]) >= 2, runs
+    assert set(runs[0]) == stored_names, "the replay starts with what B stored, in order"
+    numbers = [segment_number(n) or 0 for n in names]
+    assert numbers == sorted(numbers) and numbers[len(runs[0])] > max(numbers[: len(runs[0])])
+    assert all(name.count("_") == 2 for name in runs[1]), "the take-over's keys are tagged"
+    assert decode_ok(local / "replay.mp4")
+    mp4_duration = probe(local / "replay.mp4").duration or 0.0
+    assert abs(mp4_duration - sum(s.duration for s in playlist.segments)) <= 2.5
+
+    app = create_app(settings, manage_db=False, plugins=host)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as web:
+        info = (await web.get(f"/api/v1/sessions/{session_id}/recording")).json()
+    assert info["state"] == "ready"
+    # B was killed mid-segment and A waited out its lease (3 s): time was lost, and said
+    assert 1.0 <= info["lost_seconds"] <= 30.0, info
+    assert abs(info["duration"] + info["lost_seconds"] - 30) <= 2 * settings.segment_seconds + 2
