@@ -66,6 +66,10 @@ async def test_record_then_finalize(source_ts: Path, s3_storage: S3Storage, tmp_
     low_bytes = sum(p.stat().st_size for p in (local / "low").glob("seg_*.ts"))
     low_bitrate = low_bytes * 8 / total_duration(low_playlist)
     assert low_bitrate < 400_000, f"low rendition at {low_bitrate:.0f} bit/s"
+    for segment in parse_playlist(low_playlist).segments:  # the peak too, not only the mean
+        if segment.duration >= 2:
+            rate = (local / "low" / segment.uri).stat().st_size * 8 / segment.duration
+            assert rate < 400_000, f"{segment.uri} at {rate:.0f} bit/s"
     low_info = await asyncio.to_thread(probe, local / "low" / "index.m3u8")
     assert low_info.height == 360 and low_info.has_audio
 
