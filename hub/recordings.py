@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from hub import live_window
 from hub.live import RESTART_GRACE
 from hub.settings import Settings
 from hub.storage import Storage
@@ -94,6 +95,7 @@ async def finalized(
 ) -> None:
     """The replay (VOD playlist, MP4, poster) is in storage; ``lost_seconds`` of the class
     were not recorded (a recorder cut off before another went on)."""
+    await live_window.clear(session_id)
     now = datetime.now(UTC)
     await (
         Recording.update(

@@ -8,6 +8,7 @@ from piccolo.columns import (
     JSON,
     BigInt,
     Boolean,
+    Bytea,
     Date,
     DoublePrecision,
     ForeignKey,
@@ -300,6 +301,20 @@ class Recording(Table):
     updated_at = Timestamptz(default=TimestamptzNow())
 
 
+class LiveWindowSegment(Table, tablename="live_window_segment"):
+    """The live edge of a class while the store is unreachable: the last few segments the
+    recorder had to spool, so that the hub can keep serving live viewers from the database
+    (see ``hub.live_window``). Emptied when the store is back."""
+
+    session_id = Integer(index=True)
+    name = Varchar(length=64)
+    position = Integer()
+    """The segment's index in the session's playlist (its media sequence number)."""
+    duration = DoublePrecision(default=0.0)
+    data = Bytea()
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
 class ExportFile(Table, tablename="export_file"):
     """A large export made in the background: its filters, progress and where the file is."""
 
@@ -345,6 +360,7 @@ CORE_TABLES: list[type[Table]] = [
     ImpactReport,
     Job,
     Recording,
+    LiveWindowSegment,
     ExportFile,
     LoginFailure,
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import ffmpeg
 
@@ -55,6 +56,42 @@ def source_options(source_url: str, *, rw_timeout: float = 10.0) -> dict[str, An
     return {"rw_timeout": micros}
 
 
+SECRET_FIELDS = ("passphrase",)
+"""URL query fields that must not appear on ffmpeg's command line (``ps`` shows it to
+every local user): they go into a source list file only the worker's user can read."""
+
+
+def split_secrets(source_url: str) -> tuple[str, dict[str, str]]:
+    """The URL without its secret query fields, and those fields (decoded)."""
+    parts = urlsplit(source_url)
+    if not parts.query:
+        return source_url, {}
+    fields = parse_qsl(parts.query, keep_blank_values=True)
+    hidden = {k: v for k, v in fields if k in SECRET_FIELDS}
+    if not hidden:
+        return source_url, {}
+    kept = urlencode([(k, v) for k, v in fields if k not in SECRET_FIELDS])
+    return urlunsplit(parts._replace(query=kept)), hidden
+
+
+def _concat_quote(text: str) -> str:
+    return "'" + str(text).replace("'", "'\\''") + "'"
+
+
+def source_list_text(source_url: str, *, rw_timeout: float = 10.0) -> str | None:
+    """An ffconcat list that opens `source_url` with its secrets as options, or None when
+    the URL holds no secret. ffmpeg takes no protocol option from a file on its command line
+    (``-/passphrase`` is refused), but the concat demuxer opens each listed file with the
+    ``option`` lines under it: the passphrase stays in a 0600 file, off ``ps``."""
+    url, hidden = split_secrets(source_url)
+    if not hidden:
+        return None
+    options = {**source_options(source_url, rw_timeout=rw_timeout), **hidden}
+    lines = ["ffconcat version 1.0", f"file {_concat_quote(url)}"]
+    lines += [f"option {key} {_concat_quote(str(value))}" for key, value in options.items()]
+    return "\n".join(lines) + "\n"
+
+
 def _vod_hls(out_dir: Path, segment_seconds: int) -> dict[str, Any]:
     return {
         "f": "hls",
@@ -76,18 +113,30 @@ def record_hls_cmd(
     rw_timeout: float = 10.0,
     progress: str = "pipe:1",
     segment_pattern: str = SEGMENT_PATTERN,
+    source_list: Path | None = None,
     binary: str | None = None,
 ) -> list[str]:
     """Cut a live source into HLS segments by stream copy, as an EVENT playlist.
+
+    With `source_list` (a file holding `source_list_text(source_url)`), ffmpeg reads the
+    source through that list, so secrets in the URL never reach its command line.
 
     `temp_file` makes ffmpeg write a segment under a temporary name and rename it when it
     is complete: a `seg_NNNNN.ts` file in `out_dir` is safe to upload. `realtime` reads a
     file source at its own pace (`-re`), for tests and replays of recorded feeds.
     """
     input_options = source_options(source_url, rw_timeout=rw_timeout)
+    source = source_url
+    if source_list is not None:
+        source = str(source_list)
+        input_options = {
+            "f": "concat",
+            "safe": 0,
+            "protocol_whitelist": "file,srt,udp,rtmp,tcp,http,https,tls,crypto",
+        }
     if realtime:
         input_options["re"] = None
-    stream = ffmpeg.input(source_url, **input_options).output(
+    stream = ffmpeg.input(source, **input_options).output(
         str(out_dir / playlist_name),
         c="copy",
         f="hls",

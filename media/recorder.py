@@ -33,9 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from hub import live_window
 from hub.logs import redact
 from hub.storage import ObjectMissing, Storage, StorageError, StorageUnavailable
-from media.commands import record_hls_cmd
+from media.commands import record_hls_cmd, source_list_text
 from media.ffmpeg_bin import probe
 from media.layout import ArchiveKeys
 from media.playlist import Segment, parse_playlist, rebuild_playlist
@@ -45,6 +46,8 @@ from media.workdir import RecorderState, Run, WorkDir, segment_number, segment_p
 log = logging.getLogger("sharehub.media")
 
 LOCK_NAME = "recorder.lock"
+SOURCE_LIST = "source.ffconcat"
+"""The source URL with its secrets, mode 0600 (see `commands.source_list_text`)."""
 _PR_SET_PDEATHSIG = 1
 
 
@@ -91,6 +94,21 @@ def _kill_stale_ffmpeg(pid: int | None, work_dir: Path) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+class LiveWindowEdge:
+    """Where a recorder puts the live edge while the store is down: the session's live
+    window in the database (``hub.live_window``), which the hub serves to viewers."""
+
+    def __init__(self, session_id: int) -> None:
+        self.session_id = session_id
+
+    async def keep(self, name: str, position: int, duration: float, path: Path) -> None:
+        data = await asyncio.to_thread(path.read_bytes)
+        await live_window.keep(self.session_id, name, position, duration, data)
+
+    async def clear(self) -> None:
+        await live_window.clear(self.session_id)
+
+
 class Recorder:
     """Run ffmpeg on one live source and ship its segments as they are closed."""
 
@@ -108,6 +126,8 @@ class Recorder:
         poll_interval: float = 0.25,
         retry_interval: float = 2.0,
         stop_timeout: float = 10.0,
+        upload_timeout: float = 10.0,
+        edge: LiveWindowEdge | None = None,
         binary: str | None = None,
     ) -> None:
         self.source_url = source_url
@@ -121,6 +141,10 @@ class Recorder:
         self.poll_interval = poll_interval
         self.retry_interval = retry_interval
         self.stop_timeout = stop_timeout
+        self.upload_timeout = upload_timeout
+        """An upload not done in this many seconds is taken as a store outage: spooled."""
+        self.edge = edge
+        self._edged: set[str] = set()
         self.binary = binary
         self.progress: dict[str, str] = {}
         self.last_progress_at: float | None = None
@@ -168,6 +192,7 @@ class Recorder:
         start_number = max(self.work.next_start_number(self.state), after_stored)
         resumed = taken_from_cut if tag else cut_off and bool(self.state.runs)
         self.state.runs.append(Run(f"run_{self._run_index:03d}.m3u8", start_number, tag, resumed))
+        source_list = self._write_source_list()
         command = record_hls_cmd(
             self.source_url,
             self.work.path,
@@ -175,6 +200,7 @@ class Recorder:
             start_number,
             playlist_name=self.state.runs[-1].playlist,
             segment_pattern=segment_pattern(tag),
+            source_list=source_list,
             realtime=self.realtime,
             rw_timeout=self.rw_timeout,
             binary=self.binary,
@@ -196,6 +222,20 @@ class Recorder:
             asyncio.create_task(self._read_stderr()),
             asyncio.create_task(self._watch()),
         ]
+
+    def _write_source_list(self) -> Path | None:
+        """The source with its secrets (SRT passphrase) in a file only this user reads,
+        instead of on ffmpeg's command line; None when the URL holds no secret."""
+        text = source_list_text(self.source_url, rw_timeout=self.rw_timeout)
+        path = self.work.path / SOURCE_LIST
+        if text is None:
+            path.unlink(missing_ok=True)
+            return None
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.chmod(path, 0o600)
+        return path
 
     async def run(self) -> RecordingSummary:
         """Record until the source ends (or ffmpeg stops by itself)."""
@@ -311,13 +351,20 @@ class Recorder:
     async def _sweep(self) -> None:
         """Ship new complete segments, then the playlist naming them."""
         if len(self.spool) and time.monotonic() >= self._retry_at:
+            wait = self.retry_interval
             try:
-                unavailable = (await self.spool.drain(self.storage)).unavailable
+                drained = self.spool.drain(self.storage)
+                unavailable = (await asyncio.wait_for(drained, self.upload_timeout)).unavailable
+            except TimeoutError:
+                log.warning(
+                    "store did not take a spooled object in %.0fs: still down", self.upload_timeout
+                )
+                unavailable, wait = True, max(wait, 3 * self.upload_timeout)
             except StorageError as exc:
                 log.error("draining the spool failed, will retry: %s", exc)
                 unavailable = True
             if unavailable:
-                self._retry_at = time.monotonic() + self.retry_interval
+                self._retry_at = time.monotonic() + wait
         for path in self._own_segment_files():
             if path.name in self.state.shipped:
                 continue
@@ -328,6 +375,8 @@ class Recorder:
         segments = await asyncio.to_thread(self._segments_now, True)
         if not segments:
             return
+        if self.edge is not None:
+            await self._feed_edge(segments)
         text = rebuild_playlist(segments, ended=False, playlist_type="EVENT")
         if text != self._shipped_playlist and await self._ship_bytes(
             self.keys.playlist, text.encode()
@@ -346,6 +395,27 @@ class Recorder:
         """Segment files this folder recorded (not ones fetched from another recorder)."""
         adopted = {str(item["uri"]) for item in self.state.adopted}
         return [p for p in self.work.segment_files() if p.name not in adopted]
+
+    async def _feed_edge(self, segments: list[Segment]) -> None:
+        """While segments wait in the spool, the newest go to the live window (viewers keep
+        the class); once the spool is empty (the store is back) the window is cleared."""
+        assert self.edge is not None
+        pending = set(self.spool.pending)
+        try:
+            if not any(self.keys.segment(s.uri) in pending for s in segments):
+                if self._edged:
+                    await self.edge.clear()
+                    self._edged.clear()
+                return
+            first = max(0, len(segments) - live_window.WINDOW)
+            for position, segment in enumerate(segments[first:], start=first):
+                if segment.uri in self._edged or self.keys.segment(segment.uri) not in pending:
+                    continue
+                path = self.work.path / segment.uri
+                await self.edge.keep(segment.uri, position, segment.duration, path)
+                self._edged.add(segment.uri)
+        except Exception as exc:  # the database may be away too: recording goes on
+            log.warning("could not keep the live edge of %s: %s", self.keys.prefix, exc)
 
     def _store_down(self) -> bool:
         return len(self.spool) > 0
@@ -369,9 +439,16 @@ class Recorder:
         """Upload, or spool while the store is down; False means "retry later, in order"."""
         if not self._store_down():
             try:
-                await upload()
+                await asyncio.wait_for(upload(), self.upload_timeout)
                 self.spool.room_again()
                 return True
+            except TimeoutError:
+                log.warning(
+                    "store unavailable: the upload of %s did not finish in %.0fs, spooling it",
+                    key,
+                    self.upload_timeout,
+                )
+                self._retry_at = time.monotonic() + 3 * self.upload_timeout
             except StorageUnavailable as exc:
                 log.warning("store unavailable, spooling %s: %s", key, exc)
                 self._retry_at = time.monotonic() + self.retry_interval

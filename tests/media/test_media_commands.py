@@ -12,7 +12,9 @@ from media.commands import (
     mp4_from_playlist_cmd,
     poster_cmd,
     record_hls_cmd,
+    source_list_text,
     source_options,
+    split_secrets,
 )
 from media.commands import test_source_cmd as make_test_source_cmd
 
@@ -136,3 +138,17 @@ def test_test_source_has_fixed_gop_and_realtime_pacing() -> None:
     assert value(command, "-f") == "lavfi" and "mpegts" in command
     fast = make_test_source_cmd("/tmp/x.flv", 3, "flv", realtime=False, binary=FF)
     assert "-re" not in fast
+
+
+def test_the_srt_passphrase_stays_off_the_command_line(tmp_path: Path) -> None:
+    url = "srt://127.0.0.1:9000?mode=listener&passphrase=s3cret%27pass-0123&pbkeylen=16"
+    plain, hidden = split_secrets(url)
+    assert hidden == {"passphrase": "s3cret'pass-0123"} and "s3cret" not in plain
+    assert "pbkeylen=16" in plain and "mode=listener" in plain
+    text = source_list_text(url, rw_timeout=4)
+    assert text is not None and "option passphrase 's3cret'\\''pass-0123'" in text
+    listed = tmp_path / "source.ffconcat"
+    command = record_hls_cmd(url, tmp_path, source_list=listed, binary=FF)
+    assert not any("s3cret" in arg for arg in command)
+    assert value(command, "-i") == str(listed) and value(command, "-f") == "concat"
+    assert source_list_text("udp://127.0.0.1:9000?fifo_size=1000") is None

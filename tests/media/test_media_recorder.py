@@ -21,8 +21,9 @@ PREFIX = "sessions/101"
 async def wait_for_segment(storage: S3Storage, recorder: Recorder) -> list[str]:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        keys = [k for k in await storage.list(f"{PREFIX}/hls/") if k.endswith(".ts")]
-        if keys:
+        stored = await storage.list(f"{PREFIX}/hls/")
+        keys = [k for k in stored if k.endswith(".ts")]
+        if keys and f"{PREFIX}/hls/index.m3u8" in stored:  # the playlist goes up just after
             return keys
         await asyncio.sleep(0.2)
     raise AssertionError(f"no segment reached storage; ffmpeg said {recorder.stderr_tail}")

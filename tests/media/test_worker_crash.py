@@ -418,3 +418,97 @@ async def test_a_worker_with_another_work_folder_takes_over_without_overwriting(
     # B was killed mid-segment and A waited out its lease (3 s): time was lost, and said
     assert 1.0 <= info["lost_seconds"] <= 30.0, info
     assert abs(info["duration"] + info["lost_seconds"] - 30) <= 2 * settings.segment_seconds + 2
+
+
+async def test_viewers_keep_the_live_class_while_the_store_refuses_then_hangs(
+    settings: Settings, s3_storage: S3Storage, tmp_path: Path
+) -> None:
+    """The store refuses connections, then accepts them and never answers: the hub answers
+    every live playlist request within seconds, from the live window the recorder keeps in
+    the database, with segments viewers can fetch; uploads that hang go to the spool; when
+    the store is back the playlist comes from it again and the replay has every segment."""
+    from media_support import make_s3
+
+    proxy = TcpProxy(int((s3_storage.endpoint_url or "").rsplit(":", 1)[1]))
+    await proxy.start()
+    settings = replace(s3_settings(settings, s3_storage), s3_endpoint_url=proxy.url)
+    through_proxy = make_s3(proxy.url, s3_storage.bucket)
+    port = free_udp_port()
+    session_id = await make_session(lasts=5)
+    host = feed_host(settings, {session_id: udp_listen(port)}, listen=True)
+    worker = quick_worker(settings, host, storage=through_proxy)
+    app = create_app(settings, manage_db=False, plugins=host)
+    transport = httpx.ASGITransport(app=app)
+    playlist_url = f"/api/v1/sessions/{session_id}/hls/index.m3u8"
+    worker.start()
+    source = None
+    slowest = 0.0
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as web:
+
+        async def timed_playlist() -> httpx.Response:
+            nonlocal slowest
+            started = asyncio.get_running_loop().time()
+            answer = await web.get(playlist_url)
+            slowest = max(slowest, asyncio.get_running_loop().time() - started)
+            return answer
+
+        async def from_window() -> list[str] | None:
+            answer = await timed_playlist()
+            if answer.status_code != 200 or "://" in answer.text:
+                return None
+            names = [line for line in answer.text.splitlines() if line.endswith(".ts")]
+            return names or None
+
+        try:
+
+            async def listening() -> bool:
+                job = await jobs.find(f"record:{session_id}")
+                return job is not None and job.state == JobState.doing
+
+            await until(listening, "the record job", 20)
+            source = await push(port, 45)
+
+            async def from_store() -> bool:
+                answer = await timed_playlist()
+                return answer.status_code == 200 and "X-Amz-Signature" in answer.text
+
+            await until(from_store, "the live playlist from the store", 30)
+            slowest = 0.0
+            await proxy.stop()  # refused
+            refused = await until(from_window, "the live window while the store refuses", 30)
+            segment = await web.get(f"/api/v1/sessions/{session_id}/hls/{refused[-1]}")
+            assert segment.status_code == 200
+            assert segment.headers["content-type"] == "video/mp2t"
+            assert segment.content[:1] == b"G" and len(segment.content) > 10_000
+
+            proxy.hanging = True
+            await proxy.start()  # accepts, never answers
+
+            async def newer_in_window() -> list[str] | None:
+                names = await from_window()
+                return names if names and names[-1] > refused[-1] else None
+
+            hung = await until(newer_in_window, "newer segments while the store hangs", 40)
+            segment = await web.get(f"/api/v1/sessions/{session_id}/hls/{hung[-1]}")
+            assert segment.status_code == 200 and len(segment.content) > 10_000
+            assert slowest < 8.0, f"a playlist request waited {slowest:.1f}s on the store"
+
+            await proxy.stop()
+            proxy.hanging = False
+            await proxy.start()
+            await until(from_store, "the live playlist from the store once it is back", 90)
+            assert await source.wait() == 0
+            await until(lambda: replay_ready(session_id), "the replay", 120)
+        finally:
+            if source is not None and source.returncode is None:
+                source.kill()
+            await worker.stop()
+            if proxy.server is not None:
+                await proxy.stop()
+
+    local = await download(s3_storage, f"sessions/{session_id}", tmp_path / "replay")
+    playlist = parse_playlist((local / "hls/index.m3u8").read_text())
+    numbers = [segment_number(s.uri) for s in playlist.segments]
+    assert numbers == list(range(len(numbers))), f"no segment missing: {numbers}"
+    assert set(refused) | set(hung) <= {s.uri for s in playlist.segments}
+    assert sum(s.duration for s in playlist.segments) >= 45 - 2 * settings.segment_seconds
