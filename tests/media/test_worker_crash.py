@@ -14,7 +14,7 @@ import httpx
 import pytest
 from media_support import download, free_udp_port
 from test_media_recovery import TcpProxy
-from test_worker import quick_worker, until
+from test_worker import a_token, quick_worker, until
 from worker_support import feed_host, make_session
 
 from hub import db, jobs, live
@@ -414,6 +414,10 @@ async def test_a_worker_with_another_work_folder_takes_over_without_overwriting(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as web:
         info = (await web.get(f"/api/v1/sessions/{session_id}/recording")).json()
+        web.headers["Authorization"] = f"Bearer {await a_token()}"  # an administrator
+        page = await web.get(f"/teacher/sessions/{session_id}", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and 'id="replay-lost"' in page.text
+    assert f"{round(info['lost_seconds'], 1)}" in page.text
     assert info["state"] == "ready"
     # B was killed mid-segment and A waited out its lease (3 s): time was lost, and said
     assert 1.0 <= info["lost_seconds"] <= 30.0, info
