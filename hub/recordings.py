@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from hub import live_window
 from hub.live import RESTART_GRACE
 from hub.settings import Settings
 from hub.storage import Storage
@@ -90,8 +91,11 @@ async def finalized(
     segments: int,
     bytes_total: int,
     mp4_bytes: int,
+    lost_seconds: float = 0.0,
 ) -> None:
-    """The replay (VOD playlist, MP4, poster) is in storage."""
+    """The replay (VOD playlist, MP4, poster) is in storage; ``lost_seconds`` of the class
+    were not recorded (a recorder cut off before another went on)."""
+    await live_window.clear(session_id)
     now = datetime.now(UTC)
     await (
         Recording.update(
@@ -104,6 +108,7 @@ async def finalized(
                 Recording.segments: segments,
                 Recording.bytes_total: bytes_total,
                 Recording.mp4_bytes: mp4_bytes,
+                Recording.lost_seconds: lost_seconds,
                 Recording.error: "",
                 Recording.finished_at: now,
                 Recording.updated_at: now,
@@ -258,6 +263,8 @@ class RecordingOut(msgspec.Struct):
     segments: int
     bytes_total: int
     mp4_bytes: int
+    lost_seconds: float
+    """Seconds of the class missing from the replay (a recorder was cut off mid-class)."""
     playlist_url: str
     """HLS served by the hub: the live EVENT playlist while recording, then the replay."""
     mp4_url: str | None
@@ -292,6 +299,7 @@ def recording_out(
         segments=int(row["segments"] or 0),
         bytes_total=int(row["bytes_total"] or 0),
         mp4_bytes=int(row["mp4_bytes"] or 0),
+        lost_seconds=float(row.get("lost_seconds") or 0.0),
         playlist_url=absolute(settings, hls_path(row["session_id"])),
         mp4_url=absolute(settings, sign(row["mp4_key"])) if ready and row["mp4_key"] else None,
         poster_url=(

@@ -222,9 +222,11 @@ class S3Storage:
         multipart_threshold: int | None = None,
         part_attempts: int = 4,
         part_backoff: float = 0.5,
-        max_attempts: int = 3,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 60.0,
+        max_attempts: int = 2,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 15.0,
+        view_connect_timeout: float = 1.5,
+        view_read_timeout: float = 2.0,
         verify_etag: bool = True,
     ) -> None:
         self.endpoint_url = endpoint_url
@@ -248,12 +250,28 @@ class S3Storage:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        self.client: Any = boto3.session.Session().client(
+        session = boto3.session.Session()
+        self.client: Any = session.client(
             "s3",
             endpoint_url=endpoint_url,
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,
             config=config,
+        )
+        # Reads a viewer waits on (playlists, object checks): short timeouts and one retry,
+        # so a store that refuses or hangs answers StorageUnavailable in seconds.
+        self.reader: Any = session.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            config=config.merge(
+                Config(
+                    retries={"total_max_attempts": 2, "mode": "standard"},
+                    connect_timeout=view_connect_timeout,
+                    read_timeout=view_read_timeout,
+                )
+            ),
         )
 
     def __repr__(self) -> str:
@@ -366,7 +384,7 @@ class S3Storage:
     # -- reads ----------------------------------------------------------------------------
     def _get_bytes(self, key: str) -> bytes:
         with self._s3("download", key):
-            response = self.client.get_object(Bucket=self.bucket, Key=check_key(key))
+            response = self.reader.get_object(Bucket=self.bucket, Key=check_key(key))
             return bytes(response["Body"].read())
 
     async def get_bytes(self, key: str) -> bytes:
@@ -386,7 +404,7 @@ class S3Storage:
     def _size(self, key: str) -> int | None:
         try:
             with self._s3("check", key):
-                head = self.client.head_object(Bucket=self.bucket, Key=check_key(key))
+                head = self.reader.head_object(Bucket=self.bucket, Key=check_key(key))
         except ObjectMissing:
             return None
         return int(head["ContentLength"])

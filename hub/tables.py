@@ -8,6 +8,7 @@ from piccolo.columns import (
     JSON,
     BigInt,
     Boolean,
+    Bytea,
     Date,
     DoublePrecision,
     ForeignKey,
@@ -290,12 +291,28 @@ class Recording(Table):
     segments = Integer(default=0)
     bytes_total = BigInt(default=0)
     mp4_bytes = BigInt(default=0)
+    lost_seconds = DoublePrecision(default=0.0)
+    """Seconds of the class missing from the replay (a recorder cut off, another went on)."""
     renditions = JSON(default={})
     """Name (low, audio) -> {key, bytes, duration}."""
     error = Text(default="")
     started_at = Timestamptz(null=True, default=None)
     finished_at = Timestamptz(null=True, default=None)
     updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class LiveWindowSegment(Table, tablename="live_window_segment"):
+    """The live edge of a class while the store is unreachable: the last few segments the
+    recorder had to spool, so that the hub can keep serving live viewers from the database
+    (see ``hub.live_window``). Emptied when the store is back."""
+
+    session_id = Integer(index=True)
+    name = Varchar(length=64)
+    position = Integer()
+    """The segment's index in the session's playlist (its media sequence number)."""
+    duration = DoublePrecision(default=0.0)
+    data = Bytea()
+    created_at = Timestamptz(default=TimestamptzNow())
 
 
 class ExportFile(Table, tablename="export_file"):
@@ -343,6 +360,7 @@ CORE_TABLES: list[type[Table]] = [
     ImpactReport,
     Job,
     Recording,
+    LiveWindowSegment,
     ExportFile,
     LoginFailure,
 ]

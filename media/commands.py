@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import ffmpeg
 
@@ -19,7 +20,14 @@ SEGMENT_PATTERN = "seg_%05d.ts"
 """File name pattern of HLS segments: seg_00000.ts, seg_00001.ts, ..."""
 PLAYLIST_NAME = "index.m3u8"
 
-LOW_VIDEO_MAXRATE = "300k"
+LOW_VIDEO_BITRATE = "200k"
+LOW_VIDEO_MAXRATE = "240k"
+LOW_VIDEO_BUFSIZE = "240k"
+"""The 360p rendition's video: x264's VBV keeps any window of T seconds under
+maxrate * T + bufsize bits, so a 4 s segment peaks at (4 * 240 + 240) / 4 = 300 kbit/s of
+video; with 64 kbit/s of audio and MPEG-TS overhead every segment stays under 400 kbit/s
+(measured: 280-320 kbit/s per segment on the 720p test pattern)
+(a 600k buffer on a 300k cap let one segment reach 410)."""
 LOW_AUDIO_BITRATE = "64k"
 
 _QUIET = ("-hide_banner", "-nostats", "-loglevel", "warning")
@@ -48,6 +56,42 @@ def source_options(source_url: str, *, rw_timeout: float = 10.0) -> dict[str, An
     return {"rw_timeout": micros}
 
 
+SECRET_FIELDS = ("passphrase",)
+"""URL query fields that must not appear on ffmpeg's command line (``ps`` shows it to
+every local user): they go into a source list file only the worker's user can read."""
+
+
+def split_secrets(source_url: str) -> tuple[str, dict[str, str]]:
+    """The URL without its secret query fields, and those fields (decoded)."""
+    parts = urlsplit(source_url)
+    if not parts.query:
+        return source_url, {}
+    fields = parse_qsl(parts.query, keep_blank_values=True)
+    hidden = {k: v for k, v in fields if k in SECRET_FIELDS}
+    if not hidden:
+        return source_url, {}
+    kept = urlencode([(k, v) for k, v in fields if k not in SECRET_FIELDS])
+    return urlunsplit(parts._replace(query=kept)), hidden
+
+
+def _concat_quote(text: str) -> str:
+    return "'" + str(text).replace("'", "'\\''") + "'"
+
+
+def source_list_text(source_url: str, *, rw_timeout: float = 10.0) -> str | None:
+    """An ffconcat list that opens `source_url` with its secrets as options, or None when
+    the URL holds no secret. ffmpeg takes no protocol option from a file on its command line
+    (``-/passphrase`` is refused), but the concat demuxer opens each listed file with the
+    ``option`` lines under it: the passphrase stays in a 0600 file, off ``ps``."""
+    url, hidden = split_secrets(source_url)
+    if not hidden:
+        return None
+    options = {**source_options(source_url, rw_timeout=rw_timeout), **hidden}
+    lines = ["ffconcat version 1.0", f"file {_concat_quote(url)}"]
+    lines += [f"option {key} {_concat_quote(str(value))}" for key, value in options.items()]
+    return "\n".join(lines) + "\n"
+
+
 def _vod_hls(out_dir: Path, segment_seconds: int) -> dict[str, Any]:
     return {
         "f": "hls",
@@ -68,18 +112,31 @@ def record_hls_cmd(
     realtime: bool = False,
     rw_timeout: float = 10.0,
     progress: str = "pipe:1",
+    segment_pattern: str = SEGMENT_PATTERN,
+    source_list: Path | None = None,
     binary: str | None = None,
 ) -> list[str]:
     """Cut a live source into HLS segments by stream copy, as an EVENT playlist.
+
+    With `source_list` (a file holding `source_list_text(source_url)`), ffmpeg reads the
+    source through that list, so secrets in the URL never reach its command line.
 
     `temp_file` makes ffmpeg write a segment under a temporary name and rename it when it
     is complete: a `seg_NNNNN.ts` file in `out_dir` is safe to upload. `realtime` reads a
     file source at its own pace (`-re`), for tests and replays of recorded feeds.
     """
     input_options = source_options(source_url, rw_timeout=rw_timeout)
+    source = source_url
+    if source_list is not None:
+        source = str(source_list)
+        input_options = {
+            "f": "concat",
+            "safe": 0,
+            "protocol_whitelist": "file,srt,udp,rtmp,tcp,http,https,tls,crypto",
+        }
     if realtime:
         input_options["re"] = None
-    stream = ffmpeg.input(source_url, **input_options).output(
+    stream = ffmpeg.input(source, **input_options).output(
         str(out_dir / playlist_name),
         c="copy",
         f="hls",
@@ -87,7 +144,7 @@ def record_hls_cmd(
         hls_list_size=0,
         hls_playlist_type="event",
         hls_flags="temp_file+append_list+program_date_time",
-        hls_segment_filename=str(out_dir / SEGMENT_PATTERN),
+        hls_segment_filename=str(out_dir / segment_pattern),
         start_number=start_number,
     )
     return stream.global_args(*_QUIET, "-progress", progress).compile(
@@ -147,7 +204,8 @@ def low_rendition_cmd(
     with_audio: bool = True,
     binary: str | None = None,
 ) -> list[str]:
-    """A low-bandwidth HLS VOD rendition: about 360p H.264 capped so video+audio < 400 kbit/s."""
+    """A low-bandwidth HLS VOD rendition: about 360p H.264 capped so that every segment,
+    not only the average, stays under 400 kbit/s of video and audio (see LOW_VIDEO_*)."""
     source = ffmpeg.input(str(src))
     streams = [source.video.filter("scale", -2, height)]
     audio: dict[str, Any] = {}
@@ -162,9 +220,9 @@ def low_rendition_cmd(
             "preset": "veryfast",
             "profile:v": "main",
             "pix_fmt": "yuv420p",
-            "b:v": "250k",
+            "b:v": LOW_VIDEO_BITRATE,
             "maxrate": LOW_VIDEO_MAXRATE,
-            "bufsize": "600k",
+            "bufsize": LOW_VIDEO_BUFSIZE,
             "g": 50,
             "keyint_min": 50,
             "sc_threshold": 0,

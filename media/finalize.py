@@ -29,7 +29,13 @@ from media.commands import (
 )
 from media.ffmpeg_bin import MediaInfo, probe, run_ffmpeg
 from media.layout import ArchiveKeys
-from media.playlist import Segment, parse_segments, rebuild_playlist, total_duration
+from media.playlist import (
+    Segment,
+    lost_seconds,
+    parse_segments,
+    rebuild_playlist,
+    total_duration,
+)
 from media.spool import Spool
 from media.workdir import WorkDir, segment_number
 
@@ -63,6 +69,8 @@ class FinalizeResult:
     segments: int = 0
     segment_bytes: int = 0
     """Bytes of the recorded HLS segments (the playlist's files)."""
+    lost_seconds: float = 0.0
+    """Class time nobody recorded: where a recorder was cut off and another went on."""
 
 
 ARTEFACTS = ("mp4", "low", "audio", "poster")
@@ -80,28 +88,45 @@ async def _drain_spool(spool: Spool | None, storage: Storage) -> None:
 
 
 async def _segments(keys: ArchiveKeys, work: WorkDir, storage: Storage) -> list[Segment]:
-    """The recording's segments on local disk, uploading or downloading what is missing."""
+    """The recording's segments on local disk, uploading or downloading what is missing.
+
+    The stored playlist is what every worker shares: when it names segments this work
+    folder does not know (another worker took the session over after this one), it is
+    the recording, and this folder's own unstored leftovers are left out (logged). Else
+    the folder's view, which may hold segments not stored yet, is the recording.
+    """
     state = work.load_state()
-    segments = await asyncio.to_thread(work.segments, state) if state.runs else []
-    if segments:
-        stored = set(await storage.list(f"{keys.hls_dir}/"))
-        for segment in segments:
-            if keys.segment(segment.uri) not in stored:
-                log.info("uploading %s, which the recorder did not ship", segment.uri)
-                await storage.put_file(keys.segment(segment.uri), work.path / segment.uri)
-        return segments
+    local = await asyncio.to_thread(work.segments, state) if state.runs else []
     try:
-        text = (await storage.get_bytes(keys.playlist)).decode()
+        stored = parse_segments((await storage.get_bytes(keys.playlist)).decode())
     except ObjectMissing:
-        return []
-    segments = parse_segments(text)
-    for segment in segments:
+        stored = []
+    known = {segment.uri for segment in local}
+    if local and all(segment.uri in known for segment in stored):
+        listed = set(await storage.list(f"{keys.hls_dir}/"))
+        for segment in local:
+            path = work.path / segment.uri
+            if not path.exists():
+                await storage.get_file(keys.segment(segment.uri), path)
+            elif keys.segment(segment.uri) not in listed:
+                log.info("uploading %s, which the recorder did not ship", segment.uri)
+                await storage.put_file(keys.segment(segment.uri), path)
+        return local
+    if local:
+        left = [s.uri for s in local if s.uri not in {x.uri for x in stored}]
+        log.warning(
+            "%s was taken over by another worker: the stored playlist is the recording; "
+            "local segments never stored are left out: %s",
+            keys.prefix,
+            left,
+        )
+    for segment in stored:
         if segment_number(segment.uri) is None:
             raise FinalizeError(f"unexpected segment URI {segment.uri!r} in {keys.playlist}")
-        local = work.path / segment.uri
-        if not local.exists():
-            await storage.get_file(keys.segment(segment.uri), local)
-    return segments
+        path = work.path / segment.uri
+        if not path.exists():
+            await storage.get_file(keys.segment(segment.uri), path)
+    return stored
 
 
 async def _load_manifest(storage: Storage, keys: ArchiveKeys) -> dict[str, Any]:
@@ -291,7 +316,14 @@ async def finalize(
             await _save_manifest(storage, keys, fingerprint, duration, artefacts)
     await _save_manifest(storage, keys, fingerprint, duration, artefacts)
     segment_bytes = sum((work.path / s.uri).stat().st_size for s in segments)
-    return FinalizeResult(duration, artefacts, tuple(skipped), len(segments), segment_bytes)
+    return FinalizeResult(
+        duration,
+        artefacts,
+        tuple(skipped),
+        len(segments),
+        segment_bytes,
+        lost_seconds(segments),
+    )
 
 
 async def _save_manifest(

@@ -28,7 +28,7 @@ from hub.streaming import RecordingSource
 from hub.tables import Job, JobState, SessionStatus
 from media.finalize import FinalizeError, finalize
 from media.layout import ArchiveKeys
-from media.recorder import Recorder
+from media.recorder import LiveWindowEdge, Recorder
 from media.spool import Spool
 from media.worker import HandBack, Handler, JobContext, PermanentError
 
@@ -199,6 +199,7 @@ async def record(ctx: JobContext) -> None:
             spool=spool,
             segment_seconds=ctx.settings.segment_seconds,
             rw_timeout=worker.record_timeout,
+            edge=LiveWindowEdge(session_id),
             binary=worker.binary,
         )
         await recorder.start()
@@ -302,6 +303,7 @@ async def finalize_job(ctx: JobContext) -> None:
         segments=result.segments,
         bytes_total=result.segment_bytes + sum(a.bytes for a in artefacts.values()),
         mp4_bytes=mp4.bytes if mp4 else 0,
+        lost_seconds=result.lost_seconds,
     )
     archived = await recordings.archive_finished(session_ids=[session_id])
     log.info(

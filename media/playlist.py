@@ -8,9 +8,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 ENDLIST = "#EXT-X-ENDLIST"
 DISCONTINUITY = "#EXT-X-DISCONTINUITY"
+RESUMED = "#SHAREHUB-RESUMED"
+"""A comment (players skip it) before the first segment of a run that started after the
+previous one was cut off (a recorder killed, a take-over): where the replay lost time."""
 _TYPE = "#EXT-X-PLAYLIST-TYPE:"
 _HEADER_TAGS = ("#EXT-X-VERSION:", "#EXT-X-TARGETDURATION:", "#EXT-X-MEDIA-SEQUENCE:", _TYPE)
 
@@ -199,3 +203,35 @@ def merge_with_discontinuity(a: str, b: str) -> str:
         header_tags=first.header_tags,
     )
     return render_playlist(merged)
+
+
+def _wall_clock(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+def lost_seconds(segments: Sequence[Segment]) -> float:
+    """Wall-clock seconds missing at the discontinuities of a recording.
+
+    ffmpeg stamps each segment with #EXT-X-PROGRAM-DATE-TIME (when it started); at each
+    discontinuity marked RESUMED (a recorder killed, a take-over; not a stream the teacher
+    stopped and started again) the gap between where the previous run ended (its last
+    stamped segment plus the durations after it) and the next run's first stamp is time
+    nobody recorded. Boundaries without stamps on both sides count nothing.
+    """
+    lost = 0.0
+    end: float | None = None
+    for segment in segments:
+        stamp = _wall_clock(segment.program_date_time)
+        resumed = segment.discontinuity and RESUMED in segment.tags
+        if resumed and end is not None and stamp is not None:
+            lost += max(0.0, stamp - end)
+        if stamp is not None:
+            end = stamp + segment.duration
+        elif end is not None:
+            end += segment.duration
+    return round(lost, 3)

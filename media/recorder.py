@@ -6,6 +6,13 @@ name is uploaded at once (or spooled when the store is unreachable), then the jo
 EVENT playlist naming only shipped segments. A new Recorder on the same work directory,
 after a crash or `kill -9`, skips what was shipped, continues the segment numbering in a
 new run, and the playlist gets a discontinuity there.
+
+Before it numbers anything, a Recorder lists what the store holds for the session. When
+another recorder (another worker, another work folder) stored segments this folder does
+not know, it takes them over: the stored playlist's segments (and any stored segment the
+playlist does not name yet) stay first in the playlist, numbering continues after the
+highest stored number, and the new run's segment names carry a run tag, so a key that is
+stored is never written again.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import ctypes
 import fcntl
 import logging
 import os
+import secrets
 import signal
 import sys
 import time
@@ -25,17 +33,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from hub import live_window
 from hub.logs import redact
-from hub.storage import Storage, StorageError, StorageUnavailable
-from media.commands import record_hls_cmd
+from hub.storage import ObjectMissing, Storage, StorageError, StorageUnavailable
+from media.commands import record_hls_cmd, source_list_text
+from media.ffmpeg_bin import probe
 from media.layout import ArchiveKeys
-from media.playlist import Segment, rebuild_playlist
+from media.playlist import Segment, parse_playlist, rebuild_playlist
 from media.spool import Spool
-from media.workdir import RecorderState, Run, WorkDir
+from media.workdir import RecorderState, Run, WorkDir, segment_number, segment_pattern
 
 log = logging.getLogger("sharehub.media")
 
 LOCK_NAME = "recorder.lock"
+SOURCE_LIST = "source.ffconcat"
+"""The source URL with its secrets, mode 0600 (see `commands.source_list_text`)."""
 _PR_SET_PDEATHSIG = 1
 
 
@@ -82,6 +94,21 @@ def _kill_stale_ffmpeg(pid: int | None, work_dir: Path) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+class LiveWindowEdge:
+    """Where a recorder puts the live edge while the store is down: the session's live
+    window in the database (``hub.live_window``), which the hub serves to viewers."""
+
+    def __init__(self, session_id: int) -> None:
+        self.session_id = session_id
+
+    async def keep(self, name: str, position: int, duration: float, path: Path) -> None:
+        data = await asyncio.to_thread(path.read_bytes)
+        await live_window.keep(self.session_id, name, position, duration, data)
+
+    async def clear(self) -> None:
+        await live_window.clear(self.session_id)
+
+
 class Recorder:
     """Run ffmpeg on one live source and ship its segments as they are closed."""
 
@@ -99,6 +126,8 @@ class Recorder:
         poll_interval: float = 0.25,
         retry_interval: float = 2.0,
         stop_timeout: float = 10.0,
+        upload_timeout: float = 10.0,
+        edge: LiveWindowEdge | None = None,
         binary: str | None = None,
     ) -> None:
         self.source_url = source_url
@@ -112,6 +141,10 @@ class Recorder:
         self.poll_interval = poll_interval
         self.retry_interval = retry_interval
         self.stop_timeout = stop_timeout
+        self.upload_timeout = upload_timeout
+        """An upload not done in this many seconds is taken as a store outage: spooled."""
+        self.edge = edge
+        self._edged: set[str] = set()
         self.binary = binary
         self.progress: dict[str, str] = {}
         self.last_progress_at: float | None = None
@@ -149,19 +182,25 @@ class Recorder:
 
     async def _launch(self) -> None:
         self.state = self.work.load_state()
+        cut_off = self.state.ffmpeg_pid is not None  # the last run did not end by itself
         _kill_stale_ffmpeg(self.state.ffmpeg_pid, self.work.path)
         for leftover in self.work.clear_partial():
             log.info("removed partial file %s left by a previous run", leftover)
         await self._adopt_stored()
-        start_number = self.work.next_start_number(self.state)
         self._run_index = len(self.state.runs)
-        self.state.runs.append(Run(f"run_{self._run_index:03d}.m3u8", start_number))
+        after_stored, tag, taken_from_cut = await self._take_over_stored()
+        start_number = max(self.work.next_start_number(self.state), after_stored)
+        resumed = taken_from_cut if tag else cut_off and bool(self.state.runs)
+        self.state.runs.append(Run(f"run_{self._run_index:03d}.m3u8", start_number, tag, resumed))
+        source_list = self._write_source_list()
         command = record_hls_cmd(
             self.source_url,
             self.work.path,
             self.segment_seconds,
             start_number,
             playlist_name=self.state.runs[-1].playlist,
+            segment_pattern=segment_pattern(tag),
+            source_list=source_list,
             realtime=self.realtime,
             rw_timeout=self.rw_timeout,
             binary=self.binary,
@@ -183,6 +222,20 @@ class Recorder:
             asyncio.create_task(self._read_stderr()),
             asyncio.create_task(self._watch()),
         ]
+
+    def _write_source_list(self) -> Path | None:
+        """The source with its secrets (SRT passphrase) in a file only this user reads,
+        instead of on ffmpeg's command line; None when the URL holds no secret."""
+        text = source_list_text(self.source_url, rw_timeout=self.rw_timeout)
+        path = self.work.path / SOURCE_LIST
+        if text is None:
+            path.unlink(missing_ok=True)
+            return None
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.chmod(path, 0o600)
+        return path
 
     async def run(self) -> RecordingSummary:
         """Record until the source ends (or ffmpeg stops by itself)."""
@@ -298,14 +351,21 @@ class Recorder:
     async def _sweep(self) -> None:
         """Ship new complete segments, then the playlist naming them."""
         if len(self.spool) and time.monotonic() >= self._retry_at:
+            wait = self.retry_interval
             try:
-                unavailable = (await self.spool.drain(self.storage)).unavailable
+                drained = self.spool.drain(self.storage)
+                unavailable = (await asyncio.wait_for(drained, self.upload_timeout)).unavailable
+            except TimeoutError:
+                log.warning(
+                    "store did not take a spooled object in %.0fs: still down", self.upload_timeout
+                )
+                unavailable, wait = True, max(wait, 3 * self.upload_timeout)
             except StorageError as exc:
                 log.error("draining the spool failed, will retry: %s", exc)
                 unavailable = True
             if unavailable:
-                self._retry_at = time.monotonic() + self.retry_interval
-        for path in self.work.segment_files():
+                self._retry_at = time.monotonic() + wait
+        for path in self._own_segment_files():
             if path.name in self.state.shipped:
                 continue
             if not await self._ship_file(self.keys.segment(path.name), path):
@@ -315,6 +375,8 @@ class Recorder:
         segments = await asyncio.to_thread(self._segments_now, True)
         if not segments:
             return
+        if self.edge is not None:
+            await self._feed_edge(segments)
         text = rebuild_playlist(segments, ended=False, playlist_type="EVENT")
         if text != self._shipped_playlist and await self._ship_bytes(
             self.keys.playlist, text.encode()
@@ -327,7 +389,33 @@ class Recorder:
         self._retry_at = 0.0
         await self._sweep()
         self.work.save_state(self.state)
-        return sum(1 for p in self.work.segment_files() if p.name not in self.state.shipped)
+        return sum(1 for p in self._own_segment_files() if p.name not in self.state.shipped)
+
+    def _own_segment_files(self) -> list[Path]:
+        """Segment files this folder recorded (not ones fetched from another recorder)."""
+        adopted = {str(item["uri"]) for item in self.state.adopted}
+        return [p for p in self.work.segment_files() if p.name not in adopted]
+
+    async def _feed_edge(self, segments: list[Segment]) -> None:
+        """While segments wait in the spool, the newest go to the live window (viewers keep
+        the class); once the spool is empty (the store is back) the window is cleared."""
+        assert self.edge is not None
+        pending = set(self.spool.pending)
+        try:
+            if not any(self.keys.segment(s.uri) in pending for s in segments):
+                if self._edged:
+                    await self.edge.clear()
+                    self._edged.clear()
+                return
+            first = max(0, len(segments) - live_window.WINDOW)
+            for position, segment in enumerate(segments[first:], start=first):
+                if segment.uri in self._edged or self.keys.segment(segment.uri) not in pending:
+                    continue
+                path = self.work.path / segment.uri
+                await self.edge.keep(segment.uri, position, segment.duration, path)
+                self._edged.add(segment.uri)
+        except Exception as exc:  # the database may be away too: recording goes on
+            log.warning("could not keep the live edge of %s: %s", self.keys.prefix, exc)
 
     def _store_down(self) -> bool:
         return len(self.spool) > 0
@@ -351,9 +439,16 @@ class Recorder:
         """Upload, or spool while the store is down; False means "retry later, in order"."""
         if not self._store_down():
             try:
-                await upload()
+                await asyncio.wait_for(upload(), self.upload_timeout)
                 self.spool.room_again()
                 return True
+            except TimeoutError:
+                log.warning(
+                    "store unavailable: the upload of %s did not finish in %.0fs, spooling it",
+                    key,
+                    self.upload_timeout,
+                )
+                self._retry_at = time.monotonic() + 3 * self.upload_timeout
             except StorageUnavailable as exc:
                 log.warning("store unavailable, spooling %s: %s", key, exc)
                 self._retry_at = time.monotonic() + self.retry_interval
@@ -368,7 +463,7 @@ class Recorder:
         The previous process may die between the upload and saving its state; the object
         in the store with the same size is that upload, so it is not sent again.
         """
-        unnoted = [p for p in self.work.segment_files() if p.name not in self.state.shipped]
+        unnoted = [p for p in self._own_segment_files() if p.name not in self.state.shipped]
         if not unnoted:
             return
         try:
@@ -381,3 +476,73 @@ class Recorder:
         for path, size in zip(unnoted, stored, strict=True):
             if size is not None and size == path.stat().st_size:
                 self.state.shipped[path.name] = size
+
+    async def _take_over_stored(self) -> tuple[int, str, bool]:
+        """Adopt segments another recorder stored: (first free number, run tag or "",
+        whether that recorder was cut off, its stored playlist never closed).
+
+        Reads the stored playlist and lists the stored segment keys. When some stored
+        segment is not one this folder shipped (nor adopted before), the session was
+        recorded elsewhere meanwhile: the stored playlist, with the stored segments it
+        does not name yet appended, becomes `state.adopted`, and the new run is tagged.
+        """
+        try:
+            stored = [
+                key.rsplit("/", 1)[1]
+                for key in await self.storage.list(f"{self.keys.hls_dir}/")
+                if segment_number(key.rsplit("/", 1)[1]) is not None
+            ]
+        except StorageError as exc:
+            log.warning("could not list the stored segments of %s: %s", self.keys.prefix, exc)
+            return 0, "", False
+        after = max((segment_number(name) or 0 for name in stored), default=-1) + 1
+        known = set(self.state.shipped) | {str(item["uri"]) for item in self.state.adopted}
+        foreign = [name for name in stored if name not in known]
+        if not foreign:
+            return after, "", False
+        cut_off = True
+        try:
+            parsed = parse_playlist((await self.storage.get_bytes(self.keys.playlist)).decode())
+            listed, cut_off = parsed.segments, not parsed.ended
+        except ObjectMissing:
+            listed = []
+        except StorageError as exc:
+            log.warning("could not read the stored playlist of %s: %s", self.keys.prefix, exc)
+            listed = []
+        names = {s.uri for s in listed}
+        extra = sorted(
+            (n for n in stored if n not in names), key=lambda n: (segment_number(n) or 0, n)
+        )
+        adopted = list(listed)
+        for name in extra:  # stored, but the killed recorder did not list it yet
+            local = self.work.path / name
+            try:
+                if not local.exists():
+                    await self.storage.get_file(self.keys.segment(name), local)
+                duration = (await asyncio.to_thread(probe, local)).duration or 0.0
+            except (StorageError, OSError) as exc:
+                log.warning("could not fetch stored segment %s: %s", name, exc)
+                continue
+            adopted.append(Segment(name, duration, discontinuity=not adopted))
+        self.state.adopted = [
+            {
+                "uri": s.uri,
+                "duration": s.duration,
+                "discontinuity": s.discontinuity,
+                "program_date_time": s.program_date_time,
+                "tags": list(s.tags),
+            }
+            for s in adopted
+        ]
+        self.state.base_run = self._run_index
+        tag = secrets.token_hex(2)
+        log.warning(
+            "%s: taking over %d stored segments recorded elsewhere (%d not in the stored "
+            "playlist); this run's segments are tagged %s, numbered from %d",
+            self.keys.prefix,
+            len(adopted),
+            len(extra),
+            tag,
+            after,
+        )
+        return after, tag, cut_off

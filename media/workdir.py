@@ -4,6 +4,11 @@ Each ffmpeg run writes `run_NNN.m3u8`; segments are numbered across runs
 (`seg_00000.ts`, ...), so a recorder restarted after a crash continues the numbering and
 the joined playlist has a discontinuity where each run starts. `recorder.json` remembers
 the runs, which segments were shipped (uploaded or spooled) and the ffmpeg pid.
+
+A recorder that takes a session over from another worker (whose work folder it does not
+have) adopts what that worker stored: `adopted` holds the stored playlist's segments, its
+own runs from `base_run` on follow them, and its segments carry a run tag
+(`seg_00014_k3f9.ts`) so that no key another recorder wrote is ever written again.
 """
 
 from __future__ import annotations
@@ -15,16 +20,21 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from media.ffmpeg_bin import probe
-from media.playlist import Segment, parse_segments
+from media.playlist import RESUMED, Segment, parse_segments
 
 STATE_NAME = "recorder.json"
-_SEGMENT = re.compile(r"^seg_(\d+)\.ts$")
+_SEGMENT = re.compile(r"^seg_(\d+)(?:_[0-9a-z]{1,12})?\.ts$")
 
 
 def segment_number(name: str) -> int | None:
-    """12 for `seg_00012.ts`; None for any other name."""
+    """12 for `seg_00012.ts` (or a tagged `seg_00012_k3f9.ts`); None for any other name."""
     match = _SEGMENT.match(name)
     return int(match.group(1)) if match else None
+
+
+def segment_pattern(tag: str = "") -> str:
+    """ffmpeg's segment file name pattern for a run (tagged after a take-over)."""
+    return f"seg_%05d_{tag}.ts" if tag else "seg_%05d.ts"
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,10 @@ class Run:
 
     playlist: str
     start_number: int
+    tag: str = ""
+    """Set on a run that took a session over: its segment names carry it."""
+    resumed: bool = False
+    """The run started after the previous one was cut off (killed, taken over)."""
 
 
 @dataclass
@@ -41,6 +55,23 @@ class RecorderState:
     shipped: dict[str, int] = field(default_factory=dict)
     """Segment file name -> size, for segments uploaded or handed to the spool."""
     ffmpeg_pid: int | None = None
+    adopted: list[dict[str, object]] = field(default_factory=list)
+    """Segments another recorder stored before this work folder took the session over
+    (uri, duration, discontinuity, program_date_time), in the stored playlist's order."""
+    base_run: int = 0
+    """The first own run that follows `adopted` (earlier runs are in `adopted` already)."""
+
+    def adopted_segments(self) -> list[Segment]:
+        return [
+            Segment(
+                str(item["uri"]),
+                float(item["duration"]),  # type: ignore[arg-type]
+                bool(item.get("discontinuity")),
+                item.get("program_date_time") or None,  # type: ignore[arg-type]
+                tuple(item.get("tags") or ()),  # type: ignore[arg-type]
+            )
+            for item in self.adopted
+        ]
 
 
 class WorkDir:
@@ -62,6 +93,8 @@ class WorkDir:
             runs=[Run(**run) for run in raw.get("runs", [])],
             shipped={str(k): int(v) for k, v in raw.get("shipped", {}).items()},
             ffmpeg_pid=raw.get("ffmpeg_pid"),
+            adopted=list(raw.get("adopted", [])),
+            base_run=int(raw.get("base_run", 0)),
         )
 
     def save_state(self, state: RecorderState) -> None:
@@ -105,9 +138,13 @@ class WorkDir:
         duration; `current_run` is still being written, so it is taken as listed. Blocking
         (it may run ffmpeg): call it in a thread from async code.
         """
-        on_disk = {p.name: p for p in self.segment_files()}
-        joined: list[Segment] = []
+        adopted = state.adopted_segments()
+        adopted_names = {s.uri for s in adopted}
+        on_disk = {p.name: p for p in self.segment_files() if p.name not in adopted_names}
+        joined: list[Segment] = list(adopted)
         for index, run in enumerate(state.runs):
+            if index < state.base_run:
+                continue  # stored before a take-over: listed in `adopted`
             end = state.runs[index + 1].start_number if index + 1 < len(state.runs) else None
             playlist = self.path / run.playlist
             listed = parse_segments(playlist.read_text()) if playlist.exists() else []
@@ -126,5 +163,8 @@ class WorkDir:
             if shipped_only:
                 run_segments = [s for s in run_segments if s.uri in state.shipped]
             for position, segment in enumerate(run_segments):
-                joined.append(replace(segment, discontinuity=position == 0))
+                tags = segment.tags
+                if position == 0 and run.resumed and RESUMED not in tags:
+                    tags = (*tags, RESUMED)
+                joined.append(replace(segment, discontinuity=position == 0, tags=tags))
         return joined

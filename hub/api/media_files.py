@@ -6,6 +6,12 @@
 presigned and expiring on S3, ``/media/...`` for local storage. ``GET /media/{key}``
 serves local storage (404 when the hub uses S3). Both check who may watch: public
 courses anyone, centers-only courses signed-in users.
+
+When the store cannot be read (it refuses, or does not answer within the short viewer
+timeouts of ``hub.storage``), a class being recorded is served from the live window the
+recorder keeps in the database (``hub.live_window``): a sliding-window playlist and its
+segments (``GET /api/v1/sessions/{id}/hls/{name}.ts``). After one failed read the store is
+not asked again for ``STORE_BACKOFF_SECONDS``, so viewers never queue on a hanging store.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get
 from litestar.response import File
 
-from hub import recordings
+from hub import live_window, recordings
 from hub.accounts import Principal
 from hub.api.common import PathId
 from hub.errors import NotAuthorized, NotFound
@@ -34,11 +40,15 @@ from hub.storage import (
     content_type_for,
     storage_for,
 )
-from hub.tables import LiveSession, Role, Visibility
+from hub.tables import LiveSession, RecordingState, Role, Visibility
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 PLAYLIST_MEMO_SECONDS = 1.0
 """A process reuses a playlist read from storage this long (every viewer polls it)."""
+STORE_BACKOFF_SECONDS = 3.0
+"""After a failed read, the store is taken as down this long (no viewer waits on it)."""
+VIEW_READ_DEADLINE = 6.0
+"""The longest a viewer's request waits on the store (its own timeouts are shorter)."""
 _SESSION_KEY = re.compile(r"^sessions/(\d+)/")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -51,13 +61,22 @@ class MediaService:
         self.storage: Storage = storage_for(settings)
         self.sign = UrlSigner(self.storage, settings.media_url_seconds)
         self._memo: dict[str, tuple[bytes, float]] = {}
+        self._down_until = 0.0
+        self._down_reason = ""
 
     async def playlist(self, key: str) -> bytes:
         now = time.monotonic()
         hit = self._memo.get(key)
         if hit is not None and now - hit[1] < PLAYLIST_MEMO_SECONDS:
             return hit[0]
-        data = await self.storage.get_bytes(key)
+        if now < self._down_until:
+            raise StorageUnavailable(self._down_reason)
+        try:
+            data = await asyncio.wait_for(self.storage.get_bytes(key), VIEW_READ_DEADLINE)
+        except (StorageUnavailable, TimeoutError) as exc:
+            self._down_until = time.monotonic() + STORE_BACKOFF_SECONDS
+            self._down_reason = str(exc) or "the store did not answer in time"
+            raise StorageUnavailable(self._down_reason) from exc
         if len(self._memo) > 5000:
             self._memo.clear()
         self._memo[key] = (data, now)
@@ -112,6 +131,16 @@ class RecordingController(Controller):
         row = await recordings.get(session_id)
         if row is None:
             raise NotFound(f"session {session_id} has no recording yet", field="session_id")
+        scope = "public" if visibility == Visibility.public else "private"
+        if name.endswith(".ts"):  # a segment of the live window (the store is down)
+            data = await live_window.data(session_id, name)
+            if data is None:
+                raise NotFound(f"no live segment {name!r} for session {session_id}", field="name")
+            return Response(
+                data,
+                media_type="video/mp2t",
+                headers={"Cache-Control": f"{scope}, max-age=60"},
+            )
         rendition = name.removesuffix(".m3u8")
         if rendition == "index":
             key = row["playlist_key"]
@@ -127,10 +156,16 @@ class RecordingController(Controller):
                 f"session {session_id} has no recorded segment yet", field="session_id"
             ) from None
         except StorageUnavailable as exc:
-            return unavailable(exc)
+            window = await live_window.segments(session_id) if rendition == "index" else []
+            if not window or row["state"] != RecordingState.recording:
+                return unavailable(exc)
+            return Response(
+                live_window.playlist(window),
+                media_type=PLAYLIST_TYPE,
+                headers={"Cache-Control": "no-store"},
+            )
         body = recordings.rewrite_playlist(text, key.rsplit("/", 1)[0], service.sign)
         ended = "#EXT-X-ENDLIST" in text
-        scope = "public" if visibility == Visibility.public else "private"
         return Response(
             body,
             media_type=PLAYLIST_TYPE,

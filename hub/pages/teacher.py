@@ -10,7 +10,7 @@ import segno
 from litestar import Request, Response, get, post
 from markupsafe import Markup
 
-from hub import live, schedule, series
+from hub import live, recordings, schedule, series
 from hub.api.common import PathId
 from hub.api.sessions import session_rows
 from hub.api.streams import check_provider_choice, ingest_out
@@ -245,6 +245,7 @@ async def go_live_panel(
             "children": children,
             "centers_total": centers_total,
             "views": await view_figures(session_id),
+            "recording": await recordings.get(session_id),
             "notice": lang_of(request).gettext(N_("A new key has been made."))
             if request.query_params.get("ok") == "rotated"
             else None,

@@ -6,14 +6,17 @@ import pytest
 
 from media.playlist import (
     ENDLIST,
+    RESUMED,
     Segment,
     close_playlist,
+    lost_seconds,
     merge_with_discontinuity,
     parse_playlist,
     parse_segments,
     rebuild_playlist,
     total_duration,
 )
+from media.workdir import segment_number
 
 # What ffmpeg's HLS muxer leaves behind when the recorder is killed: EVENT, no ENDLIST.
 KILLED_EVENT = """#EXTM3U
@@ -134,3 +137,34 @@ def test_unknown_segment_tags_survive_a_round_trip() -> None:
     assert playlist.segments[0].tags == ('#EXT-X-KEY:METHOD=AES-128,URI="k.bin"',)
     again = rebuild_playlist(playlist.segments)
     assert '#EXT-X-KEY:METHOD=AES-128,URI="k.bin"' in again
+
+
+def test_lost_seconds_counts_only_resumed_gaps() -> None:
+    text = "\n".join(
+        [
+            "#EXTM3U",
+            "#EXT-X-TARGETDURATION:4",
+            "#EXTINF:4.0,",
+            "#EXT-X-PROGRAM-DATE-TIME:2026-12-03T10:00:00.000+0000",
+            "seg_00000.ts",
+            "#EXTINF:4.0,",
+            "seg_00001.ts",
+            "#EXT-X-DISCONTINUITY",
+            RESUMED,
+            "#EXTINF:4.0,",
+            "#EXT-X-PROGRAM-DATE-TIME:2026-12-03T10:00:20.500+0000",
+            "seg_00002_ab12.ts",
+            "#EXT-X-DISCONTINUITY",
+            "#EXTINF:4.0,",
+            "#EXT-X-PROGRAM-DATE-TIME:2026-12-03T10:10:00.000+0000",
+            "seg_00003_ab12.ts",
+        ]
+    )
+    segments = parse_playlist(text).segments
+    assert RESUMED in segments[2].tags
+    # 8 s recorded from 10:00:00, resumed at 10:00:20.5: 12.5 s lost; the teacher's own
+    # pause before seg 3 (no RESUMED mark) is not a loss
+    assert lost_seconds(segments) == 12.5
+    again = parse_playlist(rebuild_playlist(segments, ended=True)).segments
+    assert lost_seconds(again) == 12.5, "the mark survives a rebuilt playlist"
+    assert segment_number("seg_00002_ab12.ts") == 2 and segment_number("seg_2_x.mp4") is None

@@ -21,8 +21,9 @@ PREFIX = "sessions/101"
 async def wait_for_segment(storage: S3Storage, recorder: Recorder) -> list[str]:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        keys = [k for k in await storage.list(f"{PREFIX}/hls/") if k.endswith(".ts")]
-        if keys:
+        stored = await storage.list(f"{PREFIX}/hls/")
+        keys = [k for k in stored if k.endswith(".ts")]
+        if keys and f"{PREFIX}/hls/index.m3u8" in stored:  # the playlist goes up just after
             return keys
         await asyncio.sleep(0.2)
     raise AssertionError(f"no segment reached storage; ffmpeg said {recorder.stderr_tail}")
@@ -66,6 +67,10 @@ async def test_record_then_finalize(source_ts: Path, s3_storage: S3Storage, tmp_
     low_bytes = sum(p.stat().st_size for p in (local / "low").glob("seg_*.ts"))
     low_bitrate = low_bytes * 8 / total_duration(low_playlist)
     assert low_bitrate < 400_000, f"low rendition at {low_bitrate:.0f} bit/s"
+    for segment in parse_playlist(low_playlist).segments:  # the peak too, not only the mean
+        if segment.duration >= 2:
+            rate = (local / "low" / segment.uri).stat().st_size * 8 / segment.duration
+            assert rate < 400_000, f"{segment.uri} at {rate:.0f} bit/s"
     low_info = await asyncio.to_thread(probe, local / "low" / "index.m3u8")
     assert low_info.height == 360 and low_info.has_audio
 

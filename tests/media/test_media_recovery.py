@@ -143,6 +143,8 @@ class TcpProxy:
         self.port = free_port()
         self.server: asyncio.Server | None = None
         self.writers: set[asyncio.StreamWriter] = set()
+        self.hanging = False
+        """Accept connections and never answer (a store that hangs) instead of forwarding."""
 
     @property
     def url(self) -> str:
@@ -160,6 +162,13 @@ class TcpProxy:
         self.server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.hanging:
+            self.writers.add(writer)
+            with contextlib.suppress(ConnectionError, OSError):
+                while await reader.read(65536):
+                    pass
+            self.writers.discard(writer)
+            return
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         self.writers |= {writer, up_writer}
 

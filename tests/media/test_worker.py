@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import time
 from asyncio.subprocess import DEVNULL
@@ -38,6 +39,12 @@ async def until(condition: Any, what: str, seconds: float = 60) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.25)
+
+
+def recorder_command_line(work: Path) -> bytes:
+    """What ``ps`` shows of the recorder's ffmpeg (its pid is in the work folder's state)."""
+    state = json.loads((work / "recorder.json").read_text())
+    return Path(f"/proc/{state['ffmpeg_pid']}/cmdline").read_bytes()
 
 
 async def session_status(session_id: int) -> str:
@@ -105,6 +112,11 @@ async def test_srt_push_is_recorded_live_and_archived(settings: Settings, tmp_pa
             # sign in as anybody: any principal may watch a centers-only course
             web.headers["Authorization"] = f"Bearer {await a_token()}"
             text = await until(live_playlist, "a live playlist with a segment", 30)
+            ffmpeg_line = recorder_command_line(worker.work_dir(session_id))
+            assert b"ffmpeg" in ffmpeg_line and b"concat" in ffmpeg_line
+            assert PASSPHRASE.encode() not in ffmpeg_line, "the passphrase is not shown by ps"
+            source_list = worker.work_dir(session_id) / "source.ffconcat"
+            assert source_list.stat().st_mode & 0o077 == 0
             assert "#EXT-X-ENDLIST" not in text, "while live the playlist is open"
             segment_url = next(line for line in text.splitlines() if line.endswith(".ts"))
             assert segment_url.startswith(f"/media/sessions/{session_id}/hls/seg_")

@@ -10,13 +10,15 @@ from asyncio.subprocess import DEVNULL
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 from media_support import download, free_udp_port
 from test_media_recovery import TcpProxy
-from test_worker import quick_worker, until
+from test_worker import a_token, quick_worker, until
 from worker_support import feed_host, make_session
 
 from hub import db, jobs, live
+from hub.app import create_app
 from hub.settings import Settings
 from hub.storage import S3Storage
 from hub.tables import JobState, Recording
@@ -52,6 +54,22 @@ async def push(port: int, seconds: float) -> asyncio.subprocess.Process:
         stdout=DEVNULL,
         stderr=DEVNULL,
     )
+
+
+def child_worker_env(settings: Settings, child_env: dict[str, str]) -> dict[str, str]:
+    """The environment of a worker child process on the test's database and store."""
+    return {
+        **child_env,
+        "PYTHONPATH": os.pathsep.join([str(CHILD.parent), child_env["PYTHONPATH"]]),
+        "SHAREHUB_DATA_DIR": str(settings.data_dir),
+        "SHAREHUB_DATABASE_URL": settings.database_url,
+        "SHAREHUB_SECRET_KEY": settings.secret_key,
+        "SHAREHUB_S3_ENDPOINT_URL": settings.s3_endpoint_url,
+        "SHAREHUB_S3_BUCKET": settings.s3_bucket,
+        "SHAREHUB_S3_ACCESS_KEY": "testing",
+        "SHAREHUB_S3_SECRET_KEY": "testing",
+        "SHAREHUB_SEGMENT_SECONDS": str(settings.segment_seconds),
+    }
 
 
 async def replay_ready(session_id: int) -> bool:
@@ -302,3 +320,199 @@ async def test_two_workers_on_postgresql_never_record_one_session_twice(
     finally:
         for worker in workers:
             await worker.stop()
+
+
+async def test_a_worker_with_another_work_folder_takes_over_without_overwriting(
+    settings: Settings, s3_storage: S3Storage, tmp_path: Path, child_env: dict[str, str]
+) -> None:
+    """The issue's takeover: worker B (its own process and work folder) records and is
+    killed with kill -9; worker A, with an empty work folder of its own, takes the class
+    over. No stored segment is written again, the replay holds every segment stored
+    before the kill, a discontinuity marks the take-over and the recording says how
+    much class time was lost."""
+    settings = s3_settings(settings, s3_storage)
+    port = free_udp_port()
+    session_id = await make_session(lasts=5)
+    env = {**child_worker_env(settings, child_env), "SHAREHUB_WORK_DIR": str(tmp_path / "work_b")}
+    log = (tmp_path / "child.log").open("wb")
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(CHILD),
+        str(session_id),
+        udp_listen(port),
+        "1",
+        env=env,
+        stdin=DEVNULL,
+        stdout=DEVNULL,
+        stderr=log,
+    )
+    prefix = f"sessions/{session_id}/hls/"
+    source = None
+    worker = None
+    try:
+
+        async def child_records() -> bool:
+            job = await jobs.find(f"record:{session_id}")
+            return job is not None and job.state == JobState.doing
+
+        await until(child_records, "the child worker to take the record job", 30)
+        source = await push(port, 30)
+
+        async def three_segments_up() -> bool:
+            keys = await s3_storage.list(prefix)
+            return sum(k.endswith(".ts") for k in keys) >= 3
+
+        await until(three_segments_up, "three segments uploaded by the child", 40)
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
+        before = {
+            key: s3_storage.client.head_object(Bucket=s3_storage.bucket, Key=key)["ETag"]
+            for key in await s3_storage.list(prefix)
+            if key.endswith(".ts")
+        }
+        other = replace(settings, work_dir=str(tmp_path / "work_a"))
+        host = feed_host(other, {session_id: udp_listen(port)}, listen=True)
+        worker = quick_worker(other, host, storage=s3_storage)
+        assert not str(worker.work_dir(session_id)).startswith(str(tmp_path / "work_b"))
+        worker.start()
+        assert await source.wait() == 0
+        await until(lambda: replay_ready(session_id), "the replay after the take-over", 90)
+    finally:
+        for process in (child, source):
+            if process is not None and process.returncode is None:
+                process.kill()
+        if worker is not None:
+            await worker.stop()
+        log.close()
+
+    for key, etag in before.items():
+        now = s3_storage.client.head_object(Bucket=s3_storage.bucket, Key=key)["ETag"]
+        assert now == etag, f"{key} was written again after the take-over"
+    local = await download(s3_storage, f"sessions/{session_id}", tmp_path / "replay")
+    playlist = parse_playlist((local / "hls/index.m3u8").read_text())
+    assert playlist.ended
+    names = [s.uri for s in playlist.segments]
+    stored_names = {key.rsplit("/", 1)[1] for key in before}
+    missing = stored_names - set(names)
+    assert not missing, f"stored before the kill, missing from the replay: {missing}"
+    assert len(names) == len(set(names))
+    runs: list[list[str]] = []
+    for segment in playlist.segments:
+        if segment.discontinuity or not runs:
+            runs.append([])
+        runs[-1].append(segment.uri)
+    assert len(runs) == 2 and len(runs[1]) >= 2, runs
+    assert set(runs[0]) == stored_names, "the replay starts with what B stored, in order"
+    numbers = [segment_number(n) or 0 for n in names]
+    assert numbers == sorted(numbers) and numbers[len(runs[0])] > max(numbers[: len(runs[0])])
+    assert all(name.count("_") == 2 for name in runs[1]), "the take-over's keys are tagged"
+    assert decode_ok(local / "replay.mp4")
+    mp4_duration = probe(local / "replay.mp4").duration or 0.0
+    assert abs(mp4_duration - sum(s.duration for s in playlist.segments)) <= 2.5
+
+    app = create_app(settings, manage_db=False, plugins=host)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as web:
+        info = (await web.get(f"/api/v1/sessions/{session_id}/recording")).json()
+        web.headers["Authorization"] = f"Bearer {await a_token()}"  # an administrator
+        page = await web.get(f"/teacher/sessions/{session_id}", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and 'id="replay-lost"' in page.text
+    assert f"{round(info['lost_seconds'], 1)}" in page.text
+    assert info["state"] == "ready"
+    # B was killed mid-segment and A waited out its lease (3 s): time was lost, and said
+    assert 1.0 <= info["lost_seconds"] <= 30.0, info
+    assert abs(info["duration"] + info["lost_seconds"] - 30) <= 2 * settings.segment_seconds + 2
+
+
+async def test_viewers_keep_the_live_class_while_the_store_refuses_then_hangs(
+    settings: Settings, s3_storage: S3Storage, tmp_path: Path
+) -> None:
+    """The store refuses connections, then accepts them and never answers: the hub answers
+    every live playlist request within seconds, from the live window the recorder keeps in
+    the database, with segments viewers can fetch; uploads that hang go to the spool; when
+    the store is back the playlist comes from it again and the replay has every segment."""
+    from media_support import make_s3
+
+    proxy = TcpProxy(int((s3_storage.endpoint_url or "").rsplit(":", 1)[1]))
+    await proxy.start()
+    settings = replace(s3_settings(settings, s3_storage), s3_endpoint_url=proxy.url)
+    through_proxy = make_s3(proxy.url, s3_storage.bucket)
+    port = free_udp_port()
+    session_id = await make_session(lasts=5)
+    host = feed_host(settings, {session_id: udp_listen(port)}, listen=True)
+    worker = quick_worker(settings, host, storage=through_proxy)
+    app = create_app(settings, manage_db=False, plugins=host)
+    transport = httpx.ASGITransport(app=app)
+    playlist_url = f"/api/v1/sessions/{session_id}/hls/index.m3u8"
+    worker.start()
+    source = None
+    slowest = 0.0
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as web:
+
+        async def timed_playlist() -> httpx.Response:
+            nonlocal slowest
+            started = asyncio.get_running_loop().time()
+            answer = await web.get(playlist_url)
+            slowest = max(slowest, asyncio.get_running_loop().time() - started)
+            return answer
+
+        async def from_window() -> list[str] | None:
+            answer = await timed_playlist()
+            if answer.status_code != 200 or "://" in answer.text:
+                return None
+            names = [line for line in answer.text.splitlines() if line.endswith(".ts")]
+            return names or None
+
+        try:
+
+            async def listening() -> bool:
+                job = await jobs.find(f"record:{session_id}")
+                return job is not None and job.state == JobState.doing
+
+            await until(listening, "the record job", 20)
+            source = await push(port, 45)
+
+            async def from_store() -> bool:
+                answer = await timed_playlist()
+                return answer.status_code == 200 and "X-Amz-Signature" in answer.text
+
+            await until(from_store, "the live playlist from the store", 30)
+            slowest = 0.0
+            await proxy.stop()  # refused
+            refused = await until(from_window, "the live window while the store refuses", 30)
+            segment = await web.get(f"/api/v1/sessions/{session_id}/hls/{refused[-1]}")
+            assert segment.status_code == 200
+            assert segment.headers["content-type"] == "video/mp2t"
+            assert segment.content[:1] == b"G" and len(segment.content) > 10_000
+
+            proxy.hanging = True
+            await proxy.start()  # accepts, never answers
+
+            async def newer_in_window() -> list[str] | None:
+                names = await from_window()
+                return names if names and names[-1] > refused[-1] else None
+
+            hung = await until(newer_in_window, "newer segments while the store hangs", 40)
+            segment = await web.get(f"/api/v1/sessions/{session_id}/hls/{hung[-1]}")
+            assert segment.status_code == 200 and len(segment.content) > 10_000
+            assert slowest < 8.0, f"a playlist request waited {slowest:.1f}s on the store"
+
+            await proxy.stop()
+            proxy.hanging = False
+            await proxy.start()
+            await until(from_store, "the live playlist from the store once it is back", 90)
+            assert await source.wait() == 0
+            await until(lambda: replay_ready(session_id), "the replay", 120)
+        finally:
+            if source is not None and source.returncode is None:
+                source.kill()
+            await worker.stop()
+            if proxy.server is not None:
+                await proxy.stop()
+
+    local = await download(s3_storage, f"sessions/{session_id}", tmp_path / "replay")
+    playlist = parse_playlist((local / "hls/index.m3u8").read_text())
+    numbers = [segment_number(s.uri) for s in playlist.segments]
+    assert numbers == list(range(len(numbers))), f"no segment missing: {numbers}"
+    assert set(refused) | set(hung) <= {s.uri for s in playlist.segments}
+    assert sum(s.duration for s in playlist.segments) >= 45 - 2 * settings.segment_seconds
