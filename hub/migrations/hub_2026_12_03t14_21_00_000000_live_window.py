@@ -7,7 +7,7 @@ from piccolo.columns.column_types import Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-12-03T14:30:00:000000"
+ID = "2026-12-03T14:21:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "live_window_segment: the live edge kept in the database while the store is unreachable."
 
