@@ -157,6 +157,7 @@ def create_app(
                 secret_key=settings.secret_key,
                 max_age=settings.session_max_age,
                 cache=read_cache,
+                remember_seconds=settings.credential_cache_seconds,
             ),
         ],
         exception_handlers={

@@ -22,12 +22,19 @@ class AuthMiddleware:
     """Resolves the principal once per request into ``scope["principal"]`` (None if anonymous)."""
 
     def __init__(
-        self, app: ASGIApp, secret_key: str, max_age: int, cache: ResponseCache | None = None
+        self,
+        app: ASGIApp,
+        secret_key: str,
+        max_age: int,
+        cache: ResponseCache | None = None,
+        remember_seconds: float = 0,
     ) -> None:
         self.app = app
         self.secret_key = secret_key
         self.max_age = max_age
-        self.known: Remembered[Principal | None] | None = Remembered(cache) if cache else None
+        self.known: Remembered[Principal | None] | None = (
+            Remembered(cache, remember_seconds) if cache and remember_seconds > 0 else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in {"http", "websocket"}:

@@ -88,17 +88,18 @@ T = TypeVar("T")
 
 class Remembered(Generic[T]):
     """Values this process worked out from a credential (who a token or a cookie is), kept for
-    the read cache's ``ttl`` and forgotten with it on any write here (a sign-out, a revoked
-    token, a deactivated user). Another process sees such a change within ``ttl``, the same
-    bound as for the shared answers. Keys are the credentials' digests, never the secrets."""
+    ``ttl`` seconds and forgotten with the read cache's answers on any write here (a sign-out,
+    a revoked token, a deactivated user). Another process sees such a change within ``ttl``.
+    Keys are the credentials' digests, never the secrets."""
 
-    def __init__(self, cache: ResponseCache, max_entries: int = 4096) -> None:
+    def __init__(self, cache: ResponseCache, ttl: float, max_entries: int = 4096) -> None:
         self.cache = cache
+        self.ttl = ttl
         self.max_entries = max_entries
         self._entries: OrderedDict[bytes, tuple[float, int, T]] = OrderedDict()
 
     async def get(self, key: bytes, make: Callable[[], Awaitable[T]]) -> T:
-        if self.cache.ttl <= 0:
+        if self.ttl <= 0:
             return await make()
         entry = self._entries.get(key)
         now = time.monotonic()
@@ -107,7 +108,7 @@ class Remembered(Generic[T]):
         generation = self.cache.generation
         value = await make()
         if generation == self.cache.generation:  # no write while it was worked out
-            self._entries[key] = (now + self.cache.ttl, generation, value)
+            self._entries[key] = (now + self.ttl, generation, value)
             self._entries.move_to_end(key)
             if len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)

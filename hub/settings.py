@@ -55,7 +55,10 @@ class Settings:
     pg_pool: int = 10
     """PostgreSQL connections per process (serve or worker)."""
     public_cache_seconds: int = 2
-    """How long a process reuses an anonymous answer (schedule, watch page, playback); 0 = never."""
+    """How long a process reuses a shared answer (schedule, watch page, playback); 0 = never."""
+    credential_cache_seconds: float = 2.0
+    """How long a process remembers who a token or sign-in cookie is; a sign-out, revoked token
+    or deactivated user reaches the other processes within this bound; 0 = ask every time."""
     view_threshold_seconds: int = 10
     """A viewer's watching counts as a view from this many seconds in one window."""
     view_window_hours: int = 6
@@ -172,6 +175,11 @@ def _coerce(name: str, raw: str, default: object) -> object:
             return int(raw)
         except ValueError as exc:
             raise SettingsError(f"{PREFIX}{name.upper()} must be an integer, got {raw!r}") from exc
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{PREFIX}{name.upper()} must be a number, got {raw!r}") from exc
     if isinstance(default, Path):
         return Path(raw).expanduser().resolve()
     return raw

@@ -274,7 +274,7 @@ async def sign_in(
     """A new browser signed in as ``username``, on the same hub as ``world``: on the cluster,
     its servers; else an app of its own (another process) that remembers who a credential is
     for ``remember`` seconds (the read cache's bound; 0: it asks the database every time)."""
-    own = replace(settings, public_cache_seconds=remember)
+    own = replace(settings, credential_cache_seconds=remember)
     client = cluster.client(world.cluster) if world.cluster else app_client(own)
     r = await client.post(LOGIN, json={"username": username, "password": "password-" + username})
     assert r.status_code == 200, r.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -44,6 +45,12 @@ COLUMNS = (
 )
 
 
+@functools.lru_cache(maxsize=16384)
+def local_iso(moment: datetime, tz: ZoneInfo) -> str:
+    """``moment`` in ``tz`` as ISO 8601; remembered (a week's lists repeat the same times)."""
+    return moment.astimezone(tz).isoformat()
+
+
 class SessionOut(msgspec.Struct):
     id: int
     course_id: int
@@ -76,8 +83,8 @@ class SessionOut(msgspec.Struct):
             teacher_name=r["teacher_name"],
             starts_at=r["starts_at"],
             ends_at=r["ends_at"],
-            starts_local=r["starts_at"].astimezone(tz).isoformat(),
-            ends_local=r["ends_at"].astimezone(tz).isoformat(),
+            starts_local=local_iso(r["starts_at"], tz),
+            ends_local=local_iso(r["ends_at"], tz),
             timezone=tz.key,
             status=r["status"],
             visibility=r["visibility"],
