@@ -34,7 +34,11 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 def app_client(settings: Settings, address: str = "127.0.0.1") -> httpx.AsyncClient:
     app = create_app(settings, manage_db=False)
     transport = httpx.ASGITransport(app=app, client=(address, 40000))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver.local")
+    return httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver.local",
+        headers={"origin": "http://testserver.local"},  # a browser on the hub's own pages
+    )
 
 
 @pytest.fixture
@@ -268,6 +272,7 @@ async def test_one_address_trying_many_usernames_is_throttled(
 async def sign_in(world: World, settings: Settings, username: str) -> httpx.AsyncClient:
     """A new browser signed in as ``username``, on the same hub as ``world``."""
     client = cluster.client(world.cluster) if world.cluster else app_client(settings)
+    client.headers["origin"] = "http://testserver.local"  # a browser on the hub's own pages
     r = await client.post(LOGIN, json={"username": username, "password": "password-" + username})
     assert r.status_code == 200, r.text
     return client
