@@ -156,6 +156,4 @@ async def guard_request(request: Request[Any, Any, Any]) -> None:
             field="content-type",
         )
     if too_deep(body):
-        raise Invalid(
-            f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels", field="body"
-        )
+        raise Invalid(f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels", field="body")

@@ -68,9 +68,9 @@ async def user_of_token(token: str) -> int | None:
         return None
     used = _aware(row["last_used_at"])
     if used is None or current - used >= LAST_USED_EVERY:
-        await ApiToken.update({ApiToken.last_used_at: current}).where(
-            ApiToken.id == row["id"]
-        ).run()
+        await (
+            ApiToken.update({ApiToken.last_used_at: current}).where(ApiToken.id == row["id"]).run()
+        )
     return int(row["user"])
 
 
@@ -109,9 +109,13 @@ async def revoke(token_id: int) -> None:
 
 
 async def revoke_all(user_id: int) -> None:
-    await ApiToken.update({ApiToken.revoked: True}).where(
-        (ApiToken.user == user_id) & (ApiToken.revoked == False)  # noqa: E712
-    ).run()
+    await (
+        ApiToken.update({ApiToken.revoked: True})
+        .where(
+            (ApiToken.user == user_id) & (ApiToken.revoked == False)  # noqa: E712
+        )
+        .run()
+    )
 
 
 async def end_everything(user_id: int) -> None:

@@ -138,7 +138,12 @@ async def test_cross_site_page_form_with_the_cookie_is_refused(world: World) -> 
     page = await client.get("/account/password")
     token = client.cookies.get("sharehub_csrf")
     assert page.status_code == 200 and token
-    form = {"csrf_token": token, "current_password": "x", "new_password": "y", "repeat_password": "y"}
+    form = {
+        "csrf_token": token,
+        "current_password": "x",
+        "new_password": "y",
+        "repeat_password": "y",
+    }
     r = await client.post(
         "/account/password", data=form, headers={"origin": "https://evil.example"}
     )

@@ -8,9 +8,7 @@ DESCRIPTION = "API tokens expire: an expires_at per token."
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="hub", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="hub", description=DESCRIPTION)
 
     manager.add_column(
         table_class_name="ApiToken",
