@@ -56,6 +56,14 @@ class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
     new_password: Password
 
 
+def too_many(exc: security.Throttled) -> TooManyRequestsException:
+    """429 with Retry-After: too many wrong passwords for this user or from this address."""
+    return TooManyRequestsException(
+        f"too many failed sign-ins for this {exc.reason}; try again in {exc.retry_after} s",
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
 def me_of(p: Principal) -> Me:
     return Me(p.user_id, p.username, p.role.value, p.center_id, p.teacher_id)
 
@@ -105,10 +113,7 @@ class AccountController(Controller):
                 data.username, data.password, security.client_address(request), settings
             )
         except security.Throttled as exc:
-            raise TooManyRequestsException(
-                f"too many failed sign-ins for this {exc.reason}; try again in {exc.retry_after} s",
-                headers={"Retry-After": str(exc.retry_after)},
-            ) from None
+            raise too_many(exc) from None
         if principal is None:
             raise NotAuthorized("wrong username or password", field="password")
         return Response(
@@ -139,7 +144,14 @@ class AccountController(Controller):
     ) -> Response[dict[str, str]]:
         """Change your own password; your other sign-ins end (this one gets a new cookie)."""
         who = need(principal)
-        if await accounts.authenticate(who.username, data.current_password) is None:
+        address = security.client_address(request)
+        try:
+            right = await security.throttled_check_password(
+                who, data.current_password, address, settings
+            )
+        except security.Throttled as exc:
+            raise too_many(exc) from None
+        if not right:
             raise Invalid("the current password is wrong", field="current_password")
         await (
             User.update({User.password_hash: accounts.hash_password(data.new_password)})
