@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,11 +12,12 @@ from datetime import UTC, datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from hub import rows
-from hub.tables import ApiToken, Role, ShareCenter, User
+from hub import rows, tokens
+from hub.tables import Role, ShareCenter, User
 
 _hasher = PasswordHasher()  # Argon2id, salted, RFC 9106 low-memory profile
-TOKEN_PREFIX = "shk_"
+TOKEN_PREFIX = tokens.TOKEN_PREFIX
+hash_token = tokens.hash_token
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,6 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 async def create_user(
     username: str,
     password: str,
@@ -71,9 +67,8 @@ async def create_user(
 
 
 async def create_token(user_id: int, name: str = "") -> str:
-    """A new API token; only its hash is stored, so the value is shown once."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await ApiToken.insert(ApiToken(user=user_id, name=name, token_hash=hash_token(token))).run()
+    """A new API token with the default expiry (``hub.tokens``); shown once."""
+    token, _ = await tokens.create_token(user_id, name)
     return token
 
 
@@ -108,15 +103,9 @@ async def principal_for_user(user_id: int, issued_ms: int | None = None) -> Prin
 
 
 async def principal_for_token(token: str) -> Principal | None:
-    row = (
-        await ApiToken.select(ApiToken.user, ApiToken.revoked)
-        .where(ApiToken.token_hash == hash_token(token))
-        .first()
-        .run()
-    )
-    if row is None or row["revoked"]:
-        return None
-    return await principal_for_user(row["user"])
+    """The principal of a live API token (None: unknown, revoked or expired)."""
+    user_id = await tokens.user_of_token(token)
+    return None if user_id is None else await principal_for_user(user_id)
 
 
 async def authenticate(username: str, password: str) -> Principal | None:

@@ -31,11 +31,13 @@ from hub.api.series import SeriesController, TermController
 from hub.api.sessions import SessionController
 from hub.api.streams import StreamController
 from hub.api.teachers import CourseController, TeacherController
+from hub.api.tokens import TokenController
 from hub.auth import AuthMiddleware, provide_principal
 from hub.cache import InvalidateOnWrite, ResponseCache
 from hub.errors import DomainError, domain_error_handler, internal_error_handler
 from hub.pages import html_errors, page_handlers, template_config
 from hub.plugin_host import PluginHost
+from hub.request_guard import guard_request
 from hub.security import SecurityHeaders
 from hub.settings import Settings, load_settings
 from hub.storage import storage_for
@@ -124,6 +126,7 @@ def create_app(
             readyz,
             metrics.metrics_endpoint,
             AccountController,
+            TokenController,
             CenterController,
             TeacherController,
             CourseController,
@@ -176,6 +179,7 @@ def create_app(
         logging_config=None,  # hub.logs sets up logging (Litestar's default would replace it)
         request_max_body_size=settings.max_body_bytes,
         before_send=[SecurityHeaders(settings)],
+        before_request=guard_request,
         state=State(
             {
                 "settings": settings,

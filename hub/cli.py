@@ -122,7 +122,8 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
         log_level="info",
         log_config=None,  # keep the hub's logging (hub.logs): text or JSON with request ids
         access_log=False,  # hub.logs logs each request, with its id
-        proxy_headers=True,
+        proxy_headers=False,  # hub.security.client_address reads X-Forwarded-For itself, only
+        # from SHAREHUB_TRUSTED_PROXIES (uvicorn's would trust any from loopback)
     )
     return 0
 

@@ -18,6 +18,8 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -139,10 +141,58 @@ def _keys(username: str, address: str) -> tuple[str, str]:
     return "u:" + username.strip().lower()[:64], "a:" + address[:120]
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@functools.lru_cache(maxsize=8)
+def trusted_networks(value: str) -> tuple[Network, ...]:
+    """``SHAREHUB_TRUSTED_PROXIES`` parsed (entries that are no address are ignored)."""
+    out: list[Network] = []
+    for part in value.replace(" ", ",").split(","):
+        if part.strip():
+            try:
+                out.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                continue
+    return tuple(out)
+
+
+def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def address_behind_proxies(peer: str, forwarded_for: list[str], trusted: str) -> str:
+    """The client's address: the peer's, unless the peer is a trusted proxy; then the
+    right-most address of ``X-Forwarded-For`` that is not a trusted proxy (each proxy appends
+    the address it saw, so only the ones right of the first untrusted hop are ours)."""
+    networks = trusted_networks(trusted)
+    if not networks or not _trusted(peer, networks):
+        return peer
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, networks):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # garbage where an address should be: the proxy's own address
+    return hops[0] if hops else peer
+
+
 def client_address(request: Request[Any, Any, Any]) -> str:
-    """The client's address as the server saw it (behind a proxy: run the server with its
-    proxy-headers option so this is the real client)."""
-    return request.client.host if request.client else "unknown"
+    """The client's address, used by the sign-in throttle and the beacons' rate limits alike:
+    the peer's, or behind the proxies named in ``SHAREHUB_TRUSTED_PROXIES`` the right-most
+    untrusted ``X-Forwarded-For`` hop."""
+    peer = request.client.host if request.client else "unknown"
+    settings: Settings = request.app.state["settings"]
+    if not settings.trusted_proxies:
+        return peer
+    return address_behind_proxies(
+        peer, request.headers.getall("x-forwarded-for", []), settings.trusted_proxies
+    )
 
 
 def wait_seconds(failures: int, last_ms: int, free: int, cap: int, now_ms: int) -> int:
@@ -204,6 +254,15 @@ async def record_success(username: str) -> None:
     """A good sign-in clears its username's failures (the address keeps its count)."""
     user_key, _ = _keys(username, "")
     await LoginFailure.delete().where(LoginFailure.key == user_key).run()
+
+
+async def throttled_check_password(
+    principal: Principal, password: str, address: str, settings: Settings
+) -> bool:
+    """Whether ``password`` is the signed-in user's, behind the sign-in throttle (per user and
+    per address): a password change is no unlimited oracle. May raise ``Throttled``."""
+    found = await throttled_authenticate(principal.username, password, address, settings)
+    return found is not None and found.user_id == principal.user_id
 
 
 async def throttled_authenticate(

@@ -52,6 +52,9 @@ class Settings:
     """The same for one client address (any usernames)."""
     login_lockout_seconds: int = 900
     """The longest wait between sign-in attempts; failures are forgotten this long after."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For
+    is believed; empty: the peer address is the client's (forwarded headers are ignored)."""
     pg_pool: int = 10
     """PostgreSQL connections per process (serve or worker)."""
     public_cache_seconds: int = 2

@@ -89,6 +89,8 @@ class ApiToken(Table, tablename="api_token"):
     created_at = Timestamptz(default=TimestamptzNow())
     last_used_at = Timestamptz(null=True, default=None)
     revoked = Boolean(default=False)
+    expires_at = Timestamptz(null=True, default=None)
+    """After this the token signs nothing in (hub.tokens); older tokens got one by migration."""
 
 
 class Teacher(Table):

@@ -80,6 +80,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/metrics"): "anyone",
     ("GET", "/api/v1/users"): "admin",
     ("GET", "/api/v1/me"): "signed in",
+    ("GET", "/api/v1/tokens"): "signed in",  # own; admins anyone's (tests/test_tokens.py)
     ("GET", "/api/v1/centers"): "anyone",
     ("GET", "/api/v1/centers/{center_id:int}"): "anyone",
     ("GET", "/api/v1/centers/{center_id:int}/upcoming"): "the center",
@@ -297,6 +298,9 @@ async def programme(module_client: World) -> AsyncIterator[tuple[World, dict[str
         await export_made(world, ids["export_id"])
         ADMITTED_HERE[DOWNLOAD] = 200
     ids["job_id"] = await jobs.enqueue(jobs.FINALIZE, {"session_id": MISSING})
+    r = await world.post("/api/v1/tokens", {"name": "matrix"}, who="teacher")
+    assert r.status_code == 201, r.text
+    ids["token_id"] = r.json()["id"]
     ids["teacher_id"] = ids["teacher_id"]
     ids["center_id"] = ids["center"]
     ids["course_id"] = ids["course"]

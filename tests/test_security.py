@@ -37,7 +37,11 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 def app_client(settings: Settings, address: str = "127.0.0.1") -> httpx.AsyncClient:
     app = create_app(settings, manage_db=False)
     transport = httpx.ASGITransport(app=app, client=(address, 40000))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver.local")
+    return httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver.local",
+        headers={"origin": "http://testserver.local"},  # a browser on the hub's own pages
+    )
 
 
 @pytest.fixture
@@ -276,6 +280,7 @@ async def sign_in(
     for ``remember`` seconds (the read cache's bound; 0: it asks the database every time)."""
     own = replace(settings, credential_cache_seconds=remember)
     client = cluster.client(world.cluster) if world.cluster else app_client(own)
+    client.headers["origin"] = "http://testserver.local"  # a browser on the hub's own pages
     r = await client.post(LOGIN, json={"username": username, "password": "password-" + username})
     assert r.status_code == 200, r.text
     return client

@@ -51,18 +51,17 @@ class UserOut(msgspec.Struct):
     active: bool
 
 
-class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(max_length=100)] = ""
-
-
-class TokenOut(msgspec.Struct):
-    token: str
-    name: str
-
-
 class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
     current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
     new_password: Password
+
+
+def too_many(exc: security.Throttled) -> TooManyRequestsException:
+    """429 with Retry-After: too many wrong passwords for this user or from this address."""
+    return TooManyRequestsException(
+        f"too many failed sign-ins for this {exc.reason}; try again in {exc.retry_after} s",
+        headers={"Retry-After": str(exc.retry_after)},
+    )
 
 
 def me_of(p: Principal) -> Me:
@@ -102,7 +101,7 @@ class AccountController(Controller):
     path = "/api/v1"
     tags = ["accounts"]
 
-    @post("/auth/login", status_code=200)
+    @post("/auth/login", status_code=200, opt={"origin_check": False})
     async def login(
         self, data: Login, settings: Settings, request: Request[Any, Any, Any]
     ) -> Response[Me]:
@@ -114,10 +113,7 @@ class AccountController(Controller):
                 data.username, data.password, security.client_address(request), settings
             )
         except security.Throttled as exc:
-            raise TooManyRequestsException(
-                f"too many failed sign-ins for this {exc.reason}; try again in {exc.retry_after} s",
-                headers={"Retry-After": str(exc.retry_after)},
-            ) from None
+            raise too_many(exc) from None
         if principal is None:
             raise NotAuthorized("wrong username or password", field="password")
         return Response(
@@ -148,7 +144,14 @@ class AccountController(Controller):
     ) -> Response[dict[str, str]]:
         """Change your own password; your other sign-ins end (this one gets a new cookie)."""
         who = need(principal)
-        if await accounts.authenticate(who.username, data.current_password) is None:
+        address = security.client_address(request)
+        try:
+            right = await security.throttled_check_password(
+                who, data.current_password, address, settings
+            )
+        except security.Throttled as exc:
+            raise too_many(exc) from None
+        if not right:
             raise Invalid("the current password is wrong", field="current_password")
         await (
             User.update({User.password_hash: accounts.hash_password(data.new_password)})
@@ -160,12 +163,6 @@ class AccountController(Controller):
         return Response(
             {"detail": "password changed"}, cookies=cookies if uses_session_cookie(request) else []
         )
-
-    @post("/tokens", guards=[signed_in])
-    async def create_token(self, data: TokenIn, principal: Principal | None) -> TokenOut:
-        """A new API token for scripts; shown once, send it as 'Authorization: Bearer ...'."""
-        token = await accounts.create_token(need(principal).user_id, data.name)
-        return TokenOut(token=token, name=data.name)
 
     @get("/users", guards=[admin_only])
     async def list_users(self) -> list[UserOut]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 
-from hub import accounts, schedule
+from hub import accounts, schedule, tokens
 from hub.accounts import Principal
 from hub.api import accounts as accounts_api
 from hub.api import centers as centers_api
@@ -155,7 +155,16 @@ async def save_user(
         changes[User.display_name] = converted["display_name"]
     if "password" in converted:
         changes[User.password_hash] = accounts.hash_password(converted["password"])
+    before = await User.select(User.role, User.active).where(User.id == user_id).first().run()
     await User.update(changes).where(User.id == user_id).run()
+    if (
+        "password" in converted
+        or before is None
+        or (before["active"] and not active)
+        or before["role"] != changes[User.role]
+    ):
+        # a reset, a deactivation or a role change: every sign-in and API token ends
+        await tokens.end_everything(user_id)
 
 
 SAVERS = {"centers": save_center, "teachers": save_teacher, "users": save_user}

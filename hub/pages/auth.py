@@ -84,7 +84,20 @@ async def change_password(request: Request[Any, Any, Any]) -> Response[Any]:
     assert who is not None
     errors: dict[str, str] = {}
     new = form.get("new_password", "")
-    if await accounts.authenticate(who.username, form.get("current_password", "")) is None:
+    settings = settings_of(request)
+    try:
+        right = await security.throttled_check_password(
+            who, form.get("current_password", "")[:256], security.client_address(request), settings
+        )
+    except security.Throttled as exc:
+        return page(
+            request,
+            "password.html",
+            {"errors": {"current_password": THROTTLED}},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    if not right:
         errors["current_password"] = N_("The current password is wrong.")
     if not 8 <= len(new) <= 256:
         errors["new_password"] = N_("The new password needs at least 8 characters.")

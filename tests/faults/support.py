@@ -172,7 +172,10 @@ def start_serve(env: dict[str, str], port: int, log: Path) -> ServeProcess:
         )
         assert login.status_code == 200, login.text
         token = httpx.post(
-            f"{serve.base_url}/api/v1/tokens", json={"name": "faults"}, cookies=login.cookies
+            f"{serve.base_url}/api/v1/tokens",
+            json={"name": "faults"},
+            cookies=login.cookies,
+            headers={"origin": serve.base_url},  # a signed-in change from the hub's origin
         )
         assert token.status_code in (200, 201), token.text
         serve.token = token.json()["token"]
