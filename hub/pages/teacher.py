@@ -177,7 +177,10 @@ async def schedule_class(request: Request[Any, Any, Any], plugins: PluginHost) -
             if exc.status_code == 403:
                 raise
             problem = exc.detail
-            if exc.field in {"starts_at", "ends_at", "duration_minutes"}:
+            if exc.field in {"starts_at", "first_start"} and "in the past" in exc.detail:
+                errors["start"] = N_("This time has passed. Choose a time to come.")
+                problem = ""
+            elif exc.field in {"starts_at", "ends_at", "duration_minutes"}:
                 errors["duration" if exc.field != "starts_at" else "start"] = exc.detail
     ctx = await classes_context(request, plugins)
     ctx.update(form=form, errors=errors, clash=clash, problem=problem)
