@@ -92,6 +92,8 @@ class Settings:
     """After a pushed stream ends, the listener waits this long for it to restart."""
     segment_seconds: int = 4
     """Length of recorded HLS segments."""
+    live_early_seconds: int = 300
+    """A push this long before the start turns the class live; earlier it is a rehearsal."""
     media_url_seconds: int = 7200
     """Lifetime of presigned storage URLs handed to players."""
     spool_max_mb: int = 2048
