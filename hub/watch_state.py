@@ -14,6 +14,7 @@ import msgspec
 from litestar import Request
 
 from hub import live, recordings
+from hub.accounts import Principal
 from hub.api.media_files import media_service
 from hub.api.streams import usable_provider
 from hub.errors import DomainError
@@ -44,6 +45,8 @@ class WatchState(msgspec.Struct):
     """A meeting link (``external_link`` provider) instead of a stream."""
     replay: dict[str, str] = msgspec.field(default_factory=dict)
     """Replay playlists by quality (high, low, audio) once the replay is ready."""
+    rehearsal: bool | None = None
+    """For the session's teacher and admins only: a rehearsal push is coming in."""
 
 
 def state_of(status: str, replay_ready: bool) -> str:
@@ -94,6 +97,7 @@ async def watch_state(
     plugins: PluginHost,
     settings: Settings,
     now: datetime | None = None,
+    principal: Principal | None = None,
 ) -> WatchState:
     """The state of a session the caller may watch (the caller checks visibility)."""
     now = now or datetime.now(UTC)
@@ -119,6 +123,8 @@ async def watch_state(
         seconds_to_start=max(0.0, (row["starts_at"] - now).total_seconds()),
         replay=replay,
     )
+    if principal is not None and (principal.is_admin or principal.teacher_id == row["teacher"]):
+        out_state.rehearsal = live.rehearsing(row)
     if status in (SessionStatus.scheduled.value, SessionStatus.live.value):
         hls, link = await live_addresses(row, plugins, settings, now)
         out_state.link = link

@@ -808,6 +808,35 @@ async def test_admin_may_post_every_page_form(world: World) -> None:
     )
     await call("/center/bookings/{booking_id:int}/unbook", booking_id=rows[1]["id"])
     await call("/teacher/sessions/{session_id:int}/cancel", session_id=sid)
+    # a meeting-app class marked as held with the panel's 开始上课 and 下课
+    later = day + timedelta(hours=2)
+    await call(
+        "/teacher/sessions",
+        {
+            "course_id": str(world.ids["course"]),
+            "date": later.date().isoformat(),
+            "start": f"{later:%H:%M}",
+            "duration": "30",
+            "weeks": "1",
+            "provider": "external_link",
+            "meeting_url": "https://meeting.example/y",
+        },
+    )
+    held = (
+        await LiveSession.select(LiveSession.id)
+        .order_by(LiveSession.id, ascending=False)
+        .first()
+        .run()
+    )
+    assert held is not None and held["id"] != sid
+    await call("/teacher/sessions/{session_id:int}/start", session_id=held["id"])
+    await call("/teacher/sessions/{session_id:int}/end", session_id=held["id"])
+    assert (
+        await LiveSession.select(LiveSession.status)
+        .where(LiveSession.id == held["id"])
+        .first()
+        .run()
+    ) == {"status": "ended"}
     await call("/admin/{kind:str}", {"name": "李老师", "school": "北京小学"}, kind="teachers")
     operator = {"role": "center", "center_id": str(world.ids["center2"]), "active": "on"}
     for kind, item_id, form in (

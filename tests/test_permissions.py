@@ -40,6 +40,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/teacher/sessions"): "admin, the course's teacher",
     ("POST", "/teacher/sessions/{session_id:int}/rotate"): "admin, the session's teacher",
     ("POST", "/teacher/sessions/{session_id:int}/cancel"): "admin, the session's teacher",
+    ("POST", "/teacher/sessions/{session_id:int}/start"): "admin, the session's teacher",
+    ("POST", "/teacher/sessions/{session_id:int}/end"): "admin, the session's teacher",
     ("POST", "/center/sessions/{session_id:int}/book"): "admin, the center's operator",
     ("POST", "/center/bookings/{booking_id:int}/unbook"): "admin, the center's operator",
     ("POST", "/center/bookings/{booking_id:int}/check-in"): "admin, the center's operator",

@@ -363,10 +363,13 @@ class SessionController(Controller):
     ) -> Response[WatchState]:
         """Where the class stands for its viewers (the watch page polls this every few
         seconds): waiting, live (with its playlist and whether it holds a segment yet), ended,
-        replay_ready (with the replay's playlists) or cancelled. A rehearsal shows as waiting.
+        replay_ready (with the replay's playlists) or cancelled. A rehearsal shows as waiting;
+        the session's teacher and admins also get ``rehearsal`` (a rehearsal push arrives).
         Visible to whom the session is (public courses anyone, others signed-in users)."""
         await visible_session(session_id, principal)
-        state = await watch_state.watch_state(request, session_id, plugins, settings)
+        state = await watch_state.watch_state(
+            request, session_id, plugins, settings, principal=principal
+        )
         return Response(state, headers={"Cache-Control": "no-store"})
 
     @post("/{session_id:int}/start", guards=[teacher_or_admin], status_code=200)

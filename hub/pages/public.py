@@ -123,8 +123,8 @@ async def watch_page(
         qualities = dict(state.replay) if kind == "replay" else {}
         if kind == "live" and state.state == "live" and state.playlist_ready and live_hls:
             qualities["high"] = live_hls
-        playable = bool(qualities) or bool(live_hls) or (
-            state.state == "ended" and recording is not None
+        playable = (
+            bool(qualities) or bool(live_hls) or (state.state == "ended" and recording is not None)
         )
         start_low = False
         if principal is not None and principal.role is Role.center and principal.center_id:

@@ -24,6 +24,7 @@
   var startsAt = Date.parse(box.getAttribute("data-starts"));
   var skew = Date.parse(box.getAttribute("data-now")) - Date.now() || 0;
   var mode = null;        // waiting | live | ended | replay | cancelled
+  var seen = [];          // the states this page went through (tests read it)
   var hls = null, current = null, retryTimer = null, retryDelay = 1000;
   var SOUND_KEY = "sharehub_sound";
 
@@ -202,7 +203,7 @@
   }
   function enterWaiting() {
     if (mode === "waiting") return;
-    mode = "waiting";
+    mode = "waiting"; seen.push(mode);
     destroy(); current = null;
     show("waiting");
     tickCountdown();
@@ -210,7 +211,7 @@
   function enterLive(url) {
     if (mode === "live" && current === sources.high) return;
     flush();
-    mode = "live"; kind = "live"; resetViews();
+    mode = "live"; kind = "live"; resetViews(); seen.push(mode);
     sources = { high: url };
     show("video");
     load(url, 0);
@@ -218,7 +219,7 @@
   function enterEnded() {
     if (mode === "ended") return;
     flush();
-    mode = "ended";
+    mode = "ended"; seen.push(mode);
     destroy(); current = null;
     video.removeAttribute("src");
     show("ended");
@@ -226,7 +227,7 @@
   function enterReplay(replay) {
     if (mode === "replay") return;
     flush();
-    mode = "replay"; kind = "replay"; resetViews();
+    mode = "replay"; kind = "replay"; resetViews(); seen.push(mode);
     sources = replay;
     show("video");
     load(sourceFor(quality.value), 0);
@@ -309,7 +310,8 @@
   document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") flush(); });
   window.sharehubPlayer = {
     flush: flush, video: video, hls: function () { return hls; },
-    source: function () { return current; }, mode: function () { return mode; }
+    source: function () { return current; }, mode: function () { return mode; },
+    seen: function () { return seen.slice(); }
   };
 
   // --- first state: what the page was rendered with, then ask
