@@ -195,6 +195,7 @@
     badge.appendChild(span);
   }
   function show(which) {
+    if (which !== "video") stateText.textContent = "";
     waitingRoom.hidden = which !== "waiting";
     endedRoom.hidden = which !== "ended";
     videoBox.hidden = which !== "video";
