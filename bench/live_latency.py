@@ -85,9 +85,9 @@ async def seed(env: dict[str, str]) -> int:
     await db.migrate()
     user = await accounts.create_user("teacher", PASSWORD, Role.teacher, "王老师")
     teacher = (await Teacher.insert(Teacher(name="王老师", user=user)).run())[0]["id"]
-    course = (
-        await Course.insert(Course(title="延迟测试", subject="数学", teacher=teacher)).run()
-    )[0]["id"]
+    course = (await Course.insert(Course(title="延迟测试", subject="数学", teacher=teacher)).run())[
+        0
+    ]["id"]
     now = datetime.now(UTC).replace(microsecond=0)
     session = (
         await LiveSession.insert(
@@ -201,9 +201,14 @@ def main() -> None:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(
                 executable_path=CHROMIUM,
-                args=["--headless=new", "--no-sandbox", "--disable-gpu", "--mute-audio",
-                      "--autoplay-policy=no-user-gesture-required"],
-            )  # fmt: skip
+                args=[
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--mute-audio",
+                    "--autoplay-policy=no-user-gesture-required",
+                ],
+            )
             page = browser.new_page(viewport={"width": 800, "height": 600})
             page.goto(f"{base}/watch/{session_id}")
             page.wait_for_function(
@@ -211,9 +216,15 @@ def main() -> None:
             )
             page.evaluate(
                 READER
-                % {"w": BITS * BLOCK, "t0": t0, "bits": BITS, "block": BLOCK,
-                   "half": BLOCK // 2, "fps": FPS}
-            )  # fmt: skip
+                % {
+                    "w": BITS * BLOCK,
+                    "t0": t0,
+                    "bits": BITS,
+                    "block": BLOCK,
+                    "half": BLOCK // 2,
+                    "fps": FPS,
+                }
+            )
             end = time.monotonic() + SAMPLE_SECONDS
             while time.monotonic() < end:
                 page.wait_for_timeout(5000)
@@ -234,11 +245,18 @@ def main() -> None:
     p95 = percentile(sane, 0.95)
     print(
         json.dumps(
-            {"frames": len(samples), "readable": len(sane), "p50": round(p50, 2),
-             "p95": round(p95, 2), "min": round(min(sane), 2), "max": round(max(sane), 2),
-             "keyframe_seconds": 2, "segment_seconds": SEGMENT_SECONDS,
-             "sample_seconds": SAMPLE_SECONDS},
-        ),  # fmt: skip
+            {
+                "frames": len(samples),
+                "readable": len(sane),
+                "p50": round(p50, 2),
+                "p95": round(p95, 2),
+                "min": round(min(sane), 2),
+                "max": round(max(sane), 2),
+                "keyframe_seconds": 2,
+                "segment_seconds": SEGMENT_SECONDS,
+                "sample_seconds": SAMPLE_SECONDS,
+            },
+        ),
         file=sys.stderr,
     )
     print(

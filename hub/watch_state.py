@@ -47,6 +47,10 @@ class WatchState(msgspec.Struct):
     """Replay playlists by quality (high, low, audio) once the replay is ready."""
     rehearsal: bool | None = None
     """For the session's teacher and admins only: a rehearsal push is coming in."""
+    keyframe_seconds: float | None = None
+    """For the session's teacher and admins only: the typical length of the last recorded
+    segments. Segments are cut at keyframes, so this is the encoder's keyframe interval when
+    it is longer than ``SHAREHUB_SEGMENT_SECONDS`` (viewers then lag further behind)."""
 
 
 def state_of(status: str, replay_ready: bool) -> str:
@@ -76,6 +80,30 @@ async def live_addresses(
         elif url.protocol == "link" and link is None:
             link = url.url
     return hls, link
+
+
+def recent_segment_seconds(playlist: bytes, last: int = 5) -> float | None:
+    """The median ``#EXTINF`` duration of a playlist's last few segments (None: none yet)."""
+    durations = []
+    for line in playlist.decode(errors="replace").splitlines():
+        if line.startswith("#EXTINF:"):
+            try:
+                durations.append(float(line[8:].split(",", 1)[0]))
+            except ValueError:
+                continue
+    recent = sorted(durations[-last:])
+    return round(recent[len(recent) // 2], 1) if recent else None
+
+
+async def hub_playlist(
+    request: Request[Any, Any, Any], settings: Settings, recording: dict[str, Any] | None
+) -> bytes | None:
+    if recording is None or not recording["playlist_key"]:
+        return None
+    try:
+        return await media_service(request, settings).playlist(recording["playlist_key"])
+    except (ObjectMissing, StorageUnavailable):
+        return None
 
 
 async def hub_playlist_ready(
@@ -125,6 +153,9 @@ async def watch_state(
     )
     if principal is not None and (principal.is_admin or principal.teacher_id == row["teacher"]):
         out_state.rehearsal = live.rehearsing(row)
+        if out_state.rehearsal or status == SessionStatus.live.value:
+            text = await hub_playlist(request, settings, recording)
+            out_state.keyframe_seconds = recent_segment_seconds(text) if text else None
     if status in (SessionStatus.scheduled.value, SessionStatus.live.value):
         hls, link = await live_addresses(row, plugins, settings, now)
         out_state.link = link

@@ -174,3 +174,15 @@ async def test_start_and_end_are_for_the_teacher_or_an_admin(world: World) -> No
     assert r.status_code == 409, r.text
     assert (await state(world, session_id))["state"] == "cancelled"
     assert (await world.post("/api/v1/sessions/987654/start", None, "admin")).status_code == 404
+
+
+def test_the_keyframe_interval_is_read_from_the_recorded_segments() -> None:
+    from hub.watch_state import recent_segment_seconds
+
+    playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:10\n" + b"".join(
+        b"#EXTINF:%.3f,\nseg_%05d.ts\n" % (d, i)
+        for i, d in enumerate([2.0, 10.0, 10.01, 9.96, 10.0, 10.0])
+    )
+    assert recent_segment_seconds(playlist) == 10.0
+    assert recent_segment_seconds(b"#EXTM3U\n#EXTINF:2.002,\na.ts\n#EXTINF:2.0,\nb.ts\n") == 2.0
+    assert recent_segment_seconds(b"#EXTM3U\n") is None

@@ -268,6 +268,7 @@ async def go_live_panel(
             "s": info,
             "row": row,
             "rehearsing": rehearsing,
+            "segment_seconds": settings_of(request).segment_seconds,
             "preview": preview,
             "early_minutes": max(1, round(live.LIVE_EARLY.total_seconds() / 60)),
             "provider_label": provider_label(plugins, row["provider"], lang.locale),

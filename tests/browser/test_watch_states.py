@@ -102,6 +102,11 @@ def test_waiting_room_then_live_then_ended_then_replay(hub: Hub, new_page: Any) 
             assert not visible(page, "#waiting-room")
             assert page.inner_text("#status-badge") == "直播中"
         print(f"live: playing {since_segment:.1f}s after the first segment ({took:.1f}s wait)")
+        # the teacher sees the keyframe interval of the push (2 s here: no warning)
+        teacher_state = api(teacher, hub, f"/api/v1/sessions/{session_id}/state")
+        assert teacher_state["keyframe_seconds"] is not None
+        assert teacher_state["keyframe_seconds"] <= 4.5, teacher_state
+        assert api(desk, hub, f"/api/v1/sessions/{session_id}/state")["keyframe_seconds"] is None
         shot(desk, "watch-2-live")
         # the phone starts muted (the browser blocks sound): the big button turns it on
         phone.wait_for_selector("#unmute", state="visible")

@@ -12,6 +12,13 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (s) {
         if (!s) return;
+        var warn = document.getElementById("keyframe-warning");
+        if (warn) {
+          var limit = Number(warn.getAttribute("data-limit"));
+          var late = s.keyframe_seconds && s.keyframe_seconds > limit;
+          warn.textContent = late ? warn.getAttribute("data-text").replace("{s}", s.keyframe_seconds) : "";
+          warn.hidden = !late;
+        }
         var now = s.status + "/" + (s.rehearsal ? "rehearsal" : "");
         if (last !== null && now !== last) { location.reload(); return; }
         last = now;
