@@ -86,8 +86,8 @@
     if (window.Hls && window.Hls.isSupported()) {
       hls = new window.Hls({
         lowLatencyMode: false,
-        liveSyncDurationCount: 2,        // start two segments behind the live edge
-        liveMaxLatencyDurationCount: 5,  // fall further behind: jump forward
+        liveSyncDuration: 3,             // play 3 s behind the live edge (1.5 segments of 2 s)
+        liveMaxLatencyDuration: 10,      // fall further behind: jump forward
         maxLiveSyncPlaybackRate: 1.1,
         manifestLoadingMaxRetry: 1,
         levelLoadingMaxRetry: 4,
