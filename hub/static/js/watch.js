@@ -210,7 +210,7 @@
     tickCountdown();
   }
   function enterLive(url) {
-    if (mode === "live" && current === sources.high) return;
+    if (mode === "live" && sources.high === url) return;
     flush();
     mode = "live"; kind = "live"; resetViews(); seen.push(mode);
     sources = { high: url };
@@ -238,7 +238,8 @@
     if (st.now) skew = Date.parse(st.now) - Date.now();
     if (st.starts_at) startsAt = Date.parse(st.starts_at);
     setBadge(st.state);
-    if (st.state === "live" && st.live_source && st.playlist_ready) enterLive(st.live_source);
+    // once playing live, a poll that cannot see the playlist (storage slow) changes nothing
+    if (st.state === "live" && st.live_source && (st.playlist_ready || mode === "live")) enterLive(st.live_source);
     else if (st.state === "live" || st.state === "waiting") enterWaiting();
     else if (st.state === "ended") enterEnded();
     else if (st.state === "replay_ready") enterReplay(st.replay);
