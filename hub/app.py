@@ -15,7 +15,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
-from hub import db, logs, metrics
+from hub import db, live, logs, metrics
 from hub.api.accounts import AccountController
 from hub.api.beacons import BeaconController
 from hub.api.bookings import BookingController
@@ -76,6 +76,7 @@ def create_app(
     """
     settings = settings or load_settings()
     host = plugins or PluginHost(settings)
+    live.configure(settings)
 
     @asynccontextmanager
     async def serving_tasks() -> AsyncIterator[None]:

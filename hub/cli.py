@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hub import db
+from hub import db, live
 from hub.plugin_host import PluginHost
 from hub.settings import Settings, SettingsError, load_settings, unknown_variables
 from hub.tables import Role
@@ -292,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sharehub: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_format)
+    live.configure(settings)
     for name in unknown_variables():
         print(
             f"sharehub: {name} is not a setting and is ignored (see sharehub config)",

@@ -1,10 +1,14 @@
 """A session's stream: its push secret, its provider context and its live status.
 
-Status follows the stream: the first publish turns a scheduled session live; the end of
-the stream (or no stream some time after the scheduled end) turns it ended; a stream that
-restarts before the scheduled end turns an ended session live again, so one class gives
-one replay. Each change is one conditional UPDATE, so concurrent callbacks cannot undo
-each other.
+Status follows the stream: the first publish inside the live window (from
+``SHAREHUB_LIVE_EARLY_SECONDS`` before the start) turns a scheduled session live; a push
+before the window is a rehearsal (彩排): ``pushing_since`` is set, the status stays
+scheduled, and the class turns live at the window's opening if the push continues
+(``promote_due``) or when the teacher presses 开始上课 (``start_class``). The end of the
+stream after the start, 下课 (``end_class``), or no stream some time after the scheduled end
+turns it ended; a stream that restarts within the grace turns an ended session live again,
+so one class gives one replay. Each change is one conditional UPDATE, so concurrent
+callbacks cannot undo each other.
 """
 
 from __future__ import annotations
@@ -21,6 +25,19 @@ from hub.tables import LiveSession, SessionStatus
 
 RESTART_GRACE = timedelta(minutes=30)
 """A stream may restart this long after the scheduled end and still be the same class."""
+LIVE_EARLY = timedelta(seconds=300)
+"""A push this long before the start turns the class live (``configure`` sets it)."""
+
+
+def configure(settings: Settings) -> None:
+    """Take ``SHAREHUB_LIVE_EARLY_SECONDS`` (called by the app and the CLI at start-up)."""
+    global LIVE_EARLY
+    LIVE_EARLY = timedelta(seconds=max(0, settings.live_early_seconds))
+
+
+def in_rehearsal(starts_at: datetime, at: datetime, early: timedelta | None = None) -> bool:
+    """Whether a push at ``at`` comes before the class's live window opens."""
+    return at < starts_at - (LIVE_EARLY if early is None else early)
 
 
 def stream_name(session_id: int) -> str:
@@ -53,6 +70,7 @@ async def session_row(session_id: int) -> dict[str, Any]:
             LiveSession.stream_key,
             LiveSession.live_at,
             LiveSession.ended_at,
+            LiveSession.pushing_since,
             LiveSession.course.visibility.as_alias("visibility"),
         )
         .where(LiveSession.id == session_id)
@@ -141,13 +159,77 @@ async def key_matches(session_id: int, key: str) -> bool:
     return secrets.compare_digest(str(row["stream_key"]).encode(), key.encode())
 
 
-async def go_live(session_id: int, at: datetime | None = None) -> bool:
+async def go_live(
+    session_id: int, at: datetime | None = None, early: timedelta | None = None
+) -> bool:
     """The stream started: scheduled (or ended, within the grace) becomes live.
 
+    A push before the live window is a rehearsal: the status stays scheduled (False).
     Returns True when this call changed the status. A cancelled or archived session
     cannot go live (409).
     """
     at = at or datetime.now(UTC)
+    await (
+        LiveSession.update({LiveSession.pushing_since: at})
+        .where((LiveSession.id == session_id) & LiveSession.pushing_since.is_null())
+        .run()
+    )
+    row = await session_row(session_id)
+    if row["status"] == SessionStatus.scheduled and in_rehearsal(row["starts_at"], at, early):
+        return False
+    return await _turn_live(session_id, at)
+
+
+def rehearsing(row: dict[str, Any]) -> bool:
+    """Whether the session's teacher is pushing a rehearsal now."""
+    return row["status"] == SessionStatus.scheduled and row.get("pushing_since") is not None
+
+
+async def start_class(session_id: int, at: datetime | None = None) -> bool:
+    """开始上课: the teacher (or an admin) turns the class live now, rehearsal or not."""
+    return await _turn_live(session_id, at or datetime.now(UTC))
+
+
+async def end_class(session_id: int, at: datetime | None = None) -> bool:
+    """下课: a live class ends now (its replay is made from what was recorded)."""
+    at = at or datetime.now(UTC)
+    if await end_stream(session_id, at):
+        return True
+    row = await session_row(session_id)
+    if row["status"] in (SessionStatus.ended, SessionStatus.archived):
+        return False
+    raise Conflict(f"session {session_id} is {row['status']} and cannot end", field="status")
+
+
+async def promote_due(
+    now: datetime | None = None, early: timedelta | None = None, session_id: int | None = None
+) -> list[int]:
+    """Rehearsals whose live window has opened while the push continues become live (all of
+    them, or the one ``session_id``)."""
+    now = now or datetime.now(UTC)
+    window = LIVE_EARLY if early is None else early
+    only = LiveSession.id == session_id if session_id is not None else None
+    query = (
+        LiveSession.update({LiveSession.status: SessionStatus.live, LiveSession.updated_at: now})
+        .where(
+            (LiveSession.status == SessionStatus.scheduled)
+            & LiveSession.pushing_since.is_not_null()
+            & (LiveSession.starts_at <= now + window)
+        )
+        .returning(LiveSession.id)
+    )
+    rows = await (query.where(only) if only is not None else query).run()
+    ids = [r["id"] for r in rows]
+    if ids:
+        await (
+            LiveSession.update({LiveSession.live_at: now})
+            .where(LiveSession.id.is_in(ids) & LiveSession.live_at.is_null())
+            .run()
+        )
+    return ids
+
+
+async def _turn_live(session_id: int, at: datetime) -> bool:
     changed = (
         await LiveSession.update(
             {LiveSession.status: SessionStatus.live, LiveSession.updated_at: at}
@@ -179,8 +261,14 @@ async def go_live(session_id: int, at: datetime | None = None) -> bool:
 
 
 async def end_stream(session_id: int, at: datetime | None = None) -> bool:
-    """The stream stopped: live becomes ended. Returns True when this call changed it."""
+    """The stream stopped: live becomes ended (a rehearsal just stops). Returns True when
+    this call changed the status."""
     at = at or datetime.now(UTC)
+    await (
+        LiveSession.update({LiveSession.pushing_since: None})
+        .where((LiveSession.id == session_id) & LiveSession.pushing_since.is_not_null())
+        .run()
+    )
     changed = (
         await LiveSession.update(
             {

@@ -59,6 +59,24 @@ def check_interval(starts_at: datetime, ends_at: datetime) -> None:
         raise Invalid("a session lasts at most 12 hours", field="ends_at")
 
 
+PAST_TOLERANCE = timedelta(minutes=1)
+"""A form filled at 09:00 for a 09:00 class is sent a few seconds later: still accepted."""
+
+
+def not_in_past(principal: Principal, starts_at: datetime, now: datetime | None = None) -> None:
+    """A teacher schedules classes to come: one starting in the past is refused (400 naming
+    ``starts_at``); it would appear in none of the teacher's lists. An administrator may
+    enter a class already held (to record the programme's history)."""
+    if principal.is_admin:
+        return
+    now = now or datetime.now(UTC)
+    if starts_at < now - PAST_TOLERANCE:
+        raise Invalid(
+            f"starts_at {starts_at:%Y-%m-%d %H:%M} UTC is in the past; schedule a class to come",
+            field="starts_at",
+        )
+
+
 def describe(row: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
     """A clashing session as the API names it."""
     start = row["starts_at"].astimezone(tz)
@@ -187,6 +205,7 @@ async def create_session(
     tz: ZoneInfo | None = None,
 ) -> int:
     check_interval(starts_at, ends_at)
+    not_in_past(principal, starts_at)
     course = await get_course(course_id)
     teacher = teacher_id or course["teacher"]
     if teacher_id is not None and not await Teacher.exists().where(Teacher.id == teacher_id).run():
@@ -219,6 +238,7 @@ async def move_session(
 ) -> None:
     """Move one session (a series occurrence too); the teacher and every booked center must fit."""
     check_interval(starts_at, ends_at)
+    not_in_past(principal, starts_at)
     session = await get_session(session_id)
     may_teach(principal, session["teacher"])
     if session["status"] not in ACTIVE:

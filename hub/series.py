@@ -204,6 +204,14 @@ async def create_series(
     )
     if not plan.occurrences:
         raise Invalid("the rule gives no class days inside the term", field="rrule")
+    if not principal.is_admin:
+        today = datetime.now(UTC).astimezone(tz).date()
+        if plan.occurrences[0].local_start.date() < today:
+            raise Invalid(
+                f"the series starts on {plan.occurrences[0].local_start:%Y-%m-%d}, in the past;"
+                " a series may start today at the earliest",
+                field="first_start",
+            )
     teacher = course["teacher"]
     async with db.write_transaction():
         await schedule.lock(schedule.LOCK_TEACHER, teacher)

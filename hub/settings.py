@@ -96,8 +96,10 @@ class Settings:
     """An SRT listener is opened this long before the class starts."""
     record_relisten_seconds: int = 1800
     """After a pushed stream ends, the listener waits this long for it to restart."""
-    segment_seconds: int = 4
-    """Length of recorded HLS segments."""
+    segment_seconds: int = 2
+    """Length of recorded HLS segments (cut at keyframes: encoders should send one every 2 s)."""
+    live_early_seconds: int = 300
+    """A push this long before the start turns the class live; earlier it is a rehearsal."""
     media_url_seconds: int = 7200
     """Lifetime of presigned storage URLs handed to players."""
     spool_max_mb: int = 2048

@@ -153,6 +153,8 @@ class LiveSession(Table, tablename="live_session"):
     """The teacher's push secret (stream key or SRT passphrase); empty until first asked for."""
     live_at = Timestamptz(null=True, default=None)
     """When the stream actually started (the first publish)."""
+    pushing_since = Timestamptz(null=True, default=None)
+    """When the current push started (a rehearsal before the live window); None: no push."""
     ended_at = Timestamptz(null=True, default=None)
     """When the stream actually ended."""
     created_at = Timestamptz(default=TimestamptzNow())

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,7 @@ from typing import TypeVar
 from hub import exports, jobs, live, recordings, reporting
 from hub.errors import Conflict, database_unavailable
 from hub.streaming import RecordingSource
-from hub.tables import Job, JobState, SessionStatus
+from hub.tables import Job, JobState, Recording, SessionStatus
 from media.finalize import FinalizeError, finalize
 from media.layout import ArchiveKeys
 from media.recorder import LiveWindowEdge, Recorder
@@ -121,6 +122,21 @@ async def _went_live(session_id: int, prefix: str, keys: ArchiveKeys) -> bool:
             log.info("session %d is live: data arrived", session_id)
     except Conflict as exc:
         log.warning("session %d: %s", session_id, exc.detail)
+    return True
+
+
+async def _rehearsal_over(ctx: JobContext, session_id: int, prefix: str, work: Path) -> bool:
+    """A push that stopped while the class is still scheduled was a rehearsal (彩排, before
+    the live window; see ``hub.live``): nothing of it goes into the replay. Its stored
+    segments and playlist, its work folder and its recording row are removed."""
+    row = await live.session_row(session_id)
+    if row["status"] != SessionStatus.scheduled:
+        return False
+    for key in await ctx.storage.list(prefix + "/"):
+        await ctx.storage.delete(key)
+    await asyncio.to_thread(shutil.rmtree, work, True)
+    await Recording.delete().where(Recording.session_id == session_id).run()
+    log.info("session %d: a rehearsal push ended; nothing of it is kept", session_id)
     return True
 
 
@@ -254,6 +270,9 @@ async def record(ctx: JobContext) -> None:
         log.info("session %d: stream stopped after %.1fs recorded", session_id, summary.duration)
         if source.listen:
             await _until_db_back(ctx, lambda: live.end_stream(session_id))
+            if await _until_db_back(ctx, lambda: _rehearsal_over(ctx, session_id, prefix, work)):
+                spool = Spool(work / "spool", max_bytes=ctx.settings.spool_max_mb * MiB)
+                continue  # listen on for the class itself
         await _drain(spool, ctx)
         wait = 1.0
         while left := await recorder.ship_left():  # refused by a full spool: still local

@@ -350,6 +350,9 @@ class Worker:
         ended = await live.end_overdue(now)
         if ended:
             log.info("ended overdue live sessions %s", ended)
+        promoted = await live.promote_due(now)
+        if promoted:
+            log.info("rehearsals turned live at the start of class: %s", promoted)
         await self.ensure_recordings(now)
         archived = await recordings.archive_finished(now)
         if archived:

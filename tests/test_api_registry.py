@@ -292,21 +292,21 @@ async def test_course_create_read_update_list(world: World) -> None:
 
 
 async def test_session_create_read_update(world: World) -> None:
-    created = await new_session(world, "2026-12-03T09:00:00", who="teacher")
+    created = await new_session(world, "2036-12-03T09:00:00", who="teacher")
     assert created["teacher_id"] == world.ids["teacher_id"]
     assert created["title"] == "数学直播课" and created["status"] == "scheduled"
-    assert created["starts_at"] == "2026-12-03T01:00:00Z"
+    assert created["starts_at"] == "2036-12-03T01:00:00Z"
     got = (await world.get(f"{SESSIONS}/{created['id']}")).json()
     assert got == created
 
     r = await world.patch(
         f"{SESSIONS}/{created['id']}",
-        {"starts_at": "2026-12-03T14:00:00", "ends_at": "2026-12-03T15:00:00"},
+        {"starts_at": "2036-12-03T14:00:00", "ends_at": "2036-12-03T15:00:00"},
         who="teacher",
     )
     assert r.status_code == 200, r.text
     got = (await world.get(f"{SESSIONS}/{created['id']}")).json()
-    assert (got["starts_at"], got["ends_at"]) == ("2026-12-03T06:00:00Z", "2026-12-03T07:00:00Z")
+    assert (got["starts_at"], got["ends_at"]) == ("2036-12-03T06:00:00Z", "2036-12-03T07:00:00Z")
     assert (await world.get(f"{SESSIONS}/987654")).status_code == 404
 
 

@@ -112,6 +112,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/sessions/{session_id:int}/ingest"): "the teacher",
     ("GET", "/api/v1/sessions/{session_id:int}/ingest/qr.svg"): "the teacher",
     ("GET", "/api/v1/sessions/{session_id:int}/playback"): "anyone",
+    ("GET", "/api/v1/sessions/{session_id:int}/state"): "anyone",
     ("GET", "/api/v1/plugins"): "anyone",
     ("GET", "/api/v1/jobs/{job_id:int}"): "admin",
     ("GET", "/api/v1/jobs"): "admin",

@@ -52,7 +52,9 @@ async def browser(world: World) -> httpx.AsyncClient:
         yield c  # type: ignore[misc]
 
 
-async def a_session(world: World, hours: float = 24.0, course: str = "course") -> dict[str, Any]:
+async def a_session(
+    world: World, hours: float = 24.0, course: str = "course", who: str | None = None
+) -> dict[str, Any]:
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=hours)
     r = await world.post(
         "/api/v1/sessions",
@@ -63,7 +65,7 @@ async def a_session(world: World, hours: float = 24.0, course: str = "course") -
             "provider": "external_link",
             "provider_settings": {"meeting_url": "https://meeting.example/abc"},
         },
-        who="teacher" if course == "course" else "teacher2",
+        who=who or ("teacher" if course == "course" else "teacher2"),
     )
     assert r.status_code == 201, r.text
     return r.json()
@@ -806,6 +808,35 @@ async def test_admin_may_post_every_page_form(world: World) -> None:
     )
     await call("/center/bookings/{booking_id:int}/unbook", booking_id=rows[1]["id"])
     await call("/teacher/sessions/{session_id:int}/cancel", session_id=sid)
+    # a meeting-app class marked as held with the panel's 开始上课 and 下课
+    later = day + timedelta(hours=2)
+    await call(
+        "/teacher/sessions",
+        {
+            "course_id": str(world.ids["course"]),
+            "date": later.date().isoformat(),
+            "start": f"{later:%H:%M}",
+            "duration": "30",
+            "weeks": "1",
+            "provider": "external_link",
+            "meeting_url": "https://meeting.example/y",
+        },
+    )
+    held = (
+        await LiveSession.select(LiveSession.id)
+        .order_by(LiveSession.id, ascending=False)
+        .first()
+        .run()
+    )
+    assert held is not None and held["id"] != sid
+    await call("/teacher/sessions/{session_id:int}/start", session_id=held["id"])
+    await call("/teacher/sessions/{session_id:int}/end", session_id=held["id"])
+    assert (
+        await LiveSession.select(LiveSession.status)
+        .where(LiveSession.id == held["id"])
+        .first()
+        .run()
+    ) == {"status": "ended"}
     await call("/admin/{kind:str}", {"name": "李老师", "school": "北京小学"}, kind="teachers")
     operator = {"role": "center", "center_id": str(world.ids["center2"]), "active": "on"}
     for kind, item_id, form in (
@@ -848,7 +879,7 @@ async def test_admin_may_post_every_page_form(world: World) -> None:
 async def test_replays_offer_the_mp4_and_the_low_renditions(
     browser: httpx.AsyncClient, world: World
 ) -> None:
-    s = await a_session(world, hours=-3)
+    s = await a_session(world, hours=-3, who="admin")  # a class held: only an admin enters one
     r = await world.post(
         f"/api/v1/sessions/{s['id']}/bookings", {"center_id": world.ids["center"]}, who="admin"
     )
@@ -899,7 +930,7 @@ async def test_a_low_bandwidth_center_starts_on_the_low_rendition(
             "provider": "external_link",
             "provider_settings": {"playback_url": "https://cdn.example/live/a.m3u8"},
         },
-        who="teacher",
+        who="admin",  # started five minutes ago: a teacher could not schedule it now
     )
     session = r.json()["id"]
     await LiveSession.update({LiveSession.status: "live"}).where(LiveSession.id == session).run()

@@ -40,6 +40,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/teacher/sessions"): "admin, the course's teacher",
     ("POST", "/teacher/sessions/{session_id:int}/rotate"): "admin, the session's teacher",
     ("POST", "/teacher/sessions/{session_id:int}/cancel"): "admin, the session's teacher",
+    ("POST", "/teacher/sessions/{session_id:int}/start"): "admin, the session's teacher",
+    ("POST", "/teacher/sessions/{session_id:int}/end"): "admin, the session's teacher",
     ("POST", "/center/sessions/{session_id:int}/book"): "admin, the center's operator",
     ("POST", "/center/bookings/{booking_id:int}/unbook"): "admin, the center's operator",
     ("POST", "/center/bookings/{booking_id:int}/check-in"): "admin, the center's operator",
@@ -60,6 +62,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/sessions"): "admin, the course's teacher",
     ("PATCH", "/api/v1/sessions/{session_id:int}"): "admin, the session's teacher",
     ("POST", "/api/v1/sessions/{session_id:int}/cancel"): "admin, the session's teacher",
+    ("POST", "/api/v1/sessions/{session_id:int}/start"): "admin, the session's teacher",
+    ("POST", "/api/v1/sessions/{session_id:int}/end"): "admin, the session's teacher",
     ("POST", "/api/v1/series"): "admin, the course's teacher",
     ("POST", "/api/v1/series/{series_id:int}/cancel"): "admin, the series' teacher",
     ("POST", "/api/v1/terms"): "admin",
@@ -307,6 +311,33 @@ ROLE_CASES = [
         None,
         teacher2_session,
         403,
+    ),
+    (
+        "teacher-starts-others-class",
+        "teacher",
+        "POST",
+        "/api/v1/sessions/{session}/start",
+        None,
+        teacher2_session,
+        403,
+    ),
+    (
+        "center-ends-a-class",
+        "center",
+        "POST",
+        "/api/v1/sessions/{session}/end",
+        None,
+        teacher_session,
+        403,
+    ),
+    (
+        "anonymous-starts-a-class",
+        None,
+        "POST",
+        "/api/v1/sessions/{session}/start",
+        None,
+        teacher_session,
+        401,
     ),
     (
         "teacher-rotates-others-stream-key",
@@ -785,6 +816,8 @@ async def test_admin_may_do_everything(world: World) -> None:
         session_id=session["id"],
     )
     await call("DELETE", "/api/v1/bookings/{booking_id:int}", booking_id=other["id"])
+    await call("POST", "/api/v1/sessions/{session_id:int}/start", session_id=session["id"])
+    await call("POST", "/api/v1/sessions/{session_id:int}/end", session_id=session["id"])
     later = await call(
         "POST",
         "/api/v1/sessions",

@@ -12,7 +12,7 @@ from tests.conftest import World
 
 pytestmark = pytest.mark.cross_process
 
-WEEK = {"from": "2026-11-30", "to": "2026-12-06"}
+WEEK = {"from": "2036-11-30", "to": "2036-12-06"}
 
 
 async def create(world: World, start: str, end: str) -> int:
@@ -20,8 +20,8 @@ async def create(world: World, start: str, end: str) -> int:
         "/api/v1/sessions",
         {
             "course_id": world.ids["course"],
-            "starts_at": f"2026-12-01T{start}:00",
-            "ends_at": f"2026-12-01T{end}:00",
+            "starts_at": f"2036-12-01T{start}:00",
+            "ends_at": f"2036-12-01T{end}:00",
         },
         who="teacher",
     )

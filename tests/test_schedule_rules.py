@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from tests.conftest import World
 
-DAY = "2026-12-01"
+DAY = "2036-12-01"
 
 
 async def make_session(
@@ -28,10 +29,10 @@ async def test_session_times_are_stored_in_utc_and_shown_in_the_zone(world: Worl
     r = await make_session(world, "09:00", "09:45")
     assert r.status_code == 201, r.text
     body = r.json()
-    assert body["starts_at"] == "2026-12-01T01:00:00Z"
-    assert body["starts_local"] == "2026-12-01T09:00:00+08:00"
+    assert body["starts_at"] == "2036-12-01T01:00:00Z"
+    assert body["starts_local"] == "2036-12-01T09:00:00+08:00"
     r = await world.get(f"/api/v1/sessions/{body['id']}", params={"tz": "Europe/Berlin"})
-    assert r.json()["starts_local"] == "2026-12-01T02:00:00+01:00"
+    assert r.json()["starts_local"] == "2036-12-01T02:00:00+01:00"
 
 
 async def test_end_must_follow_start(world: World) -> None:
@@ -89,7 +90,7 @@ async def test_moving_a_session_checks_the_teacher(world: World) -> None:
         who="teacher",
     )
     assert r.status_code == 200, r.text
-    assert r.json()["starts_local"] == "2026-12-01T10:00:00+08:00"
+    assert r.json()["starts_local"] == "2036-12-01T10:00:00+08:00"
 
 
 async def book(world: World, session_id: int, center: str = "center") -> object:
@@ -198,7 +199,7 @@ async def test_check_in_counts_children_once_per_key(world: World) -> None:
 async def test_check_in_does_not_open_days_early(world: World) -> None:
     a = (await make_session(world, "09:00", "10:00")).json()
     booking = (await book(world, a["id"])).json()
-    if datetime.now(UTC) < datetime(2026, 12, 1, tzinfo=UTC):
+    if datetime.now(UTC) < datetime(2036, 12, 1, tzinfo=UTC):
         r = await world.post(
             f"/api/v1/bookings/{booking['id']}/check-in", {"children": 3}, who="center"
         )
@@ -242,3 +243,60 @@ async def test_centers_upcoming_in_the_centers_zone(world: World) -> None:
     assert (
         await world.get(f"/api/v1/centers/{world.ids['center']}/upcoming", who="center2")
     ).status_code == 403
+
+
+async def test_a_class_in_the_past_is_refused_naming_starts_at(world: World) -> None:
+    past = datetime.now(UTC) - timedelta(hours=2)
+    r = await world.post(
+        "/api/v1/sessions",
+        {
+            "course_id": world.ids["course"],
+            "starts_at": past.isoformat(),
+            "ends_at": (past + timedelta(minutes=45)).isoformat(),
+        },
+        who="teacher",
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["extra"][0]["key"] == "starts_at"
+    # moving a class into the past is refused the same way
+    a = (await make_session(world, "09:00", "10:00")).json()
+    r = await world.patch(
+        f"/api/v1/sessions/{a['id']}",
+        {"starts_at": past.isoformat(), "ends_at": (past + timedelta(hours=1)).isoformat()},
+        who="teacher",
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["extra"][0]["key"] == "starts_at"
+    # a class starting in a few minutes is fine
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    r = await world.post(
+        "/api/v1/sessions",
+        {
+            "course_id": world.ids["course"],
+            "starts_at": soon.isoformat(),
+            "ends_at": (soon + timedelta(minutes=45)).isoformat(),
+        },
+        who="teacher",
+    )
+    assert r.status_code == 201, r.text
+
+
+async def test_a_series_may_start_today_but_not_before(world: World) -> None:
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    series = {
+        "course_id": world.ids["course"],
+        "duration_minutes": 45,
+        "rrule": "FREQ=DAILY;COUNT=3",
+        "timezone": "Asia/Shanghai",
+    }
+    r = await world.post(
+        "/api/v1/series",
+        {**series, "first_start": f"{today - timedelta(days=1)}T23:00:00"},
+        who="teacher",
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["extra"][0]["key"] == "first_start"
+    r = await world.post(
+        "/api/v1/series", {**series, "first_start": f"{today}T23:30:00"}, who="teacher"
+    )
+    assert r.status_code == 201, r.text

@@ -52,8 +52,9 @@ async def callback(
 
 
 async def session_now(world: World, ingest: str = "rtmp", **kw: Any) -> tuple[int, str]:
-    """A class starting in ten minutes, its push key made as the teacher's page makes it."""
-    starts = datetime.now(UTC).replace(microsecond=0) + kw.pop("offset", timedelta(minutes=10))
+    """A class starting in two minutes (inside the live window), its push key made as the
+    teacher's page makes it."""
+    starts = datetime.now(UTC).replace(microsecond=0) + kw.pop("offset", timedelta(minutes=2))
     body = {
         "course_id": world.ids["course"],
         "starts_at": starts.isoformat(),

@@ -18,8 +18,8 @@ async def a_session(world: World, start: str = "09:00", end: str = "10:00") -> d
         "/api/v1/sessions",
         {
             "course_id": world.ids["course"],
-            "starts_at": f"2026-12-01T{start}:00",
-            "ends_at": f"2026-12-01T{end}:00",
+            "starts_at": f"2036-12-01T{start}:00",
+            "ends_at": f"2036-12-01T{end}:00",
         },
         who="teacher",
     )
@@ -33,9 +33,9 @@ LINK = {"provider": "external_link", "provider_settings": {"meeting_url": "https
 @pytest.mark.parametrize(
     "times, status, field",
     [
-        ({"ends_at": "2026-12-01T08:00:00"}, 400, "ends_at"),
+        ({"ends_at": "2036-12-01T08:00:00"}, 400, "ends_at"),
         ({"starts_at": "1999-12-01T09:00:00"}, 400, "starts_at"),
-        ({"starts_at": "2026-12-01T11:30:00", "ends_at": "2026-12-01T12:30:00"}, 409, None),
+        ({"starts_at": "2036-12-01T11:30:00", "ends_at": "2036-12-01T12:30:00"}, 409, None),
     ],
     ids=["ends-before-start", "year-out-of-range", "teacher-clash"],
 )
@@ -57,8 +57,8 @@ async def test_cancel_and_move_in_one_change_is_refused_whole(world: World) -> N
     session = await a_session(world)
     both = {
         "status": "cancelled",
-        "starts_at": "2026-12-01T13:00:00",
-        "ends_at": "2026-12-01T14:00:00",
+        "starts_at": "2036-12-01T13:00:00",
+        "ends_at": "2036-12-01T14:00:00",
     }
     r = await world.patch(f"/api/v1/sessions/{session['id']}", {**LINK, **both}, "teacher")
     assert r.status_code == 400, r.text
@@ -86,7 +86,7 @@ async def test_series_outside_the_years_served_are_refused(
 ) -> None:
     body = {
         "course_id": world.ids["course"],
-        "first_start": "2026-11-30T09:00:00",
+        "first_start": "2036-11-30T09:00:00",
         "duration_minutes": 45,
         "rrule": "FREQ=WEEKLY;BYDAY=MO;COUNT=3",
         "timezone": "Asia/Shanghai",

@@ -27,7 +27,6 @@ from litestar.response import Response
 from hub import live
 from hub.errors import DomainError
 from hub.settings import Settings
-from hub.tables import SessionStatus
 
 log = logging.getLogger("sharehub.ingest")
 
@@ -150,8 +149,6 @@ class IngestCallbackController(Controller):
         key = key_of(form)
         if session_id is None or not key or not await live.key_matches(session_id, key):
             return plain("not a publish of ours", 200)
-        row = await live.session_row(session_id)
-        if row["status"] == SessionStatus.live:
-            await live.end_stream(session_id)
+        if await live.end_stream(session_id):  # a rehearsal's push just stops
             log.info("session %d ended (RTMP publish done)", session_id)
         return plain("ok", 200)

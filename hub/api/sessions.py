@@ -13,7 +13,7 @@ from litestar import Controller, MediaType, Request, Response, get, patch, post
 from litestar.params import Parameter, QueryParameter
 from piccolo.columns.combination import Where
 
-from hub import db, schedule
+from hub import db, live, schedule, watch_state
 from hub import rows as rows_of
 from hub.accounts import Principal
 from hub.api.common import Page, PageNo, PathId, PerPage, TzParam, need, viewer_zone
@@ -24,6 +24,7 @@ from hub.errors import Conflict, Invalid
 from hub.plugin_host import PluginHost
 from hub.settings import Settings
 from hub.tables import LiveSession, SessionStatus, Visibility
+from hub.watch_state import WatchState
 
 Provider = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"^[a-z0-9_]+$")]
 
@@ -442,11 +443,63 @@ class SessionController(Controller):
                 await schedule.move_session(who, session_id, *moved, tz)
         return await one_session(session_id, tz)
 
+    @get("/{session_id:int}/state", cache=False)
+    async def session_state(
+        self,
+        request: Request[Any, Any, Any],
+        session_id: PathId,
+        principal: Principal | None,
+        settings: Settings,
+        plugins: PluginHost,
+    ) -> Response[WatchState]:
+        """Where the class stands for its viewers (the watch page polls this every few
+        seconds): waiting, live (with its playlist and whether it holds a segment yet), ended,
+        replay_ready (with the replay's playlists) or cancelled. A rehearsal shows as waiting;
+        the session's teacher and admins also get ``rehearsal`` (a rehearsal push arrives).
+        Visible to whom the session is (public courses anyone, others signed-in users)."""
+        await visible_session(session_id, principal)
+        state = await watch_state.watch_state(
+            request, session_id, plugins, settings, principal=principal
+        )
+        return Response(state, headers={"Cache-Control": "no-store"})
+
+    @post("/{session_id:int}/start", guards=[teacher_or_admin], status_code=200)
+    async def start_class(self, session_id: PathId, principal: Principal | None) -> SessionOut:
+        """开始上课: the session's teacher (or an admin) turns the class live now, also before
+        its start or after a rehearsal, and for a class held in a meeting app. 409 when the
+        session is cancelled, archived or ended longer ago than the restart grace."""
+        row = await schedule.get_session(session_id)
+        schedule.may_teach(need(principal), row["teacher"])
+        await live.start_class(session_id)
+        return await one_session(session_id, ZoneInfo("UTC"))
+
+    @post("/{session_id:int}/end", guards=[teacher_or_admin], status_code=200)
+    async def end_class(self, session_id: PathId, principal: Principal | None) -> SessionOut:
+        """下课: the session's teacher (or an admin) ends the live class now; its replay is
+        made from what was recorded. Ending an ended class again changes nothing; 409 for a
+        class that never started."""
+        row = await schedule.get_session(session_id)
+        schedule.may_teach(need(principal), row["teacher"])
+        await live.end_class(session_id)
+        return await one_session(session_id, ZoneInfo("UTC"))
+
     @post("/{session_id:int}/cancel", guards=[teacher_or_admin], status_code=200)
     async def cancel_session(self, session_id: PathId, principal: Principal | None) -> SessionOut:
         """Cancel one session (one class of a series leaves the others as they are)."""
         await schedule.cancel_session(need(principal), session_id)
         return await one_session(session_id, ZoneInfo("UTC"))
+
+
+async def visible_session(session_id: int, principal: Principal | None) -> None:
+    """404 unless the session exists and the caller may see it (as ``GET`` a session)."""
+    row = (
+        await LiveSession.select(LiveSession.course.visibility.as_alias("visibility"))
+        .where(LiveSession.id == session_id)
+        .first()
+        .run()
+    )
+    if row is None or (principal is None and row["visibility"] != Visibility.public.value):
+        raise schedule.NotFound(f"session {session_id} not found", field="session_id")
 
 
 async def one_session(session_id: PathId, tz: ZoneInfo) -> SessionOut:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get
 from litestar.params import Parameter
 
-from hub import live, schedule
+from hub import live, schedule, watch_state
 from hub.api.common import PathId
 from hub.api.sessions import session_rows
-from hub.api.streams import usable_provider
-from hub.errors import Conflict, DomainError, NotFound
+from hub.errors import Conflict, NotFound
 from hub.pages import impact_view, replays_view, schedule_view
 from hub.pages.render import lang_of, principal_of, public_page, settings_of
 from hub.plugin_host import PluginHost
@@ -97,7 +96,10 @@ async def course_page(request: Request[Any, Any, Any], course_id: PathId) -> Res
 async def watch_page(
     request: Request[Any, Any, Any], session_id: PathId, plugins: PluginHost
 ) -> Response[Any]:
-    """The player: live HLS while the class is on, the replay after; sends view beacons."""
+    """The player, a state machine driven by ``GET /api/v1/sessions/{id}/state`` (polled by
+    hub/static/js/watch.js): the waiting room with a countdown, the live stream as soon as it
+    has a segment, "the class has ended" while the replay is made, then the replay; no
+    reload. Sends view beacons."""
     principal = principal_of(request)
     settings = settings_of(request)
 
@@ -108,24 +110,22 @@ async def watch_page(
         row = rows[0]
         if row["status"] == SessionStatus.cancelled.value:
             raise Conflict(f"session {session_id} was cancelled", field="session_id")
-        kind = "replay" if row["status"] in ENDED else "live"
+        state = await watch_state.watch_state(request, session_id, plugins, settings)
         recording = await replays_view.recording_of(request, settings, session_id)
-        qualities = replays_view.sources(recording) if kind == "replay" else {}
-        link: str | None = None
-        if kind == "live":
-            try:
-                stream = await live.session_row(session_id)
-                provider = usable_provider(plugins, stream["provider"])
-                now = datetime.now(UTC)
-                ctx = await live.prepared_context(stream, plugins, settings, now)
-                playback = provider.playback(ctx, now + timedelta(hours=2))
-            except DomainError:
-                playback = None
-            for url in playback.urls if playback else ():
-                if url.protocol == "hls" and "high" not in qualities:
-                    qualities["high"] = url.url
-                elif url.protocol == "link" and link is None:
-                    link = url.url
+        live_hls: str | None = state.live_source
+        link = state.link
+        if state.state == "waiting":
+            stream = await live.session_row(session_id)
+            live_hls, link = await watch_state.live_addresses(
+                stream, plugins, settings, datetime.now(UTC)
+            )
+        kind = "replay" if state.state == "replay_ready" else "live"
+        qualities = dict(state.replay) if kind == "replay" else {}
+        if kind == "live" and state.state == "live" and state.playlist_ready and live_hls:
+            qualities["high"] = live_hls
+        playable = (
+            bool(qualities) or bool(live_hls) or (state.state == "ended" and recording is not None)
+        )
         start_low = False
         if principal is not None and principal.role is Role.center and principal.center_id:
             center = await schedule.get_center(principal.center_id)
@@ -135,9 +135,11 @@ async def watch_page(
         )
         return {
             "s": row,
+            "state": state,
             "kind": kind,
             "source": qualities.get("high"),
             "qualities": qualities,
+            "playable": playable,
             "downloads": replays_view.downloads(recording),
             "link": link,
             "start_low": start_low,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
@@ -19,6 +20,7 @@ from hub.errors import Conflict, DomainError
 from hub.pages.forms import form_of, int_field, see_other
 from hub.pages.render import lang_of, page, principal_of, settings_of
 from hub.plugin_host import PluginHost
+from hub.recordings import hls_path
 from hub.tables import Booking, Course, LiveSession, SessionStatus, ShareCenter
 
 N_ = str
@@ -34,6 +36,23 @@ async def my_courses(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
     if not who.is_admin:
         query = query.where(Course.teacher == (who.teacher_id or 0))
     return await query.run()
+
+
+_LABEL_SPLIT = re.compile(r"^(.*[\u3000-\u9fff\uff00-\uffef)])\s*([A-Za-z][^\u3000-\u9fff]*)$")
+
+
+def provider_label(plugins: PluginHost, name: str, lang: str) -> str:
+    """A provider's label in the page's language. Labels are written "中文 English" (the
+    Chinese part may name products in Latin letters): Chinese pages show the first part,
+    English pages the last; a label in one language is shown whole."""
+    try:
+        label = str(plugins.provider(name).label)
+    except DomainError:
+        return name
+    found = _LABEL_SPLIT.match(label.strip())
+    if not found:
+        return label
+    return found.group(1).strip() if lang.startswith("zh") else found.group(2).strip()
 
 
 def ready_providers(plugins: PluginHost) -> list[str]:
@@ -57,7 +76,9 @@ async def classes_context(request: Request[Any, Any, Any], plugins: PluginHost) 
     held = [r for r in reversed(rows) if r["ends_at"] <= now]
     counts = await schedule.booking_counts([r["id"] for r in rows])
     providers = ready_providers(plugins)
+    lang = lang_of(request).locale
     return {
+        "provider_labels": {p: provider_label(plugins, p, lang) for p in providers},
         "coming": coming,
         "held": held,
         "counts": counts,
@@ -177,7 +198,10 @@ async def schedule_class(request: Request[Any, Any, Any], plugins: PluginHost) -
             if exc.status_code == 403:
                 raise
             problem = exc.detail
-            if exc.field in {"starts_at", "ends_at", "duration_minutes"}:
+            if exc.field in {"starts_at", "first_start"} and "in the past" in exc.detail:
+                errors["start"] = N_("This time has passed. Choose a time to come.")
+                problem = ""
+            elif exc.field in {"starts_at", "ends_at", "duration_minutes"}:
                 errors["duration" if exc.field != "starts_at" else "start"] = exc.detail
     ctx = await classes_context(request, plugins)
     ctx.update(form=form, errors=errors, clash=clash, problem=problem)
@@ -231,6 +255,11 @@ async def go_live_panel(
             qr[endpoint.protocol] = Markup(svg)  # segno's own SVG; the URL is escaped in it
     bookings = await joined(session_id)
     children = sum(b["children_present"] or 0 for b in bookings)
+    lang = lang_of(request)
+    rehearsing = live.rehearsing(row)
+    preview = None
+    if ingest is not None and ingest.endpoints and (rehearsing or row["status"] == "live"):
+        preview = hls_path(session_id)  # the hub's own recording of the push
     centers_total = await ShareCenter.count().run()
     return page(
         request,
@@ -238,6 +267,11 @@ async def go_live_panel(
         {
             "s": info,
             "row": row,
+            "rehearsing": rehearsing,
+            "segment_seconds": settings_of(request).segment_seconds,
+            "preview": preview,
+            "early_minutes": max(1, round(live.LIVE_EARLY.total_seconds() / 60)),
+            "provider_label": provider_label(plugins, row["provider"], lang.locale),
             "ingest": ingest,
             "qr": qr,
             "problem": problem,
@@ -286,4 +320,44 @@ async def cancel_class(request: Request[Any, Any, Any], session_id: PathId) -> R
     return see_other("/teacher?ok=cancelled")
 
 
-HANDLERS = [my_classes, schedule_class, go_live_panel, rotate_key, cancel_class]
+@post(
+    "/teacher/sessions/{session_id:int}/start",
+    guards=[teacher_or_admin],
+    name="pages:start-class",
+)
+async def start_class(request: Request[Any, Any, Any], session_id: PathId) -> Response[Any]:
+    """开始上课: the class is live now (after a rehearsal, or for a meeting-app class)."""
+    await form_of(request)
+    who = principal_of(request)
+    assert who is not None
+    row = await live.session_row(session_id)
+    schedule.may_teach(who, row["teacher"])
+    await live.start_class(session_id)
+    return see_other(f"/teacher/sessions/{session_id}")
+
+
+@post(
+    "/teacher/sessions/{session_id:int}/end",
+    guards=[teacher_or_admin],
+    name="pages:end-class",
+)
+async def end_class(request: Request[Any, Any, Any], session_id: PathId) -> Response[Any]:
+    """下课: the live class ends now."""
+    await form_of(request)
+    who = principal_of(request)
+    assert who is not None
+    row = await live.session_row(session_id)
+    schedule.may_teach(who, row["teacher"])
+    await live.end_class(session_id)
+    return see_other(f"/teacher/sessions/{session_id}")
+
+
+HANDLERS = [
+    my_classes,
+    schedule_class,
+    go_live_panel,
+    rotate_key,
+    cancel_class,
+    start_class,
+    end_class,
+]

@@ -215,9 +215,8 @@ def new_page(chromium: Any) -> Iterator[Any]:
     contexts: list[Any] = []
 
     def make(locale: str = "zh-CN", **kw: Any) -> Any:
-        context = chromium.new_context(
-            locale=locale, accept_downloads=True, viewport={"width": 1000, "height": 900}, **kw
-        )
+        kw.setdefault("viewport", {"width": 1000, "height": 900})
+        context = chromium.new_context(locale=locale, accept_downloads=True, **kw)
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()

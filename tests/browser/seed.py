@@ -101,6 +101,28 @@ async def seed(hls_url: str) -> dict[str, int]:
             )
         ).run()
     )[0]["id"]
+    # a self-hosted class about to start, taught by a third teacher: the watch-page tests open
+    # it before the push, push to it, stop, and watch the replay
+    teacher3_user = await accounts.create_user("teacher3", PASSWORD, Role.teacher, "赵老师")
+    ids["teacher3"] = (
+        await Teacher.insert(Teacher(name="赵老师", school="朝阳小学", user=teacher3_user)).run()
+    )[0]["id"]
+    ids["course3"] = (
+        await Course.insert(
+            Course(title="语文直播课", subject="语文", teacher=ids["teacher3"])
+        ).run()
+    )[0]["id"]
+    ids["watch"] = (
+        await LiveSession.insert(
+            LiveSession(
+                course=ids["course3"],
+                teacher=ids["teacher3"],
+                starts_at=now + timedelta(minutes=3),
+                ends_at=now + timedelta(minutes=50),
+                provider="self_hosted",
+            )
+        ).run()
+    )[0]["id"]
     await db.close_engine(engine)
     return ids
 

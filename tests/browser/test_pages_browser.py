@@ -211,7 +211,11 @@ def test_watch_page_plays_a_self_hosted_stream_pushed_by_ffmpeg(hub: Hub, new_pa
         viewer = new_page()
         before = api(viewer, hub, f"/api/v1/sessions/{session_id}/views")["live_views"]
         viewer.goto(f"{hub.url}/watch/{session_id}")
-        assert "/hls/index.m3u8" in viewer.get_attribute("#player", "data-src")
+        # the page plays the hub's own live playlist once it holds a segment
+        viewer.wait_for_function(
+            "() => (window.sharehubPlayer.source() || '').includes('/hls/index.m3u8')",
+            timeout=150_000,
+        )
         video = "document.getElementById('video')"
         viewer.wait_for_function(f"() => {video}.currentTime > 4", timeout=150_000)
         t1 = viewer.evaluate(f"{video}.currentTime")

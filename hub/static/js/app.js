@@ -14,3 +14,23 @@ document.addEventListener("click", function (ev) {
     try { document.execCommand("copy"); done(); } catch (e) {}
   }
 });
+
+// Forms that ask first: <form data-confirm="question?">.
+document.addEventListener("submit", function (ev) {
+  var f = ev.target;
+  var q = f && f.getAttribute ? f.getAttribute("data-confirm") : null;
+  if (q && !window.confirm(q)) ev.preventDefault();
+});
+
+// Secrets (push URL with a key, stream key, passphrase, QR code) stay hidden until "Show".
+(function () {
+  var b = document.getElementById("reveal");
+  if (!b) return;
+  b.addEventListener("click", function () {
+    var show = b.getAttribute("aria-pressed") !== "true";
+    document.querySelectorAll(".secret").forEach(function (el) { el.hidden = !show; });
+    document.querySelectorAll("[data-mask-for]").forEach(function (el) { el.hidden = show; });
+    b.setAttribute("aria-pressed", show ? "true" : "false");
+    b.textContent = b.getAttribute(show ? "data-hide" : "data-show");
+  });
+})();
