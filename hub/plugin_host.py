@@ -20,7 +20,7 @@ import pluggy
 from hub import hookspecs
 from hub.errors import Invalid
 from hub.settings import Settings
-from hub.streaming import StreamingProvider
+from hub.streaming import ProviderBase, StreamingProvider
 
 log = logging.getLogger("sharehub.plugins")
 
@@ -237,6 +237,17 @@ class PluginHost:
                 option_error(provider_name, exc, "session options"),
                 field=f"{field_name}.{key}" if key else field_name,
             ) from None
+
+    def checked_session_options(
+        self, provider_name: str, raw: dict[str, Any] | None, field_name: str = "provider_settings"
+    ) -> msgspec.Struct:
+        """``session_options`` and the provider's own check before saving (e.g. that a
+        stream address is public)."""
+        options = self.session_options(provider_name, raw, field_name)
+        provider = self.providers[provider_name]
+        if isinstance(provider, ProviderBase):
+            provider.check_session(options, self.settings, field_name)
+        return options
 
     def reporter(self, name: str, field_name: str = "reporter") -> Any:
         try:

@@ -22,8 +22,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from hub import exports, jobs, live, recordings, reporting
+from hub import exports, jobs, live, outbound, recordings, reporting
 from hub.errors import Conflict, database_unavailable
+from hub.logs import redact
 from hub.streaming import RecordingSource
 from hub.tables import Job, JobState, SessionStatus
 from media.finalize import FinalizeError, finalize
@@ -171,6 +172,23 @@ async def _until_db_back(ctx: JobContext, step: Callable[[], Awaitable[T]]) -> T
         wait = min(wait * 2, 10.0)
 
 
+async def _guarded(ctx: JobContext, source: RecordingSource) -> bool:
+    """Check a user-given source again, on the address it resolves to now: False when the
+    name does not resolve (yet); a refused address fails the job for good."""
+    if not source.public_only:
+        return True
+    try:
+        await asyncio.to_thread(
+            outbound.check_url, source.url, allow=ctx.settings.pull_allow, field="pull_url"
+        )
+    except outbound.Refused as exc:
+        if "does not resolve" in exc.detail:
+            log.info("job %d: %s; trying again", ctx.job.id, exc.detail)
+            return False
+        raise PermanentError(f"refused to record {redact(source.url)}: {exc.detail}") from exc
+    return True
+
+
 async def record(ctx: JobContext) -> None:
     session_id = ctx.session_id()
     source = await _source(ctx, session_id)
@@ -191,6 +209,9 @@ async def record(ctx: JobContext) -> None:
         if not _still_recording(row, source, now, relisten_until):
             break
         await _drain(spool, ctx)
+        if not await _guarded(ctx, source):
+            await asyncio.sleep(worker.retry_wait)
+            continue
         recorder = Recorder(
             source.url,
             work,
