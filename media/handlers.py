@@ -1,10 +1,11 @@
-"""One handler per job kind, gathered in `HANDLERS`.
+"""The media plugin's job kinds (`MEDIA_KINDS`, registered through ``register_job_kinds``).
 
 record: open the session's recording source through its provider and record it into
 storage until the class is over; when a stream ends, queue the finalize job (the replay
 is made while the listener waits for a possible restart). finalize: VOD playlist, MP4
 and poster, the Recording row, the session archived. transcode: the low-bandwidth and
-audio-only renditions. publish-report: `hub.reporting.run_publish_job`.
+audio-only renditions. ensure-recordings (periodic): record jobs for the sessions that
+need one.
 
 Each handler is idempotent: a retry after a crash resumes (the recorder continues the
 segment numbering in its work directory; finalize skips artefacts already stored).
@@ -22,16 +23,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from hub import exports, jobs, live, outbound, recordings, reporting
+from hub import jobs, live, outbound, recordings
 from hub.errors import Conflict, database_unavailable
+from hub.job_runner import (
+    HandBack,
+    Handler,
+    JobContext,
+    JobKind,
+    NoPayload,
+    PermanentError,
+    SessionPayload,
+)
+from hub.jobs import RetryPolicy
 from hub.logs import redact
+from hub.plugin_host import PluginHost
+from hub.settings import Settings
 from hub.streaming import RecordingSource
-from hub.tables import Job, JobState, SessionStatus
+from hub.tables import Job, JobState, LiveSession, SessionStatus
 from media.finalize import FinalizeError, finalize
 from media.layout import ArchiveKeys
 from media.recorder import Recorder
 from media.spool import Spool
-from media.worker import HandBack, Handler, JobContext, PermanentError
 
 log = logging.getLogger("sharehub.worker")
 T = TypeVar("T")
@@ -361,18 +373,88 @@ async def transcode(ctx: JobContext) -> None:
     await recordings.add_renditions(session_id, made)
 
 
-async def publish_report(ctx: JobContext) -> None:
-    await reporting.run_publish_job(ctx.job.payload, ctx.plugins, ctx.settings)
+async def ensure_recordings(settings: Settings, plugins: PluginHost, now: datetime) -> list[int]:
+    """Record jobs for listener sessions about to start and for live pull sessions."""
+    lead = timedelta(seconds=settings.record_lead_seconds)
+    rows = (
+        await LiveSession.select(LiveSession.id, LiveSession.status)
+        .where(
+            LiveSession.status.is_in([SessionStatus.scheduled, SessionStatus.live])
+            & (LiveSession.starts_at <= now + lead)
+            & (LiveSession.ends_at > now - live.RESTART_GRACE)
+        )
+        .run()
+    )
+    ensured = []
+    for found in rows:
+        session_id = found["id"]
+        try:
+            row = await live.session_row(session_id)
+            provider = plugins.providers.get(row["provider"])
+            if provider is None or not provider.capabilities.recordable:
+                continue
+            source = provider.recording_source(
+                await live.prepared_context(row, plugins, settings, now)
+            )
+        except Exception as exc:  # one session's bad options must not stop the others
+            log.warning("session %d: no recording source: %s", session_id, exc)
+            continue
+        if source is None:
+            continue
+        if not source.listen and found["status"] != SessionStatus.live:
+            continue
+        await jobs.enqueue(
+            RECORD,
+            {"session_id": session_id},
+            dedupe_key=f"record:{session_id}",
+            reopen=(JobState.succeeded,),
+            rerun_if_running=False,
+        )
+        ensured.append(session_id)
+    return ensured
 
 
-async def export(ctx: JobContext) -> None:
-    await exports.run_export_job(ctx.job.payload, ctx.plugins, ctx.settings)
+async def ensure_recordings_job(ctx: JobContext) -> None:
+    await ensure_recordings(ctx.settings, ctx.plugins, datetime.now(UTC))
 
 
-HANDLERS: dict[str, Handler] = {
-    jobs.RECORD: record,
-    jobs.FINALIZE: finalize_job,
-    jobs.TRANSCODE: transcode,
-    jobs.PUBLISH_REPORT: publish_report,
-    exports.EXPORT_JOB: export,
-}
+RECORD = jobs.RECORD
+FINALIZE = jobs.FINALIZE
+TRANSCODE = jobs.TRANSCODE
+ENSURE_RECORDINGS = "ensure-recordings"
+RECORD_LEASE_SECONDS = 12.0
+"""A record job's lease: short, so a dead recorder is taken over within seconds."""
+RECORD_RENEW_SECONDS = 3.0
+
+MEDIA_KINDS: tuple[JobKind, ...] = (
+    # A recorder that lost its source retries fast: the class is going on.
+    JobKind(
+        RECORD,
+        record,
+        RetryPolicy(max_attempts=30, base_seconds=2, cap_seconds=30),
+        lease_seconds=RECORD_LEASE_SECONDS,
+        renew_seconds=RECORD_RENEW_SECONDS,
+        payload=SessionPayload,
+    ),
+    JobKind(
+        FINALIZE,
+        finalize_job,
+        RetryPolicy(max_attempts=8, base_seconds=5, cap_seconds=300),
+        payload=SessionPayload,
+    ),
+    JobKind(
+        TRANSCODE,
+        transcode,
+        RetryPolicy(max_attempts=4, base_seconds=30, cap_seconds=900),
+        cpu=True,
+        payload=SessionPayload,
+    ),
+    JobKind(
+        ENSURE_RECORDINGS,
+        ensure_recordings_job,
+        RetryPolicy(max_attempts=1, base_seconds=5, cap_seconds=5),
+        payload=NoPayload,
+        every=1.0,
+    ),
+)
+HANDLERS: dict[str, Handler] = {kind.name: kind.handler for kind in MEDIA_KINDS}

@@ -1,0 +1,78 @@
+"""The core's own job kinds: exports, report publishing and the periodic housekeeping.
+
+Registered with the plugin host next to the kinds plugins give through the
+``register_job_kinds`` hook (see ``hub.job_runner`` for what a kind declares). The
+housekeeping kinds are periodic: every runner's tick queues them, so they run as jobs
+(retried, listed in ``GET /api/v1/jobs``) rather than inline:
+
+- ``end-overdue``: live sessions 30 minutes past their scheduled end become ended;
+- ``archive-finished``: ended sessions whose replay is ready (or that can no longer
+  restart) are archived;
+- ``queue-reports``: last month's report for each monthly reporter, once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import msgspec
+
+from hub import exports, jobs, live, recordings, reporting
+from hub.job_runner import JobContext, JobKind, NoPayload
+from hub.jobs import RetryPolicy
+
+log = logging.getLogger("sharehub.worker")
+
+END_OVERDUE = "end-overdue"
+ARCHIVE_FINISHED = "archive-finished"
+QUEUE_REPORTS = "queue-reports"
+PERIODIC_POLICY = RetryPolicy(max_attempts=1, base_seconds=5, cap_seconds=5)
+"""A periodic job that fails waits for the next tick (which queues it again)."""
+
+
+class ExportPayload(msgspec.Struct):
+    export_id: int
+
+
+class ReportPayload(msgspec.Struct):
+    report_id: int
+
+
+async def export(ctx: JobContext) -> None:
+    await exports.run_export_job(ctx.job.payload, ctx.plugins, ctx.settings)
+
+
+async def publish_report(ctx: JobContext) -> None:
+    await reporting.run_publish_job(ctx.job.payload, ctx.plugins, ctx.settings)
+
+
+async def end_overdue(ctx: JobContext) -> None:
+    ended = await live.end_overdue(datetime.now(UTC))
+    if ended:
+        log.info("ended overdue live sessions %s", ended)
+
+
+async def archive_finished(ctx: JobContext) -> None:
+    archived = await recordings.archive_finished(datetime.now(UTC))
+    if archived:
+        log.info("archived sessions %s", archived)
+
+
+async def queue_reports(ctx: JobContext) -> None:
+    await reporting.enqueue_due_reports(datetime.now(UTC), ctx.plugins, ctx.settings)
+
+
+CORE_KINDS: tuple[JobKind, ...] = (
+    JobKind(exports.EXPORT_JOB, export, cpu=True, payload=ExportPayload),
+    JobKind(
+        jobs.PUBLISH_REPORT,
+        publish_report,
+        RetryPolicy(max_attempts=8, base_seconds=30, cap_seconds=3600),
+        cpu=True,
+        payload=ReportPayload,
+    ),
+    JobKind(END_OVERDUE, end_overdue, PERIODIC_POLICY, payload=NoPayload, every=1.0),
+    JobKind(ARCHIVE_FINISHED, archive_finished, PERIODIC_POLICY, payload=NoPayload, every=1.0),
+    JobKind(QUEUE_REPORTS, queue_reports, PERIODIC_POLICY, payload=NoPayload, every=1.0),
+)
