@@ -178,6 +178,7 @@ class Runner:
         self.job_kinds: dict[str, JobKind] = {}
         for kind in job_kinds if job_kinds is not None else plugins.job_kinds.values():
             self.job_kinds[kind.name] = kind
+            jobs.register_policy(kind.name, kind.policy)
         self.work_root = settings.worker_dir
         self.identity = identity(settings, self.work_root)
         self.owner = owner or f"{self.identity}:{os.getpid()}:{uuid.uuid4().hex[:6]}"

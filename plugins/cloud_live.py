@@ -50,6 +50,9 @@ class CloudSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     play_scheme: Annotated[str, msgspec.Meta(pattern=r"^https?$")] = "https"
     play_validity_seconds: Annotated[int, msgspec.Meta(ge=0, le=7 * 86400)] = 0
     """The play domain's configured signature validity, so URLs end when asked."""
+    callback_key: str = ""
+    """The key of the push/interrupt callbacks (Tencent's 回调密钥, Alibaba's callback
+    authentication key); without it the hub refuses every callback."""
 
 
 def problem(options: CloudSettings, name: str) -> str | None:
