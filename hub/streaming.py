@@ -90,6 +90,10 @@ class RecordingSource(msgspec.Struct, frozen=True):
 
     url: str
     listen: bool = False
+    probe: bool = False
+    """No callback says when the stream starts or stops: the recorder probes the address
+    from the slot's start (bounded back-off); its data turns the session live, a lasting
+    end of data ends it."""
     public_only: bool = False
     """The address came from a user (not the provider's configuration): the recorder
     checks again, on the resolved address, that it is public (``hub.outbound``)."""

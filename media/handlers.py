@@ -104,6 +104,14 @@ def _still_recording(
         return False
     if source.listen:
         return relisten_until is None or now < relisten_until
+    if source.probe:
+        # the data decides: probe from the slot's start until its end (and the grace after
+        # a run that ended, for a restart)
+        if now < row["starts_at"] - PROBE_LEAD:  # type: ignore[operator]
+            return False
+        if relisten_until is not None:
+            return now < max(relisten_until, ends_at)
+        return now < ends_at + live.RESTART_GRACE
     return row["status"] == SessionStatus.live
 
 
@@ -201,6 +209,27 @@ async def _guarded(ctx: JobContext, source: RecordingSource) -> bool:
     return True
 
 
+PROBE_LEAD = timedelta(minutes=5)
+"""A source without callbacks is probed from this long before the slot's start."""
+PROBE_CAP_SECONDS = 60.0
+"""The longest wait between two probes of a source that sends nothing."""
+PROBE_MISSES_AFTER_RUN = 4
+"""After a live run ended, the next probe waits as if this many had found nothing."""
+
+
+def probe_wait(base: float, misses: int) -> float:
+    """Bounded exponential back-off between probes: base, 2x, 4x ... at most the cap."""
+    return float(min(base * 2 ** max(misses - 1, 0), PROBE_CAP_SECONDS))
+
+
+async def _wait_or_stop(ctx: JobContext, seconds: float) -> None:
+    """Sleep, or hand the job back at once when the worker stops."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(ctx.stopping.wait(), seconds)
+    if ctx.stopping.is_set():
+        raise HandBack()
+
+
 async def record(ctx: JobContext) -> None:
     session_id = ctx.session_id()
     source = await _source(ctx, session_id)
@@ -213,6 +242,8 @@ async def record(ctx: JobContext) -> None:
     work = worker.work_dir(session_id)
     spool = Spool(work / "spool", max_bytes=ctx.settings.spool_max_mb * MiB)
     relisten_until: datetime | None = None
+    misses = 0
+    """Probes in a row that found no data: the wait before the next one doubles."""
     while True:
         if ctx.stopping.is_set():
             raise HandBack()
@@ -276,15 +307,19 @@ async def record(ctx: JobContext) -> None:
         summary = await recorder.wait()
         got_data = got_data or summary.segments_shipped > shipped_before
         if not got_data:
+            misses += 1
+            wait = probe_wait(worker.retry_wait, misses) if source.probe else worker.retry_wait
             log.info(
-                "session %d: no data from the source (%s); trying again",
+                "session %d: no data from the source (%s); trying again in %.1fs",
                 session_id,
                 " | ".join(summary.stderr_tail[-2:]) or f"exit {summary.returncode}",
+                wait,
             )
-            await asyncio.sleep(worker.retry_wait)
+            await _wait_or_stop(ctx, wait)
             continue
+        misses = 0
         log.info("session %d: stream stopped after %.1fs recorded", session_id, summary.duration)
-        if source.listen:
+        if source.listen or source.probe:
             await _until_db_back(ctx, lambda: live.end_stream(session_id))
         await _drain(spool, ctx)
         wait = 1.0
@@ -305,6 +340,11 @@ async def record(ctx: JobContext) -> None:
             ),
         )
         relisten_until = datetime.now(UTC) + timedelta(seconds=worker.relisten_seconds)
+        if source.probe:
+            # one recording per live run: a source that ended is probed again only after a
+            # back-off (a finite source is not pulled again in a loop)
+            misses = PROBE_MISSES_AFTER_RUN
+            await _wait_or_stop(ctx, probe_wait(worker.retry_wait, misses))
 
 
 async def finalize_job(ctx: JobContext) -> None:
@@ -401,7 +441,9 @@ async def ensure_recordings(settings: Settings, plugins: PluginHost, now: dateti
             continue
         if source is None:
             continue
-        if not source.listen and found["status"] != SessionStatus.live:
+        if source.probe and now < row["starts_at"] - PROBE_LEAD:
+            continue
+        if not (source.listen or source.probe) and found["status"] != SessionStatus.live:
             continue
         await jobs.enqueue(
             RECORD,

@@ -119,4 +119,8 @@ class CloudProvider:
 
     def recording_source(self, ctx: StreamContext) -> RecordingSource | None:
         expires = max(ctx.now, ctx.ends_at) + PUSH_GRACE
-        return RecordingSource(self.play_urls(ctx, expires)[self.recording_protocol])
+        options: CloudSettings = ctx.options
+        # without the stream callbacks (no callback key) the recorder probes the play URL
+        return RecordingSource(
+            self.play_urls(ctx, expires)[self.recording_protocol], probe=not options.callback_key
+        )

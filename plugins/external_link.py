@@ -104,7 +104,7 @@ class ExternalLink(ProviderBase):
     def recording_source(self, ctx: StreamContext) -> RecordingSource | None:
         options: ExternalOptions = ctx.session_options
         url = options.pull_url or options.playback_url
-        return RecordingSource(url, public_only=True) if url else None
+        return RecordingSource(url, probe=True, public_only=True) if url else None
 
 
 @hookimpl

@@ -202,7 +202,7 @@ def test_the_external_link_source_is_checked_again_when_recording() -> None:
         session_options = options
 
     source = provider.recording_source(Ctx())  # type: ignore[arg-type]
-    assert source == RecordingSource("http://later.invalid/a.m3u8", public_only=True)
+    assert source == RecordingSource("http://later.invalid/a.m3u8", probe=True, public_only=True)
 
 
 async def test_record_time_check_refuses_a_name_that_now_points_inside(
