@@ -9,7 +9,9 @@ if ! pg_lsclusters -h | grep -q online; then
     pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || exit 0
     for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 && break; sleep 0.5; done
 fi
-db="sharehub_test_${PPID}_$(date +%s)"  # named after the caller (test.sh or .ci/run), which lives as long as the run
+# named after the run (test.sh passes its own pid: its $(...) subshell is gone at once), which
+# lives as long as the run
+db="sharehub_test_${SHAREHUB_TEST_PG_OWNER:-$PPID}_$(date +%s)"
 as_pg=(psql -h 127.0.0.1 -U postgres -qAt)
 "${as_pg[@]}" -c "SELECT 1" >/dev/null 2>&1 || as_pg=(su postgres -c)
 if [ "${as_pg[0]}" = psql ]; then

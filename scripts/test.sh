@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${SHAREHUB_TEST_PG_URL:-}" ]; then
-    SHAREHUB_TEST_PG_URL=$(./scripts/test-postgres.sh || true)
+    SHAREHUB_TEST_PG_URL=$(SHAREHUB_TEST_PG_OWNER=$$ ./scripts/test-postgres.sh || true)
     export SHAREHUB_TEST_PG_URL
 fi
 echo "PostgreSQL for tests: ${SHAREHUB_TEST_PG_URL:-none (PostgreSQL tests will be skipped)}"
