@@ -23,7 +23,6 @@ from hub.api.calendar import CalendarController
 from hub.api.centers import CenterController
 from hub.api.exports import ExportController
 from hub.api.impact import ImpactController
-from hub.api.ingest_callbacks import IngestCallbackController
 from hub.api.jobs import JobController
 from hub.api.media_files import LocalMediaController, RecordingController
 from hub.api.reports import ReportController
@@ -141,7 +140,7 @@ def create_app(
             ExportController,
             ReportController,
             StreamController,
-            IngestCallbackController,
+            *host.routes,
             JobController,
             RecordingController,
             LocalMediaController,

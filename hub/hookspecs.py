@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from hub.job_runner import JobKind
     from hub.plugin_host import PluginHost
     from hub.reporting import Reporter
     from hub.settings import Settings
@@ -67,4 +68,27 @@ def serve_tasks(settings: Settings, plugins: PluginHost) -> list[Callable[[], Aw
     Return coroutine functions; each is started after the database is ready and cancelled
     on shutdown (for example the embedded worker on the SQLite default). Return an empty
     list when there is nothing to run with these settings.
+    """
+
+
+@hookspec
+def register_job_kinds(register: Callable[[JobKind], None]) -> None:
+    """Add kinds of job: call ``register(kind)`` once for each (see ``hub.job_runner.JobKind``:
+    name, handler, retry policy, lease and renewal interval, CPU-bound or not, payload
+    model, and ``every`` for periodic work the runner's tick queues).
+
+    Called once when the hub starts. A kind's name must be unique; the core registers
+    ``export``, ``publish-report`` and its periodic housekeeping itself.
+    """
+
+
+@hookspec
+def register_routes(register: Callable[[Any], None]) -> None:
+    """Add HTTP routes: call ``register(handler)`` with Litestar route handlers or
+    controllers, e.g. a provider's stream callbacks (``/api/v1/ingest/<provider>/...``).
+
+    Called once when the hub starts; the routes are served by every ``sharehub serve``.
+    Handlers may ask for the ``settings``, ``plugins`` and ``principal`` dependencies.
+    A route that changes something checks who asks (a callback: its shared secret or
+    the provider's signature).
     """

@@ -1,4 +1,4 @@
-"""Durable jobs for the media worker: enqueue, claim, lease, retry, cancel.
+"""Durable jobs: enqueue, claim, lease, retry, cancel (run by ``hub.job_runner``).
 
 A job is a row of the ``job`` table. Workers claim a due job (``todo`` and past its
 ``run_after``, or ``doing`` with an expired lease: its worker died) in one transaction:
@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +34,7 @@ from hub.tables import Job, JobState
 RECORD = "record"
 FINALIZE = "finalize"
 TRANSCODE = "transcode"
+"""The media plugin's kinds (named here for the tests and benchmarks that queue them)."""
 PUBLISH_REPORT = "publish-report"
 
 TERMINAL = (JobState.succeeded, JobState.failed, JobState.cancelled)
@@ -53,14 +54,14 @@ class RetryPolicy:
         return timedelta(seconds=min(seconds, self.cap_seconds))
 
 
-POLICIES: dict[str, RetryPolicy] = {
-    # A recorder that lost its source retries fast: the class is going on.
-    RECORD: RetryPolicy(max_attempts=30, base_seconds=2, cap_seconds=30),
-    FINALIZE: RetryPolicy(max_attempts=8, base_seconds=5, cap_seconds=300),
-    TRANSCODE: RetryPolicy(max_attempts=4, base_seconds=30, cap_seconds=900),
-    PUBLISH_REPORT: RetryPolicy(max_attempts=8, base_seconds=30, cap_seconds=3600),
-}
+POLICIES: dict[str, RetryPolicy] = {}
+"""Each registered kind's policy (``register_policy``; the plugin host fills it from the
+kinds the core and the plugins register)."""
 DEFAULT_POLICY = RetryPolicy(max_attempts=5, base_seconds=10, cap_seconds=600)
+
+
+def register_policy(kind: str, retry: RetryPolicy) -> None:
+    POLICIES[kind] = retry
 
 
 def policy(kind: str) -> RetryPolicy:
@@ -202,12 +203,15 @@ def _due(now: datetime) -> Any:
 
 
 async def claim(
-    owner: str, lease_seconds: float, kinds: Iterable[str] | None = None
+    owner: str,
+    lease_seconds: float | Mapping[str, float],
+    kinds: Iterable[str] | None = None,
 ) -> JobOut | None:
     """Take one due job for ``owner`` (counting an attempt), or None when none is due.
 
-    A job whose lease expired is taken back; one that has used all its attempts that way
-    is failed instead, with the reason kept.
+    ``lease_seconds`` is one lease for every kind, or a lease per kind (a kind not in it
+    gets the longest given). A job whose lease expired is taken back; one that has used
+    all its attempts that way is failed instead, with the reason kept.
     """
     kinds = list(kinds) if kinds is not None else None
     if kinds == []:
@@ -219,7 +223,9 @@ async def claim(
             condition = condition & Job.kind.is_in(kinds)
         async with db.write_transaction():
             query = (
-                Job.select(Job.id, Job.state, Job.attempts, Job.max_attempts, Job.lease_owner)
+                Job.select(
+                    Job.id, Job.kind, Job.state, Job.attempts, Job.max_attempts, Job.lease_owner
+                )
                 .where(condition)
                 .order_by(Job.run_after)
                 .order_by(Job.id)
@@ -249,10 +255,14 @@ async def claim(
                     .run()
                 )
                 continue
+            if isinstance(lease_seconds, Mapping):
+                lease = lease_seconds.get(found["kind"]) or max(lease_seconds.values(), default=30)
+            else:
+                lease = lease_seconds
             changes: dict[Any, Any] = {
                 Job.state: JobState.doing,
                 Job.lease_owner: owner,
-                Job.lease_expires_at: now + timedelta(seconds=lease_seconds),
+                Job.lease_expires_at: now + timedelta(seconds=lease),
                 Job.attempts: Job.attempts + 1,
                 Job.updated_at: now,
             }
@@ -313,7 +323,9 @@ async def complete(job_id: int, owner: str) -> bool:
     return bool(done)
 
 
-async def fail(job_id: int, owner: str, error: str, *, retry: bool = True) -> str | None:
+async def fail(
+    job_id: int, owner: str, error: str, *, retry: bool = True, policy: RetryPolicy | None = None
+) -> str | None:
     """An attempt failed: back to ``todo`` after the back-off, or ``failed`` for good.
 
     Returns the new state, or None when the job was no longer ours.
@@ -337,7 +349,8 @@ async def fail(job_id: int, owner: str, error: str, *, retry: bool = True) -> st
         Job.updated_at: now,
     }
     if again:
-        changes[Job.run_after] = now + policy(row["kind"]).delay(row["attempts"])
+        back_off = policy or POLICIES.get(row["kind"], DEFAULT_POLICY)
+        changes[Job.run_after] = now + back_off.delay(row["attempts"])
     changed = await Job.update(changes).where(_held(job_id, owner)).returning(Job.id).run()
     return state.value if changed else None
 
@@ -361,6 +374,43 @@ async def release(job_id: int, owner: str, delay: float = 0.0) -> bool:
         .run()
     )
     return bool(changed)
+
+
+async def take_back_own(prefix: str, owner: str) -> list[int]:
+    """Jobs running under a lease owner starting with ``prefix`` (this machine and work
+    folder) that is not ``owner``: a previous run that died. Back to ``todo`` at once,
+    that attempt not counted; returns their ids."""
+    now = _now()
+    rows = (
+        await Job.select(Job.id, Job.lease_owner)
+        .where((Job.state == JobState.doing) & Job.lease_owner.like(prefix.replace("%", "") + "%"))
+        .run()
+    )
+    taken = []
+    for row in rows:
+        if row["lease_owner"] == owner or not row["lease_owner"].startswith(prefix):
+            continue
+        changed = (
+            await Job.update(
+                {
+                    Job.state: JobState.todo,
+                    Job.attempts: Job.attempts - 1,
+                    Job.run_after: now,
+                    Job.last_error: f"taken back at once from {row['lease_owner']}: the same "
+                    "machine and work folder started again",
+                    Job.lease_owner: "",
+                    Job.lease_expires_at: None,
+                    Job.updated_at: now,
+                }
+            )
+            .where((Job.id == row["id"]) & (Job.lease_owner == row["lease_owner"]))
+            .where(Job.state == JobState.doing)
+            .returning(Job.id)
+            .run()
+        )
+        if changed:
+            taken.append(row["id"])
+    return taken
 
 
 async def cancel(job_id: int) -> JobOut:

@@ -17,10 +17,11 @@ from typing import Any, Literal
 import msgspec
 import pluggy
 
-from hub import hookspecs
+from hub import hookspecs, jobs
 from hub.errors import Invalid
+from hub.job_runner import JobKind
 from hub.settings import Settings
-from hub.streaming import StreamingProvider
+from hub.streaming import ProviderBase, StreamingProvider
 
 log = logging.getLogger("sharehub.plugins")
 
@@ -40,6 +41,8 @@ class PluginRecord:
     hooks: list[str] = field(default_factory=list)
     providers: list[str] = field(default_factory=list)
     reporters: list[str] = field(default_factory=list)
+    job_kinds: list[str] = field(default_factory=list)
+    routes: list[str] = field(default_factory=list)
     state: State = "ok"
     error: str | None = None
 
@@ -83,6 +86,8 @@ class PluginHost:
         self.provider_options: dict[str, msgspec.Struct] = {}
         self.reporters: dict[str, Any] = {}
         self.reporter_options: dict[str, msgspec.Struct] = {}
+        self.job_kinds: dict[str, JobKind] = {}
+        self.routes: list[Any] = []
         if entry_points:
             self._load_entry_points()
         for name, plugin in extra:
@@ -122,9 +127,15 @@ class PluginHost:
 
     def _collect(self) -> None:
         """Call each plugin's register hooks on its own, so one failure stays its own."""
+        from hub.job_kinds import CORE_KINDS
+
+        for kind in CORE_KINDS:
+            self.add_job_kind(kind)
         for hook_name, sink in (
             ("register_providers", self._add_provider),
             ("register_reporters", self._add_reporter),
+            ("register_job_kinds", self._add_job_kind),
+            ("register_routes", self._add_route),
         ):
             caller = getattr(self.pm.hook, hook_name)
             for impl in caller.get_hookimpls():
@@ -139,6 +150,26 @@ class PluginHost:
                     impl.function(**({"register": register} if impl.argnames else {}))
                 except Exception as exc:
                     record.fail(f"{hook_name} failed: {type(exc).__name__}: {exc}")
+
+    def _add_route(self, record: PluginRecord, handler: Any) -> None:
+        self.routes.append(handler)
+        paths = getattr(handler, "paths", None) or {getattr(handler, "path", None) or repr(handler)}
+        record.routes.extend(sorted(str(p) for p in paths))
+
+    def _add_job_kind(self, record: PluginRecord, kind: Any) -> None:
+        if not isinstance(kind, JobKind):
+            record.fail(f"register_job_kinds: {kind!r} is not a hub.job_runner.JobKind")
+            return
+        if kind.name in self.job_kinds:
+            record.fail(f"the job kind {kind.name!r} is already taken")
+            return
+        self.add_job_kind(kind)
+        record.job_kinds.append(kind.name)
+
+    def add_job_kind(self, kind: JobKind) -> None:
+        """Keep a kind and its retry policy (so jobs enqueued here get its attempt limit)."""
+        self.job_kinds[kind.name] = kind
+        jobs.register_policy(kind.name, kind.policy)
 
     def _validated_options(self, record: PluginRecord, thing: Any) -> msgspec.Struct | None:
         name = thing.name
@@ -237,6 +268,17 @@ class PluginHost:
                 option_error(provider_name, exc, "session options"),
                 field=f"{field_name}.{key}" if key else field_name,
             ) from None
+
+    def checked_session_options(
+        self, provider_name: str, raw: dict[str, Any] | None, field_name: str = "provider_settings"
+    ) -> msgspec.Struct:
+        """``session_options`` and the provider's own check before saving (e.g. that a
+        stream address is public)."""
+        options = self.session_options(provider_name, raw, field_name)
+        provider = self.providers[provider_name]
+        if isinstance(provider, ProviderBase):
+            provider.check_session(options, self.settings, field_name)
+        return options
 
     def reporter(self, name: str, field_name: str = "reporter") -> Any:
         try:

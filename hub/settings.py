@@ -110,6 +110,9 @@ class Settings:
     """Bearer token that may read ``/metrics`` from any address (admins and loopback may)."""
     worker_metrics_port: int = 0
     """``sharehub worker`` serves its own metrics on 127.0.0.1:<port> (0 = off)."""
+    pull_allow: str = ""
+    """Hosts and networks (comma or space separated, e.g. ``cam.school.lan,10.8.0.0/16``)
+    a teacher's stream address may name although they are not public (``hub.outbound``)."""
     plugin_options: dict[str, dict[str, str]] = field(default_factory=dict)
     """Per plugin, its settings: ``SHAREHUB_PLUGIN__<NAME>__<KEY>=value``."""
 

@@ -90,6 +90,30 @@ class RecordingSource(msgspec.Struct, frozen=True):
 
     url: str
     listen: bool = False
+    probe: bool = False
+    """No callback says when the stream starts or stops: the recorder probes the address
+    from the slot's start (bounded back-off); its data turns the session live, a lasting
+    end of data ends it."""
+    public_only: bool = False
+    """The address came from a user (not the provider's configuration): the recorder
+    checks again, on the resolved address, that it is public (``hub.outbound``)."""
+
+
+class ProviderBase:
+    """The optional provider methods, with no-op defaults: a provider subclasses this and
+    overrides what it needs (the hub calls these on any provider that does)."""
+
+    async def prepare(self, ctx: StreamContext) -> None:
+        """Awaited before ``ingest``, ``playback`` and ``recording_source`` (to store
+        per-session state such as a port)."""
+
+    def problem(self, options: Any) -> str | None:
+        """Why the provider cannot be used yet with these settings (e.g. unconfigured)."""
+        return None
+
+    def check_session(self, options: Any, hub: Settings, field: str) -> None:
+        """Refuse session options that must not be saved (raise ``hub.errors.Invalid``
+        naming ``{field}.<key>``): e.g. a stream address that is not public."""
 
 
 @runtime_checkable

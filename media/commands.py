@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import ffmpeg
 
+from hub.outbound import protocol_whitelist
 from media.ffmpeg_bin import find_ffmpeg
 
 SEGMENT_PATTERN = "seg_%05d.ts"
@@ -38,11 +39,20 @@ def _binary(binary: str | None) -> str:
 
 
 def source_options(source_url: str, *, rw_timeout: float = 10.0) -> dict[str, Any]:
-    """Input options so a network source reconnects when it can and a dead one ends ffmpeg."""
+    """Input options so a network source reconnects when it can and a dead one ends ffmpeg.
+
+    Every source is held to its own protocols (``-protocol_whitelist``, see
+    ``hub.outbound.protocol_whitelist``: no ``file:``, ``concat:`` or ``data:`` from a
+    network source), and an HTTP source follows no redirect (``-max_redirects 0``): a
+    redirect could send it to an address the hub's URL guard refused.
+    """
     micros = int(rw_timeout * 1_000_000)
     scheme = source_url.split("://", 1)[0].lower() if "://" in source_url else "file"
+    guard: dict[str, Any] = {"protocol_whitelist": protocol_whitelist(source_url)}
     if scheme in ("http", "https"):
         return {
+            **guard,
+            "max_redirects": 0,
             "reconnect": 1,
             "reconnect_streamed": 1,
             "reconnect_on_network_error": 1,
@@ -51,9 +61,9 @@ def source_options(source_url: str, *, rw_timeout: float = 10.0) -> dict[str, An
         }
     if scheme in ("srt", "udp"):
         # SRT's and UDP's own read timeout; both are in microseconds.
-        return {"timeout": micros}
+        return {**guard, "timeout": micros}
     # rtmp: `timeout` would turn on listen mode there, so only the generic rw_timeout.
-    return {"rw_timeout": micros}
+    return {**guard, "rw_timeout": micros}
 
 
 SECRET_FIELDS = ("passphrase",)

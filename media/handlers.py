@@ -1,10 +1,11 @@
-"""One handler per job kind, gathered in `HANDLERS`.
+"""The media plugin's job kinds (`MEDIA_KINDS`, registered through ``register_job_kinds``).
 
 record: open the session's recording source through its provider and record it into
 storage until the class is over; when a stream ends, queue the finalize job (the replay
 is made while the listener waits for a possible restart). finalize: VOD playlist, MP4
 and poster, the Recording row, the session archived. transcode: the low-bandwidth and
-audio-only renditions. publish-report: `hub.reporting.run_publish_job`.
+audio-only renditions. ensure-recordings (periodic): record jobs for the sessions that
+need one.
 
 Each handler is idempotent: a retry after a crash resumes (the recorder continues the
 segment numbering in its work directory; finalize skips artefacts already stored).
@@ -23,15 +24,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from hub import exports, jobs, live, recordings, reporting
+from hub import jobs, live, outbound, recordings
 from hub.errors import Conflict, database_unavailable
+from hub.job_runner import (
+    HandBack,
+    Handler,
+    JobContext,
+    JobKind,
+    NoPayload,
+    PermanentError,
+    SessionPayload,
+)
+from hub.jobs import RetryPolicy
+from hub.logs import redact
+from hub.plugin_host import PluginHost
+from hub.settings import Settings
 from hub.streaming import RecordingSource
-from hub.tables import Job, JobState, Recording, SessionStatus
+from hub.tables import Job, JobState, LiveSession, Recording, SessionStatus
 from media.finalize import FinalizeError, finalize
 from media.layout import ArchiveKeys
 from media.recorder import LiveWindowEdge, Recorder
 from media.spool import Spool
-from media.worker import HandBack, Handler, JobContext, PermanentError
 
 log = logging.getLogger("sharehub.worker")
 T = TypeVar("T")
@@ -92,6 +105,14 @@ def _still_recording(
         return False
     if source.listen:
         return relisten_until is None or now < relisten_until
+    if source.probe:
+        # the data decides: probe from the slot's start until its end (and the grace after
+        # a run that ended, for a restart)
+        if now < row["starts_at"] - PROBE_LEAD:  # type: ignore[operator]
+            return False
+        if relisten_until is not None:
+            return now < max(relisten_until, ends_at)
+        return now < ends_at + live.RESTART_GRACE
     return row["status"] == SessionStatus.live
 
 
@@ -187,6 +208,44 @@ async def _until_db_back(ctx: JobContext, step: Callable[[], Awaitable[T]]) -> T
         wait = min(wait * 2, 10.0)
 
 
+async def _guarded(ctx: JobContext, source: RecordingSource) -> bool:
+    """Check a user-given source again, on the address it resolves to now: False when the
+    name does not resolve (yet); a refused address fails the job for good."""
+    if not source.public_only:
+        return True
+    try:
+        await asyncio.to_thread(
+            outbound.check_url, source.url, allow=ctx.settings.pull_allow, field="pull_url"
+        )
+    except outbound.Refused as exc:
+        if "does not resolve" in exc.detail:
+            log.info("job %d: %s; trying again", ctx.job.id, exc.detail)
+            return False
+        raise PermanentError(f"refused to record {redact(source.url)}: {exc.detail}") from exc
+    return True
+
+
+PROBE_LEAD = timedelta(minutes=5)
+"""A source without callbacks is probed from this long before the slot's start."""
+PROBE_CAP_SECONDS = 60.0
+"""The longest wait between two probes of a source that sends nothing."""
+PROBE_MISSES_AFTER_RUN = 4
+"""After a live run ended, the next probe waits as if this many had found nothing."""
+
+
+def probe_wait(base: float, misses: int) -> float:
+    """Bounded exponential back-off between probes: base, 2x, 4x ... at most the cap."""
+    return float(min(base * 2 ** max(misses - 1, 0), PROBE_CAP_SECONDS))
+
+
+async def _wait_or_stop(ctx: JobContext, seconds: float) -> None:
+    """Sleep, or hand the job back at once when the worker stops."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(ctx.stopping.wait(), seconds)
+    if ctx.stopping.is_set():
+        raise HandBack()
+
+
 async def record(ctx: JobContext) -> None:
     session_id = ctx.session_id()
     source = await _source(ctx, session_id)
@@ -199,6 +258,8 @@ async def record(ctx: JobContext) -> None:
     work = worker.work_dir(session_id)
     spool = Spool(work / "spool", max_bytes=ctx.settings.spool_max_mb * MiB)
     relisten_until: datetime | None = None
+    misses = 0
+    """Probes in a row that found no data: the wait before the next one doubles."""
     while True:
         if ctx.stopping.is_set():
             raise HandBack()
@@ -207,6 +268,9 @@ async def record(ctx: JobContext) -> None:
         if not _still_recording(row, source, now, relisten_until):
             break
         await _drain(spool, ctx)
+        if not await _guarded(ctx, source):
+            await asyncio.sleep(worker.retry_wait)
+            continue
         recorder = Recorder(
             source.url,
             work,
@@ -260,15 +324,19 @@ async def record(ctx: JobContext) -> None:
         summary = await recorder.wait()
         got_data = got_data or summary.segments_shipped > shipped_before
         if not got_data:
+            misses += 1
+            wait = probe_wait(worker.retry_wait, misses) if source.probe else worker.retry_wait
             log.info(
-                "session %d: no data from the source (%s); trying again",
+                "session %d: no data from the source (%s); trying again in %.1fs",
                 session_id,
                 " | ".join(summary.stderr_tail[-2:]) or f"exit {summary.returncode}",
+                wait,
             )
-            await asyncio.sleep(worker.retry_wait)
+            await _wait_or_stop(ctx, wait)
             continue
+        misses = 0
         log.info("session %d: stream stopped after %.1fs recorded", session_id, summary.duration)
-        if source.listen:
+        if source.listen or source.probe:
             await _until_db_back(ctx, lambda: live.end_stream(session_id))
             if await _until_db_back(ctx, lambda: _rehearsal_over(ctx, session_id, prefix, work)):
                 spool = Spool(work / "spool", max_bytes=ctx.settings.spool_max_mb * MiB)
@@ -292,6 +360,11 @@ async def record(ctx: JobContext) -> None:
             ),
         )
         relisten_until = datetime.now(UTC) + timedelta(seconds=worker.relisten_seconds)
+        if source.probe:
+            # one recording per live run: a source that ended is probed again only after a
+            # back-off (a finite source is not pulled again in a loop)
+            misses = PROBE_MISSES_AFTER_RUN
+            await _wait_or_stop(ctx, probe_wait(worker.retry_wait, misses))
 
 
 async def finalize_job(ctx: JobContext) -> None:
@@ -361,18 +434,90 @@ async def transcode(ctx: JobContext) -> None:
     await recordings.add_renditions(session_id, made)
 
 
-async def publish_report(ctx: JobContext) -> None:
-    await reporting.run_publish_job(ctx.job.payload, ctx.plugins, ctx.settings)
+async def ensure_recordings(settings: Settings, plugins: PluginHost, now: datetime) -> list[int]:
+    """Record jobs for listener sessions about to start and for live pull sessions."""
+    lead = timedelta(seconds=settings.record_lead_seconds)
+    rows = (
+        await LiveSession.select(LiveSession.id, LiveSession.status)
+        .where(
+            LiveSession.status.is_in([SessionStatus.scheduled, SessionStatus.live])
+            & (LiveSession.starts_at <= now + lead)
+            & (LiveSession.ends_at > now - live.RESTART_GRACE)
+        )
+        .run()
+    )
+    ensured = []
+    for found in rows:
+        session_id = found["id"]
+        try:
+            row = await live.session_row(session_id)
+            provider = plugins.providers.get(row["provider"])
+            if provider is None or not provider.capabilities.recordable:
+                continue
+            source = provider.recording_source(
+                await live.prepared_context(row, plugins, settings, now)
+            )
+        except Exception as exc:  # one session's bad options must not stop the others
+            log.warning("session %d: no recording source: %s", session_id, exc)
+            continue
+        if source is None:
+            continue
+        if source.probe and now < row["starts_at"] - PROBE_LEAD:
+            continue
+        if not (source.listen or source.probe) and found["status"] != SessionStatus.live:
+            continue
+        await jobs.enqueue(
+            RECORD,
+            {"session_id": session_id},
+            dedupe_key=f"record:{session_id}",
+            reopen=(JobState.succeeded,),
+            rerun_if_running=False,
+        )
+        ensured.append(session_id)
+    return ensured
 
 
-async def export(ctx: JobContext) -> None:
-    await exports.run_export_job(ctx.job.payload, ctx.plugins, ctx.settings)
+async def ensure_recordings_job(ctx: JobContext) -> None:
+    await ensure_recordings(ctx.settings, ctx.plugins, datetime.now(UTC))
 
 
-HANDLERS: dict[str, Handler] = {
-    jobs.RECORD: record,
-    jobs.FINALIZE: finalize_job,
-    jobs.TRANSCODE: transcode,
-    jobs.PUBLISH_REPORT: publish_report,
-    exports.EXPORT_JOB: export,
-}
+RECORD = jobs.RECORD
+FINALIZE = jobs.FINALIZE
+TRANSCODE = jobs.TRANSCODE
+ENSURE_RECORDINGS = "ensure-recordings"
+RECORD_LEASE_SECONDS = 12.0
+"""A record job's lease: short, so a dead recorder is taken over within seconds."""
+RECORD_RENEW_SECONDS = 3.0
+
+MEDIA_KINDS: tuple[JobKind, ...] = (
+    # A recorder that lost its source retries fast: the class is going on.
+    JobKind(
+        RECORD,
+        record,
+        RetryPolicy(max_attempts=30, base_seconds=2, cap_seconds=30),
+        lease_seconds=RECORD_LEASE_SECONDS,
+        renew_seconds=RECORD_RENEW_SECONDS,
+        payload=SessionPayload,
+    ),
+    JobKind(
+        FINALIZE,
+        finalize_job,
+        RetryPolicy(max_attempts=8, base_seconds=5, cap_seconds=300),
+        payload=SessionPayload,
+    ),
+    JobKind(
+        TRANSCODE,
+        transcode,
+        RetryPolicy(max_attempts=4, base_seconds=30, cap_seconds=900),
+        cpu=True,
+        payload=SessionPayload,
+    ),
+    JobKind(
+        ENSURE_RECORDINGS,
+        ensure_recordings_job,
+        RetryPolicy(max_attempts=1, base_seconds=5, cap_seconds=5),
+        payload=NoPayload,
+        every=1.0,
+    ),
+)
+HANDLERS: dict[str, Handler] = {kind.name: kind.handler for kind in MEDIA_KINDS}

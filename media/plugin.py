@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hub.hookspecs import hookimpl
+from hub.job_runner import JobKind
 from hub.plugin_host import PluginHost
 from hub.settings import Settings
 
@@ -29,6 +30,14 @@ def register_commands(subcommands: argparse._SubParsersAction[Any]) -> None:
     from media.cli import add_worker_command
 
     add_worker_command(subcommands)
+
+
+@hookimpl
+def register_job_kinds(register: Callable[[JobKind], None]) -> None:
+    from media.handlers import MEDIA_KINDS
+
+    for kind in MEDIA_KINDS:
+        register(kind)
 
 
 @hookimpl

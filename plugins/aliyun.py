@@ -8,7 +8,7 @@ the documented rules and worked examples). The recorder pulls the RTMP playback 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from hub.hookspecs import hookimpl
 from hub.streaming import (
@@ -51,3 +51,10 @@ class AliyunLive(CloudProvider):
 @hookimpl
 def register_providers(register: Callable[[StreamingProvider], None]) -> None:
     register(AliyunLive())
+
+
+@hookimpl
+def register_routes(register: Callable[[Any], None]) -> None:
+    from plugins.aliyun_callbacks import AliyunCallbackController
+
+    register(AliyunCallbackController)

@@ -32,6 +32,15 @@ Domain = Annotated[
         description="a bare host name, e.g. push.example.com",
     ),
 ]
+PlayDomain = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=260,
+        pattern=r"^$|^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::[0-9]{1,5})?$",
+        description="a host name, with a port when not the scheme's, e.g. play.example.com",
+    ),
+]
 AppName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 PUSH_GRACE = timedelta(hours=2)
 """A push URL stays valid this long after the scheduled end (reconnects, overruns)."""
@@ -41,7 +50,7 @@ class CloudSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """``SHAREHUB_PLUGIN__<NAME>__<KEY>``: the domains and keys from the cloud console."""
 
     push_domain: Domain = ""
-    play_domain: Domain = ""
+    play_domain: PlayDomain = ""
     app_name: AppName = "live"
     push_key: str = ""
     """Push authentication key; empty when the domain has push authentication off."""
@@ -50,6 +59,9 @@ class CloudSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     play_scheme: Annotated[str, msgspec.Meta(pattern=r"^https?$")] = "https"
     play_validity_seconds: Annotated[int, msgspec.Meta(ge=0, le=7 * 86400)] = 0
     """The play domain's configured signature validity, so URLs end when asked."""
+    callback_key: str = ""
+    """The key of the push/interrupt callbacks (Tencent's 回调密钥, Alibaba's callback
+    authentication key); without it the hub refuses every callback."""
 
 
 def problem(options: CloudSettings, name: str) -> str | None:
@@ -96,9 +108,12 @@ class CloudProvider:
         return problem(options, self.name)
 
     def play_urls(self, ctx: StreamContext, expires_at: datetime) -> dict[str, str]:
+        """Signed playback URLs; a play domain given with a port (a private CDN or a stand-in
+        origin) is signed without it (the signatures cover the path) and served with it."""
         options: CloudSettings = ctx.options
-        return self.sign_play(
-            options.play_domain,
+        host, _, port = options.play_domain.partition(":")
+        urls = self.sign_play(
+            host,
             options.app_name,
             cloud_stream_name(ctx),
             options.play_key or None,
@@ -106,6 +121,9 @@ class CloudProvider:
             options.play_scheme,
             validity_seconds=options.play_validity_seconds,
         )
+        if port:
+            urls = {k: v.replace(f"://{host}/", f"://{host}:{port}/", 1) for k, v in urls.items()}
+        return urls
 
     def playback(self, ctx: StreamContext, expires_at: datetime) -> Playback:
         urls = self.play_urls(ctx, expires_at)
@@ -116,4 +134,8 @@ class CloudProvider:
 
     def recording_source(self, ctx: StreamContext) -> RecordingSource | None:
         expires = max(ctx.now, ctx.ends_at) + PUSH_GRACE
-        return RecordingSource(self.play_urls(ctx, expires)[self.recording_protocol])
+        options: CloudSettings = ctx.options
+        # without the stream callbacks (no callback key) the recorder probes the play URL
+        return RecordingSource(
+            self.play_urls(ctx, expires)[self.recording_protocol], probe=not options.callback_key
+        )

@@ -1,8 +1,15 @@
 """External link: the class happens in a meeting app or on a stream hosted elsewhere.
 
 The teacher gives a meeting URL (Tencent Meeting, DingTalk, Zoom, ...) that viewers open,
-and/or a playback URL (HLS over HTTP(S), or RTMP) the hub's player can play. Recording
-only happens when a pullable URL is given (``pull_url``, else a playback URL).
+and/or a playback URL (HLS over HTTP(S), RTMP(S) or SRT) the hub's player can play.
+Recording only happens when a pullable URL is given (``pull_url``, else a playback URL).
+
+The stream addresses come from a teacher, so the worker would fetch whatever they name:
+both must be ``http(s)``, ``rtmp(s)`` or ``srt`` URLs to a public address
+(``hub.outbound.check_url``, with the admin's ``SHAREHUB_PULL_ALLOW``). They are checked
+when saved (a 400 naming ``provider_settings.pull_url`` or ``.playback_url``; a host name
+that does not resolve yet may be saved, since the stream may be set up later) and again
+on the resolved address when the recorder starts (``RecordingSource.public_only``).
 """
 
 from __future__ import annotations
@@ -13,13 +20,16 @@ from typing import Annotated, ClassVar
 
 import msgspec
 
+from hub import outbound
 from hub.hookspecs import hookimpl
+from hub.settings import Settings
 from hub.streaming import (
     Capabilities,
     Ingest,
     NoOptions,
     Playback,
     PlaybackUrl,
+    ProviderBase,
     RecordingSource,
     StreamContext,
     StreamingProvider,
@@ -37,8 +47,8 @@ StreamUrl = Annotated[
     str,
     msgspec.Meta(
         max_length=2000,
-        pattern=r"^(https?|rtmps?)://[^\s/]+(/\S*)?$",
-        description="an HLS (http/https .m3u8) or RTMP URL",
+        pattern=r"^(https?|rtmps?|srt)://[^\s/]+(/\S*)?$",
+        description="an HLS (http/https .m3u8), RTMP(S) or SRT URL to a public address",
     ),
 ]
 
@@ -58,7 +68,7 @@ def is_hls(url: str) -> bool:
     return url.startswith(("http://", "https://")) and ".m3u8" in url.split("?", 1)[0]
 
 
-class ExternalLink:
+class ExternalLink(ProviderBase):
     name: ClassVar[str] = "external_link"
     label: ClassVar[str] = "外部链接（腾讯会议、钉钉、Zoom 或直播地址）External link"
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -66,6 +76,14 @@ class ExternalLink:
     )
     settings_model: ClassVar[type[NoOptions]] = NoOptions
     session_model: ClassVar[type[ExternalOptions]] = ExternalOptions
+
+    def check_session(self, options: ExternalOptions, hub: Settings, field: str) -> None:
+        for key in ("pull_url", "playback_url"):
+            url = getattr(options, key)
+            if url:
+                outbound.check_url(
+                    url, allow=hub.pull_allow, field=f"{field}.{key}", unresolved_ok=True
+                )
 
     def ingest(self, ctx: StreamContext) -> Ingest:
         options: ExternalOptions = ctx.session_options
@@ -86,7 +104,7 @@ class ExternalLink:
     def recording_source(self, ctx: StreamContext) -> RecordingSource | None:
         options: ExternalOptions = ctx.session_options
         url = options.pull_url or options.playback_url
-        return RecordingSource(url) if url else None
+        return RecordingSource(url, probe=True, public_only=True) if url else None
 
 
 @hookimpl

@@ -8,7 +8,7 @@ rules and worked examples). The recorder pulls the FLV playback URL.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from hub.hookspecs import hookimpl
 from hub.streaming import (
@@ -57,3 +57,10 @@ class TencentLive(CloudProvider):
 @hookimpl
 def register_providers(register: Callable[[StreamingProvider], None]) -> None:
     register(TencentLive())
+
+
+@hookimpl
+def register_routes(register: Callable[[Any], None]) -> None:
+    from plugins.tencent_callbacks import TencentCallbackController
+
+    register(TencentCallbackController)

@@ -74,6 +74,9 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/center/sessions/{session_id:int}/book"): "centers",
     ("POST", "/api/v1/ingest/rtmp/publish"): "secret",
     ("POST", "/api/v1/ingest/rtmp/publish-done"): "secret",
+    # cloud stream callbacks: signed with the provider's callback key (unset here: 403)
+    ("POST", "/api/v1/ingest/tencent/events"): "secret",
+    ("GET", "/api/v1/ingest/aliyun/events"): "secret",
     # reads
     ("GET", "/healthz"): "anyone",
     ("GET", "/readyz"): "anyone",

@@ -29,6 +29,8 @@ OPEN = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/logout")}
 OPEN |= {("POST", "/api/v1/sessions/{session_id:int}/beacons"), ("POST", "/api/v1/beacons/check")}
 # nginx's RTMP publish callbacks: shared secret (see tests/test_self_hosted_callbacks.py)
 OPEN |= {("POST", "/api/v1/ingest/rtmp/publish"), ("POST", "/api/v1/ingest/rtmp/publish-done")}
+# Tencent CSS's push/interrupt callbacks: signed (see tests/test_cloud_callbacks.py)
+OPEN |= {("POST", "/api/v1/ingest/tencent/events")}
 
 # page forms anyone may post: sign in, sign out, the language switch (CSRF-checked)
 OPEN |= {("POST", "/login"), ("POST", "/logout"), ("POST", "/lang")}

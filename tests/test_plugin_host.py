@@ -381,3 +381,27 @@ def test_every_hook_has_a_test() -> None:
     untested = [n for n in specs if not re.search(rf"def test_hook_{n}[_(]", source)]
     assert not untested, f"hooks without a test named test_hook_<hook>...: {untested}"
     assert all(getattr(hookspecs, n).__doc__ for n in specs), "every hook needs a docstring"
+
+
+async def test_hook_register_routes_serves_a_plugin_route(tmp_path: Path) -> None:
+    from litestar import get
+
+    @get("/api/v1/ingest/echo/ping", sync_to_thread=False)
+    def ping() -> dict[str, str]:
+        return {"pong": "echo"}
+
+    class RoutePlugin:
+        @hookimpl
+        def register_routes(self, register: Callable[[Any], None]) -> None:
+            register(ping)
+
+    host = PluginHost(
+        bare_settings(tmp_path), entry_points=False, extra=[("routes", RoutePlugin())]
+    )
+    assert host.plugins["routes"].routes == ["/api/v1/ingest/echo/ping"]
+    app = create_app(host.settings, manage_db=False, plugins=host)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver.local"
+    ) as client:
+        answer = await client.get("/api/v1/ingest/echo/ping")
+    assert answer.status_code == 200 and answer.json() == {"pong": "echo"}

@@ -24,8 +24,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from hub.api.ingest_callbacks import CALLBACK_PATH, callback_secret
 from hub.settings import Settings
+from plugins.self_hosted.callbacks import CALLBACK_PATH, callback_secret
 from tests.conftest import World, reseeded
 from tests.test_permissions import build_app
 

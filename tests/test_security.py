@@ -17,11 +17,11 @@ import httpx
 import pytest
 
 from hub import accounts, security
-from hub.api.ingest_callbacks import CALLBACK_PATH, callback_secret
 from hub.app import create_app
 from hub.auth import SESSION_COOKIE
 from hub.security import content_security_policy, wait_seconds
 from hub.settings import Settings
+from plugins.self_hosted.callbacks import CALLBACK_PATH, callback_secret
 from tests import cluster
 from tests.cluster import Cluster
 from tests.conftest import World, hub_client, seed

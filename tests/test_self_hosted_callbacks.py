@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from hub import live
-from hub.api.ingest_callbacks import CALLBACK_PATH, callback_secret
 from hub.settings import Settings
+from plugins.self_hosted.callbacks import CALLBACK_PATH, callback_secret
 from tests.conftest import World
 
 pytestmark = pytest.mark.cross_process
@@ -173,3 +173,43 @@ async def test_settings_secret_replaces_the_derived_one(world: World, settings: 
     assert callback_secret(chosen) == "chosen-by-the-admin-0123456789"
     assert "ingest_secret" in {k.lower().removeprefix("sharehub_") for k in chosen.masked()}
     assert "chosen-by-the-admin" not in chosen.masked()["SHAREHUB_INGEST_SECRET"]
+
+
+def from_client(form: dict[str, str], client_id: str) -> dict[str, str]:
+    return {**form, "clientid": client_id}
+
+
+async def test_a_refused_duplicate_push_does_not_end_the_class(
+    world: World, settings: Settings
+) -> None:
+    """nginx lets the hub accept a second push with the right key, refuses it itself
+    ("already publishing") and still sends its publish_done: the class stays live."""
+    session_id, key = await session_now(world)
+    secret = callback_secret(settings)
+    name = f"sh{session_id}"
+    first = await callback(
+        world, PUBLISH, from_client(nginx_form("publish", name, key), "3"), secret
+    )
+    assert first.status_code == 200 and await status(session_id) == "live"
+    second = nginx_form("publish", name, key)
+    assert (await callback(world, PUBLISH, from_client(second, "7"), secret)).status_code == 200
+    duplicate_done = from_client(nginx_form("publish_done", name, key), "7")
+    for _ in range(2):  # and the same done event again
+        done = await callback(world, DONE, duplicate_done, secret)
+        assert done.status_code == 200
+        assert await status(session_id) == "live"
+    # a done event for no publisher we accepted (a replay, a forged id) changes nothing
+    stranger = from_client(nginx_form("publish_done", name, key), "99")
+    assert (await callback(world, DONE, stranger, secret)).status_code == 200
+    assert await status(session_id) == "live"
+    # the publisher that is sending ends the class when it stops
+    real_done = from_client(nginx_form("publish_done", name, key), "3")
+    assert (await callback(world, DONE, real_done, secret)).status_code == 200
+    assert await status(session_id) == "ended"
+    # a restart within the grace starts afresh (nginx's client ids may start again)
+    again = from_client(nginx_form("publish", name, key), "1")
+    assert (await callback(world, PUBLISH, again, secret)).status_code == 200
+    assert await status(session_id) == "live"
+    last = from_client(nginx_form("publish_done", name, key), "1")
+    assert (await callback(world, DONE, last, secret)).status_code == 200
+    assert await status(session_id) == "ended"

@@ -20,12 +20,12 @@ import httpx
 import pytest
 
 from hub import live
-from hub.api.ingest_callbacks import callback_secret
 from hub.app import create_app
 from hub.plugin_host import PluginHost
 from hub.settings import Settings
 from hub.tables import LiveSession
 from plugins.self_hosted import ports
+from plugins.self_hosted.callbacks import callback_secret
 from plugins.self_hosted.nginx import NginxPaths, render
 from plugins.self_hosted.provider import SelfHostedSettings, srt_port
 from tests.conftest import World, seed

@@ -120,7 +120,7 @@ def check_provider_choice(
 ) -> dict[str, Any]:
     """Validate a session's provider and its options; the stored form of the options."""
     usable_provider(host, name)
-    return msgspec.to_builtins(host.session_options(name, options))
+    return msgspec.to_builtins(host.checked_session_options(name, options))
 
 
 async def teacher_session(session_id: int, principal: Principal | None) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from hub.api.ingest_callbacks import CALLBACK_PATH, callback_secret
 from hub.settings import Settings
+from plugins.self_hosted.callbacks import CALLBACK_PATH, callback_secret
 from plugins.self_hosted.provider import SelfHostedSettings
 
 

@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub import live
-from hub.api.ingest_callbacks import PUBLISH_EARLY
 from hub.tables import LiveSession, SessionStatus
+from plugins.self_hosted.callbacks import PUBLISH_EARLY
 
 log = logging.getLogger("sharehub.self_hosted")
 

@@ -3,7 +3,7 @@
 SRT: the worker's recorder is an ffmpeg SRT listener on the session's own UDP port with
 the session's stream key as passphrase (a wrong passphrase is refused in the handshake).
 RTMP: the teacher pushes to nginx with the RTMP module; nginx asks the hub
-(``on_publish``, see ``hub.api.ingest_callbacks``) whether the key is right, and the
+(``on_publish``, see ``plugins.self_hosted.callbacks``) whether the key is right, and the
 recorder pulls the accepted stream from nginx on loopback. Either way the recorder cuts
 HLS segments into storage and the hub serves the live playlist; viewers never see a key.
 """
@@ -84,6 +84,8 @@ class SelfHostedSession(
     ingest: Literal["srt", "rtmp"] = "srt"
     srt_port: Port | None = None
     """Set by the hub when it assigns the session's SRT port; leave it out."""
+    rtmp_publishers: tuple[Annotated[str, msgspec.Meta(max_length=40)], ...] = ()
+    """nginx client ids of the accepted RTMP publishes (``publishers``); leave it out."""
 
 
 def public_host(ctx_hub: Settings, options: SelfHostedSettings) -> str:
@@ -184,6 +186,13 @@ def settings_of(settings: Settings) -> SelfHostedSettings:
 @hookimpl
 def register_providers(register: Callable[[StreamingProvider], None]) -> None:
     register(SelfHosted())
+
+
+@hookimpl
+def register_routes(register: Callable[[Any], None]) -> None:
+    from plugins.self_hosted.callbacks import IngestCallbackController
+
+    register(IngestCallbackController)
 
 
 def cmd_ingest_config(settings: Settings, args: argparse.Namespace) -> int:

@@ -60,7 +60,18 @@ def test_record_http_source_reconnects_and_file_source_can_be_paced() -> None:
 
 def test_rtmp_source_never_gets_listen_timeout() -> None:
     options = source_options("rtmp://127.0.0.1/live/key", rw_timeout=3)
-    assert options == {"rw_timeout": 3_000_000}
+    assert options == {"rw_timeout": 3_000_000, "protocol_whitelist": "rtmp,tcp"}
+
+
+def test_each_source_is_held_to_its_protocols_and_http_follows_no_redirect() -> None:
+    http = record_hls_cmd("https://cdn.example/live.m3u8", Path("/w"), binary=FF)
+    assert value(http, "-protocol_whitelist") == "https,tls,tcp,crypto"
+    assert value(http, "-max_redirects") == "0"
+    assert http.index("-protocol_whitelist") < http.index("-i")
+    srt = record_hls_cmd("srt://0.0.0.0:9000?mode=listener", Path("/w"), binary=FF)
+    assert value(srt, "-protocol_whitelist") == "srt,udp"
+    local = record_hls_cmd("/data/class.ts", Path("/w"), binary=FF)
+    assert value(local, "-protocol_whitelist") == "file"
 
 
 def test_mp4_remux_is_stream_copy_with_faststart() -> None:

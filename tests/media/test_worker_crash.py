@@ -139,7 +139,9 @@ async def test_kill_9_of_the_worker_mid_class_then_a_new_worker_resumes(
         log.close()
 
     record = await jobs.find(f"record:{session_id}")
-    assert record is not None and record.attempts == 2, "taken back once, not redone"
+    # the new worker runs on the same machine with the same work folder: it takes the dead
+    # worker's lease back at once, that lost attempt not counted (issue 14.4)
+    assert record is not None and record.attempts == 1, "taken back at once, not redone"
     local = await download(s3_storage, f"sessions/{session_id}", tmp_path / "replay")
     playlist = parse_playlist((local / "hls/index.m3u8").read_text())
     assert playlist.ended

@@ -9,6 +9,15 @@ secret key) so nobody but the RTMP server can turn a session live or end it.
 Accepted publishes turn the session live; the end of a publish turns it ended. Only
 sessions of the self-hosted provider set to RTMP ingest are accepted, and only from a
 while before their start to a while after their end.
+
+Publishers are tracked by nginx's ``clientid`` (see ``plugins.self_hosted.publishers``):
+a second push with the right key while the class is pushed is let through by the hub but
+refused by nginx ("already publishing"), which still sends ``publish_done`` for it. That
+done event, or any done event for a publisher that is not (or no longer) sending, changes
+nothing; the class ends when its last accepted publisher is done.
+
+These routes belong to the self-hosted plugin and reach the hub through the
+``register_routes`` hook.
 """
 
 from __future__ import annotations
@@ -27,11 +36,12 @@ from litestar.response import Response
 from hub import live
 from hub.errors import DomainError
 from hub.settings import Settings
+from plugins.self_hosted import publishers
 
 log = logging.getLogger("sharehub.ingest")
 
 PROVIDER = "self_hosted"
-"""The provider whose RTMP server calls back here (named, not imported: hub imports no plugin)."""
+"""The provider whose RTMP server calls back here."""
 PUBLISH_EARLY = timedelta(minutes=60)
 """A teacher may start pushing this long before the scheduled start (sound checks)."""
 CALLBACK_PATH = "/api/v1/ingest/rtmp"
@@ -127,10 +137,16 @@ class IngestCallbackController(Controller):
         if not opens <= now <= closes:
             return plain(f"pushing is open from {opens:%Y-%m-%d %H:%M} UTC", 403)
         try:
-            await live.go_live(session_id, now)
+            went_live = await live.go_live(session_id, now)
         except DomainError as exc:
             return plain(exc.detail, 403)
-        log.info("session %d is live (RTMP publish from %s)", session_id, form.get("addr"))
+        await publishers.accepted(session_id, form.get("clientid", ""), fresh=went_live)
+        log.info(
+            "session %d is live (RTMP publish %s from %s)",
+            session_id,
+            form.get("clientid", "?"),
+            form.get("addr"),
+        )
         return plain("ok", 200)
 
     @post("/publish-done", status_code=200)
@@ -140,7 +156,9 @@ class IngestCallbackController(Controller):
         """nginx ``on_publish_done``: the push stopped, so the live session turns ended.
 
         Only a publish with the session's current key ends it: a refused publisher with a
-        wrong key that disconnects does not end a class that another publisher carries.
+        wrong key that disconnects does not end a class that another publisher carries; nor
+        does the done event of a duplicate push nginx refused, or of a publisher that is not
+        the one sending (``publishers.done``).
         """
         if not secret_ok(settings, secret):
             return plain("bad callback secret", 403)
@@ -149,6 +167,13 @@ class IngestCallbackController(Controller):
         key = key_of(form)
         if session_id is None or not key or not await live.key_matches(session_id, key):
             return plain("not a publish of ours", 200)
+        if not await publishers.done(session_id, form.get("clientid", "")):
+            log.info(
+                "session %d: publish %s done, another publisher still sends: not ended",
+                session_id,
+                form.get("clientid", "?"),
+            )
+            return plain("ok", 200)
         if await live.end_stream(session_id):  # a rehearsal's push just stops
             log.info("session %d ended (RTMP publish done)", session_id)
         return plain("ok", 200)
