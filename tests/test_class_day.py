@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from hub import live
-from hub.api.ingest_callbacks import CALLBACK_PATH, callback_secret
 from hub.settings import Settings
+from plugins.self_hosted.callbacks import CALLBACK_PATH, callback_secret
 from tests.conftest import World
 
 PUBLISH = f"{CALLBACK_PATH}/publish"

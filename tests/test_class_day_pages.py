@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from hub.api.ingest_callbacks import CALLBACK_PATH, callback_secret
 from hub.settings import Settings
+from plugins.self_hosted.callbacks import CALLBACK_PATH, callback_secret
 from tests.conftest import World
 from tests.test_pages import HTML, browser, sign_in, token_in  # noqa: F401 (fixture)
 
