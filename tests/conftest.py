@@ -175,6 +175,9 @@ def hub_settings(data_dir: Path, database_url: str) -> Settings:
         secret_key="test-secret-key-0123456789",
         timezone="Asia/Shanghai",
         public_url="http://testserver.local",
+        # every request asks who its credential is, as on the cluster: tests move token clocks
+        # and revoke behind the app's back; tests of the memory itself turn it on
+        credential_cache_seconds=0,
     )
 
 

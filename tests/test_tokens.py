@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from hub import tokens
+from hub.settings import Settings
 from hub.tables import ApiToken
-from tests.conftest import World
+from tests.conftest import World, hub_client, seed
 
 TOKENS = "/api/v1/tokens"
 ME = "/api/v1/me"
@@ -95,6 +97,24 @@ async def test_revoke_your_own_token_or_as_admin_anyones(world: World) -> None:
     assert (await world.client.get(ME, headers=bearer(str(theirs["token"])))).status_code == 401
     assert (await world.delete(f"{TOKENS}/999999", who="admin")).status_code == 404
     assert (await world.client.delete(f"{TOKENS}/{mine['id']}")).status_code == 401
+
+
+@pytest.mark.in_process("an app of its own that remembers who a credential is")
+async def test_a_revoked_token_is_forgotten_at_once_by_the_process_that_revoked_it(
+    settings: Settings,
+) -> None:
+    """With the credential memory on (the default), the process that handles a revocation
+    forgets the token at once; other processes within ``credential_cache_seconds``."""
+    async with hub_client(replace(settings, credential_cache_seconds=60), None) as client:
+        world = World(client=client)
+        await seed(world)
+        made = await make(world, "teacher")
+        token = str(made["token"])
+        for _ in range(3):  # remembered from the first on
+            assert (await client.get(ME, headers=bearer(token))).status_code == 200
+        r = await world.delete(f"{TOKENS}/{made['id']}", who="teacher")
+        assert r.status_code == 204, r.text
+        assert (await client.get(ME, headers=bearer(token))).status_code == 401
 
 
 @pytest.mark.in_process("moves the tokens' clock")
