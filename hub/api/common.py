@@ -10,8 +10,9 @@ import msgspec
 from litestar.params import Parameter
 
 from hub.accounts import Principal
-from hub.errors import NotAuthorized
+from hub.errors import NotAuthorized, NotFound
 from hub.schedule import zone
+from hub.tables import LiveSession, SessionStatus, Visibility
 
 T = TypeVar("T")
 
@@ -64,3 +65,25 @@ def changes_of(data: msgspec.Struct) -> dict[str, Any]:
         for k, v in msgspec.structs.asdict(data).items()
         if v is not msgspec.UNSET
     }
+
+
+async def session_visibility(session_id: int, principal: Principal | None) -> str:
+    """The visibility of a session for what is shown about it (view figures, its replay):
+    its course's, except that a cancelled session is never public. 404 when the caller may
+    not see it (anonymous callers see only public ones)."""
+    row = (
+        await LiveSession.select(
+            LiveSession.status, LiveSession.course.visibility.as_alias("visibility")
+        )
+        .where(LiveSession.id == session_id)
+        .first()
+        .run()
+    )
+    if row is None:
+        raise NotFound(f"session {session_id} not found", field="session_id")
+    visibility = str(row["visibility"])
+    if row["status"] == SessionStatus.cancelled and visibility == Visibility.public:
+        visibility = Visibility.centers.value
+    if visibility != Visibility.public and principal is None:
+        raise NotFound(f"session {session_id} not found", field="session_id")
+    return visibility
