@@ -184,3 +184,49 @@ def test_nginx_access_log_has_no_query_strings(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+# ------------------------------------------------------------------- passwords (point 11)
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("short-pw", ">= 10"),
+        ("1234567890", "common"),
+        ("Password123", "common"),
+        ("woaini1314", "common"),
+        ("qwertyuiop!", "common"),
+        ("my-new.user-pass", "username"),
+    ],
+)
+async def test_weak_passwords_are_refused(world: World, password: str, why: str) -> None:
+    r = await world.post(
+        "/api/v1/users",
+        {"username": "new.user", "password": password, "role": "teacher"},
+        who="admin",
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["extra"][0]["key"] == "password", r.text
+    assert why in r.text
+    r = await world.post(
+        "/api/v1/me/password",
+        {
+            "current_password": "password-teacher",
+            "new_password": password.replace("new.user", "teacher"),
+        },
+        who="teacher",
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["extra"][0]["key"] == "new_password", r.text
+
+
+async def test_good_passwords_are_taken(world: World) -> None:
+    r = await world.post(
+        "/api/v1/users",
+        {"username": "new.user", "password": "sharehub-demo", "role": "teacher"},
+        who="admin",
+    )
+    assert r.status_code == 201, r.text
+    login = {"username": "new.user", "password": "sharehub-demo"}
+    assert (await world.client.post("/api/v1/auth/login", json=login)).status_code == 200
