@@ -118,6 +118,11 @@ BODY_ANSWERS: dict[int, str] = {
     413: "The request body is larger than SHAREHUB_MAX_BODY_BYTES",
     415: "The body is not application/json (JSON endpoints take nothing else)",
 }
+PAGE_ANSWERS: dict[int, str] = {
+    200: "The page (HTML), or the form again with what to correct",
+    302: "Sign in first: to /login and back",
+    303: "Done: on to the next page",
+}
 CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -138,6 +143,11 @@ def document_errors(app: Any) -> None:
             if set(handler.http_methods) & CHANGING_METHODS:
                 codes.update(BODY_ANSWERS)
             documented = dict(handler.responses or {})
+            if (handler.name or "").startswith("pages:"):
+                for code, description in PAGE_ANSWERS.items():
+                    documented.setdefault(
+                        code, ResponseSpec(data_container=None, description=description)
+                    )
             for code, description in sorted(codes.items()):
                 documented.setdefault(
                     code,
