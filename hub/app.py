@@ -21,6 +21,7 @@ from hub.api.beacons import BeaconController
 from hub.api.bookings import BookingController
 from hub.api.calendar import CalendarController
 from hub.api.centers import CenterController
+from hub.api.common import document_errors
 from hub.api.exports import ExportController
 from hub.api.impact import ImpactController
 from hub.api.jobs import JobController
@@ -120,7 +121,7 @@ def create_app(
     def views_lifespan(_: Litestar) -> Any:
         return views_running(view_counter)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             healthz,
             readyz,
@@ -191,6 +192,8 @@ def create_app(
         ),
         debug=False,
     )
+    document_errors(app)
+    return app
 
 
 def app_factory() -> Litestar:

@@ -57,12 +57,12 @@ def ask_password(args: argparse.Namespace) -> str:
 
 
 def add_user(settings: Settings, args: argparse.Namespace, role: Role) -> int:
-    from hub import accounts
+    from hub import accounts, passwords
     from hub.tables import User
 
     password = ask_password(args)
-    if len(password) < 8:
-        raise SystemExit("a password has at least 8 characters")
+    if weak := passwords.problem(password, args.username):
+        raise SystemExit(weak)
 
     center_id = getattr(args, "center_id", None)
 

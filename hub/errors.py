@@ -51,6 +51,17 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class Unavailable(DomainError):
+    """Something the answer needs is used up for now (503); ``Retry-After`` says when to retry
+    (plugins raise subclasses, e.g. an exhausted SRT port range)."""
+
+    status_code = 503
+
+    def __init__(self, detail: str, field: str | None = None, retry_after: int = 60) -> None:
+        super().__init__(detail, field, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 DB_RETRY_AFTER = 5
 """Seconds a client is asked to wait (``Retry-After``) while the database is unreachable."""
 
@@ -87,7 +98,10 @@ def database_unavailable(exc: BaseException) -> bool:
 
 
 def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
-    return Response(exc.body(), status_code=exc.status_code, media_type=MediaType.JSON)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else None
+    return Response(
+        exc.body(), status_code=exc.status_code, media_type=MediaType.JSON, headers=headers
+    )
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

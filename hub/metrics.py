@@ -126,6 +126,12 @@ RECORDINGS = Gauge(
     "Record jobs being run by a worker now (all workers)",
     registry=REGISTRY,
 )
+ALERTS = Counter(
+    "sharehub_alerts",
+    "Conditions an operator must act on, by kind (e.g. srt_ports_exhausted: widen the range)",
+    ["kind"],
+    registry=REGISTRY,
+)
 SCRAPE_ERRORS = Counter(
     "sharehub_metrics_scrape_errors",
     "Scrapes whose database figures could not be read",

@@ -73,7 +73,7 @@ def test_config_masks_secrets(tmp_path: Path) -> None:
 
 
 def test_init_then_user_add(tmp_path: Path) -> None:
-    r = run(tmp_path, "init", "--username", "root", "--password", "root-password-1")
+    r = run(tmp_path, "init", "--username", "root", "--password", "admins-secret-1")
     assert r.returncode == 0, r.stderr
     assert "root" in r.stdout
     r = run(tmp_path, "user", "add", "t1", "--role", "teacher", "--password", "teacher-pass-1")
@@ -95,7 +95,7 @@ def test_init_then_user_add(tmp_path: Path) -> None:
     assert again.returncode != 0
     assert "t1" in again.stderr and "Traceback" not in again.stderr
     short = run(tmp_path, "user", "add", "t2", "--role", "teacher", "--password", "short")
-    assert short.returncode != 0 and "8" in short.stderr
+    assert short.returncode != 0 and "10" in short.stderr
     assert len(query(tmp_path, "SELECT id FROM hub_user")) == 2
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from hub.settings import Settings
 from tests.conftest import World
 from tests.test_permissions import build_app, mutating_routes
 
@@ -148,3 +152,81 @@ async def test_cross_site_page_form_with_the_cookie_is_refused(world: World) -> 
         "/account/password", data=form, headers={"origin": "https://evil.example"}
     )
     assert r.status_code == 403, r.text
+
+
+def test_nginx_access_log_has_no_query_strings(tmp_path: Path) -> None:
+    """Issue 16, point 8: the ingest nginx's access log never holds a stream key."""
+    from plugins.self_hosted.nginx import NginxPaths, render
+    from plugins.self_hosted.provider import SelfHostedSettings
+
+    text = render(Settings(secret_key="k" * 20), SelfHostedSettings(), NginxPaths.under(tmp_path))
+    assert "log_format sharehub '" in text
+    assert f"access_log {tmp_path / 'access.log'} sharehub;" in text
+    log_format = text.split("log_format sharehub '", 1)[1].split("'", 1)[0]
+    for variable in ("$args", "$tcurl", "$pageurl", "$swfurl", "$request", "$query"):
+        assert variable not in log_format, variable
+    if shutil.which("nginx") is None:
+        pytest.skip("nginx is not installed")
+    conf = tmp_path / "rtmp.conf"
+    conf.write_text(
+        render(
+            Settings(secret_key="k" * 20),
+            SelfHostedSettings(),
+            NginxPaths.under(tmp_path),
+            daemon=False,
+        )
+    )
+    result = subprocess.run(
+        ["nginx", "-t", "-c", str(conf), "-p", str(tmp_path), "-e", str(tmp_path / "e.log")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+# ------------------------------------------------------------------- passwords (point 11)
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("short-pw", ">= 10"),
+        ("1234567890", "common"),
+        ("Password123", "common"),
+        ("woaini1314", "common"),
+        ("qwertyuiop!", "common"),
+        ("my-new.user-pass", "username"),
+    ],
+)
+async def test_weak_passwords_are_refused(world: World, password: str, why: str) -> None:
+    r = await world.post(
+        "/api/v1/users",
+        {"username": "new.user", "password": password, "role": "teacher"},
+        who="admin",
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["extra"][0]["key"] == "password", r.text
+    assert why in r.text
+    r = await world.post(
+        "/api/v1/me/password",
+        {
+            "current_password": "password-teacher",
+            "new_password": password.replace("new.user", "teacher"),
+        },
+        who="teacher",
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["extra"][0]["key"] == "new_password", r.text
+
+
+async def test_good_passwords_are_taken(world: World) -> None:
+    r = await world.post(
+        "/api/v1/users",
+        {"username": "new.user", "password": "sharehub-demo", "role": "teacher"},
+        who="admin",
+    )
+    assert r.status_code == 201, r.text
+    login = {"username": "new.user", "password": "sharehub-demo"}
+    assert (await world.client.post("/api/v1/auth/login", json=login)).status_code == 200

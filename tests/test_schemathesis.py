@@ -1,6 +1,7 @@
 """Schemathesis against the hub's own OpenAPI schema: every operation, as anonymous and as each
 role, with a bounded number of generated requests (valid and invalid ones): no answer is a
-500 and every answer conforms to the schema.
+500, every answer conforms to the schema, and every status code answered is documented (the
+error answers 400/401/403/404/409/413/415/429/503 with their body, hub.api.common).
 
 The cases are drawn from schemathesis' strategies (derandomized, so a run is repeatable) and
 sent through httpx's ASGI transport on the test's own event loop, where the database pool
@@ -22,7 +23,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from hub.settings import Settings
 from plugins.self_hosted.callbacks import CALLBACK_PATH, callback_secret
@@ -31,7 +32,7 @@ from tests.test_permissions import build_app
 
 ROLES: list[str | None] = [None, "admin", "teacher", "teacher2", "center", "center2"]
 BASE_URL = "http://testserver.local"
-CHECKS = [not_a_server_error, response_schema_conformance]
+CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 
 # operations with a finding not fixed yet: "METHOD /path" -> the bug
 KNOWN_BUGS: dict[str, str] = {}
@@ -103,6 +104,10 @@ class Tally:
     operations: int = 0
     requests: int = 0
     server_errors: int = 0
+    schema_failures: int = 0
+    """Answers whose body or headers do not match what the schema says of their status."""
+    undocumented_status_codes: int = 0
+    """Answers with a status code the operation does not document."""
     failures: list[str] = field(default_factory=list)
 
 
@@ -123,13 +128,18 @@ async def run_operation(
             tally.requests += 1
             if response.status_code >= 500:
                 tally.server_errors += 1
-            try:
-                case.validate_response(response, checks=CHECKS)
-            except (Exception, BaseExceptionGroup) as exc:  # a group of failures
-                tally.failures.append(
-                    f"{name} as {who or 'anonymous'}: {kw['method']} {response.url} "
-                    f"-> {response.status_code}: {str(exc)[:600]}"
-                )
+            for check in CHECKS:
+                try:
+                    case.validate_response(response, checks=[check])
+                except (Exception, BaseExceptionGroup) as exc:  # a group of failures
+                    if check is status_code_conformance:
+                        tally.undocumented_status_codes += 1
+                    elif check is response_schema_conformance:
+                        tally.schema_failures += 1
+                    tally.failures.append(
+                        f"{name} as {who or 'anonymous'}: {kw['method']} {response.url} "
+                        f"-> {response.status_code} ({check.__name__}): {str(exc)[:600]}"
+                    )
 
 
 async def programme(world: World) -> dict[str, int]:
@@ -184,6 +194,8 @@ async def test_operation_holds_its_schema(fuzzed: tuple[World, dict[str, int]], 
     await run_operation(world, name, ids, EXAMPLES, tally)
     assert tally.requests > 0
     assert tally.server_errors == 0, "\n".join(tally.failures)
+    assert tally.undocumented_status_codes == 0, "\n".join(tally.failures[:5])
+    assert tally.schema_failures == 0, "\n".join(tally.failures[:5])
     assert tally.failures == [], "\n".join(tally.failures[:5])
     assert time.monotonic() - started < 60
 
@@ -195,10 +207,16 @@ def test_every_operation_is_covered() -> None:
 
 @pytest.mark.parametrize(
     ("status", "body"),
-    [(200, {"id": "not-an-int"}), (500, {"status_code": 500, "detail": "internal error"})],
+    [
+        (200, {"id": "not-an-int"}),
+        (500, {"status_code": 500, "detail": "internal error"}),
+        (418, {"status_code": 418, "detail": "an answer the schema does not document"}),
+        (404, {"status_code": "404"}),  # a documented error with a body off its shape
+    ],
 )
 def test_the_checks_catch_a_broken_answer(status: int, body: dict[str, Any]) -> None:
-    """The checks are live: a body off its schema, or a 500, is a failure."""
+    """The checks are live: a body off its schema, a 500, or an undocumented status is a
+    failure."""
     case = draw(OPERATIONS["GET /api/v1/centers/{center_id}"].as_strategy(), 1)[0]
     request = httpx.Request("GET", f"{BASE_URL}/api/v1/centers/1")
     response = httpx.Response(status, json=body, request=request)

@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.exceptions import TooManyRequestsException
 
-from hub import accounts, security
+from hub import accounts, passwords, security
 from hub.accounts import Principal
 from hub.api.common import need
 from hub.auth import SESSION_COOKIE, admin_only, signed_in
@@ -18,7 +18,14 @@ from hub.settings import Settings
 from hub.tables import Role, User
 
 Username = Annotated[str, msgspec.Meta(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
-Password = Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
+Password = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=passwords.MIN_LENGTH,
+        max_length=passwords.MAX_LENGTH,
+        description="at least 10 characters, not a common password, not containing the username",
+    ),
+]
 
 
 class Login(msgspec.Struct, forbid_unknown_fields=True):
@@ -153,6 +160,8 @@ class AccountController(Controller):
             raise too_many(exc) from None
         if not right:
             raise Invalid("the current password is wrong", field="current_password")
+        if found := passwords.problem(data.new_password, who.username):
+            raise Invalid(found, field="new_password")
         await (
             User.update({User.password_hash: accounts.hash_password(data.new_password)})
             .where(User.id == who.user_id)
@@ -189,6 +198,8 @@ async def check_center_of(role: Role, center_id: int | None) -> None:
 
 async def add_user(data: UserIn) -> int:
     """Create a user (the API and the administrator's page); the new id."""
+    if found := passwords.problem(data.password, data.username):
+        raise Invalid(found, field="password")
     await check_center_of(data.role, data.center_id)
     if await User.exists().where(User.username == data.username).run():
         raise Conflict(f"username {data.username!r} is taken", field="username")

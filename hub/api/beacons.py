@@ -9,11 +9,10 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 
 from hub.accounts import Principal
-from hub.api.common import PathId
-from hub.errors import NotFound
+from hub.api.common import PathId, session_visibility
 from hub.security import client_address
 from hub.settings import Settings
-from hub.tables import LiveSession, Role
+from hub.tables import Role
 from hub.views import RateLimited, ViewCounter, concurrent_viewers, session_views
 
 Token = Annotated[str, msgspec.Meta(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -93,11 +92,13 @@ class BeaconController(Controller):
         return BeaconOut(accepted=False)
 
     @get("/sessions/{session_id:int}/views")
-    async def views(self, session_id: PathId, settings: Settings) -> SessionViews:
+    async def views(
+        self, session_id: PathId, settings: Settings, principal: Principal | None
+    ) -> SessionViews:
         """A session's view figures: viewers now (seen in the last interval, all processes),
-        peak, counted views live and replay, unique viewers, hours watched."""
-        if not await LiveSession.exists().where(LiveSession.id == session_id):
-            raise NotFound(f"session {session_id} not found", field="session_id")
+        peak, counted views live and replay, unique viewers, hours watched. They follow the
+        session's visibility (404 to anonymous callers for a centers-only session)."""
+        await session_visibility(session_id, principal)
         figures = await session_views(session_id)
         return SessionViews(
             session_id=session_id,

@@ -27,7 +27,7 @@ from litestar.response import File
 
 from hub import live_window, recordings
 from hub.accounts import Principal
-from hub.api.common import PathId
+from hub.api.common import PathId, session_visibility
 from hub.errors import NotAuthorized, NotFound
 from hub.recordings import RecordingOut, UrlSigner
 from hub.settings import Settings
@@ -40,7 +40,7 @@ from hub.storage import (
     content_type_for,
     storage_for,
 )
-from hub.tables import LiveSession, RecordingState, Role, Visibility
+from hub.tables import RecordingState, Role, Visibility
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 PLAYLIST_MEMO_SECONDS = 1.0
@@ -93,16 +93,9 @@ def media_service(request: Request[Any, Any, Any], settings: Settings) -> MediaS
 
 
 async def visibility_of(session_id: int, principal: Principal | None) -> str:
-    """The course visibility of a session the caller may watch (404 otherwise)."""
-    row = (
-        await LiveSession.select(LiveSession.course.visibility.as_alias("visibility"))
-        .where(LiveSession.id == session_id)
-        .first()
-        .run()
-    )
-    if row is None or (row["visibility"] != Visibility.public and principal is None):
-        raise NotFound(f"session {session_id} not found", field="session_id")
-    return str(row["visibility"])
+    """The visibility of a session the caller may watch (404 otherwise); a cancelled
+    session's replay is not public."""
+    return await session_visibility(session_id, principal)
 
 
 def unavailable(exc: StorageUnavailable) -> Response[dict[str, str]]:

@@ -193,6 +193,9 @@ class StreamController(Controller):
         row = await teacher_session(session_id, principal)
         if row["status"] in ENDED | {SessionStatus.cancelled}:
             raise Conflict(f"session {session_id} is {row['status']}", field="status")
+        # the provider's preparation (e.g. an SRT port) first: when it fails (503 for an
+        # exhausted port range) the key is not rotated, the old push address keeps working
+        await live.prepared_context(row, plugins, settings)
         row["stream_key"] = await live.rotate_stream_key(session_id)
         return await ingest_out(row, plugins, settings)
 

@@ -138,7 +138,7 @@ TEACHER_HINTS = {
 }
 USER_HINTS = {
     "username": N_("3 to 64 letters, digits or _ . @ -"),
-    "password": N_("The new password needs at least 8 characters."),
+    "password": N_("At least 10 characters, not a common password, not containing the username."),
     "role": N_("Choose a role."),
     "center_id": N_("A center operator needs a center."),
     "display_name": N_("At most 100 characters."),

@@ -9,7 +9,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 
-from hub import accounts, schedule, tokens
+from hub import accounts, passwords, schedule, tokens
 from hub.accounts import Principal
 from hub.api import accounts as accounts_api
 from hub.api import centers as centers_api
@@ -136,6 +136,10 @@ async def save_user(
         values["password"] = form["password"]
     converted, found = field_errors(UserIn, values, USER_HINTS)
     errors.update(found)
+    if "password" in converted:
+        named = await User.select(User.username).where(User.id == user_id).first().run()
+        if passwords.problem(converted["password"], named["username"] if named else ""):
+            errors["password"] = USER_HINTS["password"]
     if "role" in converted and "center_id" in converted:
         try:
             await accounts_api.check_center_of(converted["role"], converted["center_id"])

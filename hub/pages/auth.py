@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
 
-from hub import accounts, security
+from hub import accounts, passwords, security
 from hub.api.accounts import cleared_cookie, session_cookie
 from hub.auth import SESSION_COOKIE, signed_in
 from hub.pages import i18n
@@ -99,8 +99,13 @@ async def change_password(request: Request[Any, Any, Any]) -> Response[Any]:
         )
     if not right:
         errors["current_password"] = N_("The current password is wrong.")
-    if not 8 <= len(new) <= 256:
-        errors["new_password"] = N_("The new password needs at least 8 characters.")
+    weak = passwords.problem(new, who.username)
+    if weak == passwords.TOO_SHORT or len(new) > passwords.MAX_LENGTH:
+        errors["new_password"] = N_("The new password needs at least 10 characters.")
+    elif weak:
+        errors["new_password"] = N_(
+            "This password is too common or contains the username; choose another."
+        )
     elif new != form.get("repeat_password", ""):
         errors["repeat_password"] = N_("The two new passwords differ.")
     if errors:

@@ -17,6 +17,13 @@ from hub.settings import Settings
 from plugins.self_hosted.callbacks import CALLBACK_PATH, callback_secret
 from plugins.self_hosted.provider import SelfHostedSettings
 
+LOG_FORMAT = (
+    '$remote_addr [$time_local] $command "$app" "$name" '
+    "$bytes_received $bytes_sent ($session_readable_time)"
+)
+"""The RTMP access log's lines: no query string (``$args``: ``key=`` the stream key), nor the
+URLs that repeat it (``$tcurl``, ``$pageurl``, ``$swfurl``)."""
+
 
 @dataclass(frozen=True)
 class NginxPaths:
@@ -70,7 +77,9 @@ events {{
 }}
 
 rtmp {{
-    access_log {paths.access_log};
+    # no $args, $tcurl or $pageurl: a publisher's query holds its stream key
+    log_format sharehub '{LOG_FORMAT}';
+    access_log {paths.access_log} sharehub;
 
     server {{
         listen {options.rtmp_port};

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hub import live
+from hub import live, metrics
+from hub.errors import Unavailable
 from hub.tables import LiveSession, SessionStatus
 from plugins.self_hosted.callbacks import PUBLISH_EARLY
 
@@ -34,8 +35,21 @@ HOLDING = (SessionStatus.scheduled, SessionStatus.live, SessionStatus.ended)
 """Sessions that may still be pushed (an ended one may restart within the grace)."""
 
 
-class PortsExhausted(RuntimeError):
-    """More overlapping SRT sessions than ports in the range."""
+PORTS_RETRY_AFTER = 300
+"""Seconds a caller is asked to wait when the range is full (a class may end by then)."""
+
+
+class PortsExhausted(Unavailable):
+    """More overlapping SRT sessions than ports in the range: 503 with Retry-After."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, field="srt_port", retry_after=PORTS_RETRY_AFTER)
+
+
+def alert_exhausted(exc: PortsExhausted) -> None:
+    """Tell the operator: an error in the log and ``sharehub_alerts{kind=...}`` in /metrics."""
+    log.error("ALERT srt_ports_exhausted: %s; widen the SRT port range", exc.detail)
+    metrics.ALERTS.labels(kind="srt_ports_exhausted").inc()
 
 
 @dataclass(frozen=True)
@@ -68,12 +82,16 @@ def in_range(port: int | None, low: int, high: int) -> bool:
     return port is not None and low <= port <= high
 
 
-def plan_ports(claims: Iterable[Claim], low: int, high: int) -> dict[int, int]:
+def plan_ports(
+    claims: Iterable[Claim], low: int, high: int, unplaced: list[int] | None = None
+) -> dict[int, int]:
     """The port of every session, no two overlapping ones sharing (pure).
 
     Stored ports come first (lowest id first), then the others; each keeps its wanted
     port (stored, else preferred) unless an overlapping session placed before took it,
-    and then takes the next free port after it, wrapping round the range.
+    and then takes the next free port after it, wrapping round the range. A session that
+    finds every port taken raises ``PortsExhausted``, or (``unplaced`` given) is listed
+    there and left out, so the sessions placed before it keep theirs.
     """
     size = high - low + 1
     ordered = sorted(claims, key=lambda c: (not in_range(c.stored, low, high), c.session_id))
@@ -91,10 +109,14 @@ def plan_ports(claims: Iterable[Claim], low: int, high: int) -> dict[int, int]:
             if port not in busy:
                 break
         else:
-            raise PortsExhausted(
+            exc = PortsExhausted(
                 f"no free SRT port in {low}-{high} for session {claim.session_id}: "
                 f"{len(busy)} overlapping sessions hold them all"
             )
+            if unplaced is None:
+                raise exc
+            unplaced.append(claim.session_id)
+            continue
         placed.append((claim, port))
         out[claim.session_id] = port
     return out
@@ -153,7 +175,15 @@ async def assign_srt_port(session_id: int, low: int, high: int) -> int:
     )
     rows = {r["id"]: r for r in neighbours}
     rows[session_id] = row
-    ports = plan_ports([_claim(r) for r in rows.values()], low, high)
+    left_out: list[int] = []
+    ports = plan_ports([_claim(r) for r in rows.values()], low, high, left_out)
+    if session_id in left_out:
+        exc = PortsExhausted(
+            f"no free SRT port in {low}-{high} for session {session_id}: "
+            "overlapping sessions hold them all"
+        )
+        alert_exhausted(exc)
+        raise exc
     if row["provider"] == NAME:
         await _store({session_id: row}, {session_id: ports[session_id]})
     return ports[session_id]
@@ -170,9 +200,9 @@ async def sweep_ports(low: int, high: int, now: datetime | None = None) -> list[
         & (LiveSession.starts_at < now + SWEEP_AHEAD)
     )
     rows = {r["id"]: r for r in found}
-    try:
-        ports = plan_ports([_claim(r) for r in rows.values()], low, high)
-    except PortsExhausted as exc:
-        log.error("%s", exc)
-        return []
+    left_out: list[int] = []
+    ports = plan_ports([_claim(r) for r in rows.values()], low, high, left_out)
+    if left_out:  # the others still get their ports
+        names = ", ".join(str(i) for i in sorted(left_out))
+        alert_exhausted(PortsExhausted(f"no free SRT port in {low}-{high} for sessions {names}"))
     return await _store(rows, ports)
