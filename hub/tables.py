@@ -185,7 +185,9 @@ class ViewerWindow(Table, tablename="viewer_window"):
     """One viewer's watching of one session in one counting window (unique together).
 
     ``viewer`` is a keyed hash of the player's random id; ``window_start`` and ``last_seen``
-    are epoch seconds. The view counts once ``millis`` reaches the threshold (``counted``).
+    are epoch seconds. The view counts (``counted``) once ``millis`` reaches the threshold and
+    the server has taken two or more beacons at least the threshold apart (``first_ms``,
+    ``last_ms``): a view is earned in server time, whatever the beacons claim.
     """
 
     session_id = Integer()
@@ -198,6 +200,14 @@ class ViewerWindow(Table, tablename="viewer_window"):
     """Milliseconds watched in this window (integers: the threshold test is exact)."""
     counted = Boolean(default=False)
     last_seen = BigInt()
+    first_ms = BigInt(default=0)
+    """When the server took this window's first beacon (epoch milliseconds)."""
+    last_ms = BigInt(default=0)
+    """When the server took its last beacon (epoch milliseconds)."""
+    beacons = Integer(default=0)
+    """Beacons taken in this window: a view needs two or more."""
+    counted_by = BigInt(null=True, default=None)
+    """The flush whose statement made this window count (a random token)."""
 
 
 class BeaconSeen(Table, tablename="beacon_seen"):

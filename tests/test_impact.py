@@ -65,21 +65,25 @@ async def add_views(
     center_id: int | None = None,
     prefix: str = "v",
 ) -> None:
+    """Each viewer watches ``seconds`` in two beacons the server took the view threshold
+    apart (a view is earned in server time), from 10:00 local on ``day``."""
     settings = app_settings(world)
     received = at(day, 10).timestamp()
+    gap = settings.view_threshold_seconds
     batch = [
         views.Beacon(
-            f"{prefix}-{session}-{day}-{kind}-{n}",
+            f"{prefix}-{session}-{day}-{kind}-{n}-{part}",
             session,
             f"{prefix}{n:030d}"[:32],
             kind,
-            seconds * 1000,
-            received,
+            seconds * 500,
+            received + part * gap,
             center_id,
         )
         for n in range(viewers)
+        for part in range(2)
     ]
-    await views.write_batch(batch, settings, TZ, received)
+    await views.write_batch(batch, settings, TZ, received + gap)
 
 
 @pytest.fixture
