@@ -8,14 +8,17 @@ Definitions (a period is a range of days in the hub's time zone, both ends inclu
 - *teaching hours*: per held session the actual stream time (``ended_at - live_at``) when
   both are known, else the scheduled length;
 - *bookings*, *checked in*: bookings of the period's sessions; *center-attendance rate* =
-  checked in / booked; *children served offline* = sum of the check-in head counts;
+  checked-in bookings / bookings of held sessions whose slot has ended (``checked_in_ended`` /
+  ``bookings_ended``: a class not yet held, or on air now, is not counted as missed);
+  *children served offline* = sum of the check-in head counts;
 - *share-centers active*: distinct centers that checked in; *regions reached*: their distinct
   provinces and counties;
 - *online views* (live, replay), *seconds watched*: the view tallies of the days in the period
   (the day a view was watched); *unique viewers*: distinct viewers with a counted view in the
   period; *center-screen views*: views from signed-in share-center screens (one viewer per
   center: the children in that room are counted only by the check-in);
-- *peak concurrency*: the highest peak of the period's sessions.
+- *peak concurrency*: the highest peak of the period's sessions (held or not: a class whose
+  status the hub never saw go live still had its viewers).
 
 Grouped by ``teacher`` or ``course`` every figure is restricted to that teacher's or course's
 sessions; grouped by ``center`` or ``province``, to the bookings of those centers (views there
@@ -104,6 +107,8 @@ class Figures(msgspec.Struct, kw_only=True):
     children_served: int = 0
     bookings: int = 0
     checked_in: int = 0
+    bookings_ended: int = 0
+    checked_in_ended: int = 0
     attendance_rate: float | None = None
     teaching_hours: float = 0.0
     live_hours_watched: float = 0.0
@@ -143,6 +148,8 @@ class _Acc:
     hours: float = 0.0
     bookings: int = 0
     checked_in: int = 0
+    bookings_ended: int = 0
+    checked_in_ended: int = 0
     children: int = 0
     live_views: int = 0
     replay_views: int = 0
@@ -159,11 +166,19 @@ class _Acc:
         self.teachers.add(s["teacher"])
         self.courses.add(s["course"])
         self.hours += s["hours"]
+        self.saw(s)
+
+    def saw(self, s: dict[str, Any]) -> None:
+        """One of the group's sessions, held or not: its peak counts."""
         self.peak = max(self.peak, s["peak"])
 
-    def booked(self, b: Sequence[Any]) -> None:
-        """One booking row (see ``BOOKINGS_SQL``)."""
+    def booked(self, b: Sequence[Any], ended: bool = False) -> None:
+        """One booking row (see ``BOOKINGS_SQL``); ``ended``: its session was held and its
+        slot is over (the booking counts in the attendance rate)."""
         self.bookings += 1
+        if ended:
+            self.bookings_ended += 1
+            self.checked_in_ended += 1 if b[6] else 0
         if b[6]:
             self.checked_in += 1
             self.children += b[7] or 0
@@ -196,7 +211,13 @@ class _Acc:
             "children_served": self.children,
             "bookings": self.bookings,
             "checked_in": self.checked_in,
-            "attendance_rate": round(self.checked_in / self.bookings, 4) if self.bookings else None,
+            "bookings_ended": self.bookings_ended,
+            "checked_in_ended": self.checked_in_ended,
+            "attendance_rate": (
+                round(self.checked_in_ended / self.bookings_ended, 4)
+                if self.bookings_ended
+                else None
+            ),
             "teaching_hours": round(self.hours, 2),
             "live_hours_watched": round(self.live_seconds / 3600, 2),
             "replay_hours_watched": round(self.replay_seconds / 3600, 2),
@@ -327,8 +348,12 @@ async def _center_labels(ids: Iterable[int]) -> dict[int, tuple[str, str]]:
     return {r["id"]: (r["name"], r["province"]) for r in rows}
 
 
-async def compute(period: Period, group_by: GroupBy | None = None) -> Impact:
-    """The figures of ``period``: totals, and per group when ``group_by`` is given."""
+async def compute(
+    period: Period, group_by: GroupBy | None = None, now: datetime | None = None
+) -> Impact:
+    """The figures of ``period``: totals, and per group when ``group_by`` is given (``now``:
+    when slots are over, for the attendance rate)."""
+    moment = now or datetime.now(UTC)
     sessions = await _sessions(period)
     await _peaks(sessions, period)
     tallies = await _tallies(period)
@@ -345,28 +370,31 @@ async def compute(period: Period, group_by: GroupBy | None = None) -> Impact:
 
     total = _Acc()
     for s in sessions.values():
+        s["ended_slot"] = s["held"] and s["ends_at"] <= moment
+        total.saw(s)
         if s["held"]:
             total.held(s)
         if by_session:
             acc = groups[str(s[ref])]
             acc.label = s[label]
+            acc.saw(s)
             if s["held"]:
                 acc.held(s)
     by_center = group_by is GroupBy.center
     async for batch in _bookings(period):
         for b in batch:
-            total.booked(b)
+            s = sessions.get(b[0])
+            ended = s is not None and s["ended_slot"]
+            total.booked(b, ended)
             if group_by is None:
                 continue
             if by_session:
-                s = sessions.get(b[0])
                 if s is not None:
-                    groups[str(s[ref])].booked(b)
+                    groups[str(s[ref])].booked(b, ended)
                 continue
             acc = groups[str(b[1]) if by_center else b[3]]
             acc.label = b[2] if by_center else b[3]
-            acc.booked(b)
-            s = sessions.get(b[0])
+            acc.booked(b, ended)
             if s is not None and s["held"] and b[6]:
                 acc.held(s)
     for v in tallies:

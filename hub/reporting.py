@@ -55,6 +55,8 @@ FIGURE_LABELS: dict[str, tuple[str, str]] = {
     "children_served": ("线下服务儿童（人次）", "Children served offline"),
     "bookings": ("预约", "Bookings"),
     "checked_in": ("签到", "Check-ins"),
+    "bookings_ended": ("已结束课次的预约", "Bookings of classes held and ended"),
+    "checked_in_ended": ("其中签到", "Of which checked in"),
     "attendance_rate": ("到课率", "Center-attendance rate"),
     "teaching_hours": ("授课小时", "Teaching hours"),
     "live_hours_watched": ("直播观看小时", "Live hours watched"),

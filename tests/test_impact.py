@@ -154,7 +154,7 @@ async def test_groups_add_up_to_the_totals(world: World, programme: dict[str, An
     by_center = {g.key: g for g in (await compute(period, GroupBy.center)).groups}
     c1 = by_center[str(programme["c1"])]
     assert (c1.children_served, c1.sessions_held, c1.center_screen_views) == (59, 2, 1)
-    assert c1.attendance_rate == pytest.approx(2 / 4)
+    assert c1.attendance_rate == pytest.approx(2 / 3, abs=1e-4)  # the later class never held
     assert c1.label == "镇雄共享中心"
     by_teacher = {g.label: g for g in (await compute(period, GroupBy.teacher)).groups}
     assert by_teacher["teacher老师"].sessions_held == 3
@@ -197,3 +197,48 @@ async def test_no_data_gives_zeros_not_errors(world: World) -> None:
     assert impact.totals.online_views == 0 and impact.totals.attendance_rate is None
     assert impact.groups == []
     assert await ShareCenter.count().run() == 2
+
+
+async def test_peak_is_the_highest_of_the_periods_sessions(
+    world: World, programme: dict[str, Any]
+) -> None:
+    week = Period(DAY, DAY + timedelta(days=6), TZ)
+    assert (await compute(week)).totals.peak_concurrent == 8  # s1: 7 viewers and a center
+    # a class whose status the hub never moved to live (an external link), watched by 12
+    unmoved = await add_session(world, "course2", at(DAY + timedelta(days=1), 9), 45, "scheduled")
+    await add_views(world, unmoved, DAY + timedelta(days=1), 12, "live", prefix="u")
+    impact = await compute(week)
+    assert impact.totals.peak_concurrent == 12
+    assert impact.totals.sessions_held == 3  # still not held
+    for group_by in (GroupBy.course, GroupBy.teacher):
+        groups = (await compute(week, group_by)).groups
+        assert max(g.peak_concurrent for g in groups) == 12
+    r = await world.get(f"/api/v1/impact?from={DAY}&to={DAY + timedelta(days=6)}")
+    assert r.json()["totals"]["peak_concurrent"] == 12
+
+
+async def test_attendance_rate_counts_only_held_classes_whose_slot_ended(
+    world: World, programme: dict[str, Any]
+) -> None:
+    c1, c2 = programme["c1"], programme["c2"]
+    now = datetime.now(UTC)
+    # a class on air now (one center already in) and one next week, both booked
+    on_air = await add_session(world, "course", now - timedelta(minutes=10), 60, "live")
+    await add_booking(on_air, c1, 25)
+    await add_booking(on_air, c2, None)
+    coming = await add_session(world, "course2", now + timedelta(days=7), 45, "scheduled")
+    await add_booking(coming, c1, None)
+    await add_booking(coming, c2, None)
+    to_day = (await compute(Period(DAY, DAY + timedelta(days=13), TZ))).totals
+    # held and ended: s1 (2 of 2), s2 (0 of 1), s3 (1 of 1), s4 (1 of 1); the later class was
+    # never held
+    assert to_day.attendance_rate == pytest.approx(4 / 5)
+    assert (to_day.bookings_ended, to_day.checked_in_ended) == (5, 4)
+    term_end = now.astimezone(TZ).date() + timedelta(days=60)
+    term = (await compute(Period(DAY, term_end, TZ))).totals
+    assert term.attendance_rate == pytest.approx(4 / 5)
+    assert (term.bookings, term.checked_in) == (10, 5)
+    by_center = {
+        g.key: g for g in (await compute(Period(DAY, term_end, TZ), GroupBy.center)).groups
+    }
+    assert by_center[str(c1)].attendance_rate == pytest.approx(2 / 3, abs=1e-4)  # s1, s2, s4
