@@ -26,7 +26,7 @@ import msgspec
 
 from hub import jobs
 from hub.errors import Conflict, Invalid, NotFound
-from hub.exports import HEADERS, Dataset, Filters, rows
+from hub.exports import Dataset, Filters, headers, rows
 from hub.impact import FAR_PAST, GroupBy, Impact, Period, compute
 from hub.plugin_host import PluginHost
 from hub.schedule import zone
@@ -201,7 +201,7 @@ async def report_data(period: Period, settings: Settings) -> ReportData:
         impact=impact,
         by_group=by_group,
         monthly=monthly,
-        attendance_headers=HEADERS[Dataset.attendance],
+        attendance_headers=headers(Dataset.attendance, period.tz),
         attendance=[],
         baseline=baseline,
     )

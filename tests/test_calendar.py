@@ -88,6 +88,7 @@ async def feed(world: World, url: str) -> tuple[Any, dict[int, Any]]:
     r = await world.client.get(url)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/calendar")
+    assert r.headers["content-type"].count("charset") == 1, r.headers["content-type"]
     cal = icalendar.Calendar.from_ical(r.content)
     assert cal.name == "VCALENDAR" and str(cal["VERSION"]) == "2.0"
     events = [c for c in cal.walk() if c.name == "VEVENT"]

@@ -50,6 +50,7 @@ async def make(world: World, reporter: str) -> tuple[dict[str, Any], bytes]:
     report = r.json()
     file = await world.get(f"/api/v1/reports/{report['id']}/file", who="admin")
     assert file.status_code == 200
+    assert file.headers["content-type"].count("charset") <= 1, file.headers["content-type"]
     return report, file.content
 
 

@@ -16,7 +16,8 @@ from hub.calendar_feed import feed
 from hub.settings import Settings
 from hub.tables import Booking, LiveSession, Visibility
 
-ICS = "text/calendar; charset=utf-8"
+ICS = "text/calendar"
+"""Litestar adds the charset to text types (naming it here too doubled it)."""
 WINDOW_BACK = timedelta(days=30)
 FEED_LIMIT = 2000
 

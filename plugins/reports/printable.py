@@ -120,7 +120,7 @@ def environment() -> jinja2.Environment:
 class PrintableReport:
     name = "impact_printable"
     label = "Printable impact report (HTML, Chinese and English)"
-    media_type = "text/html; charset=utf-8"
+    media_type = "text/html"  # the server adds the charset
     extension = "html"
     settings_model = PrintableSettings
 
