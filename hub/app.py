@@ -21,6 +21,7 @@ from hub.api.beacons import BeaconController
 from hub.api.bookings import BookingController
 from hub.api.calendar import CalendarController
 from hub.api.centers import CenterController
+from hub.api.enrolment import EnrolmentController
 from hub.api.exports import ExportController
 from hub.api.impact import ImpactController
 from hub.api.ingest_callbacks import IngestCallbackController
@@ -125,6 +126,7 @@ def create_app(
             metrics.metrics_endpoint,
             AccountController,
             CenterController,
+            EnrolmentController,
             TeacherController,
             CourseController,
             SessionController,

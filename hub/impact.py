@@ -10,7 +10,9 @@ Definitions (a period is a range of days in the hub's time zone, both ends inclu
 - *bookings*, *checked in*: bookings of the period's sessions; *center-attendance rate* =
   checked-in bookings / bookings of held sessions whose slot has ended (``checked_in_ended`` /
   ``bookings_ended``: a class not yet held, or on air now, is not counted as missed);
-  *children served offline* = sum of the check-in head counts;
+  *children served offline* = *child visits* (人次) = sum of the check-in head counts (a child
+  at ten classes is ten visits); *children reached* = the enrolment (``hub.enrolment``) in
+  effect on the period's last day of the centers that checked in to a class of the period;
 - *share-centers active*: distinct centers that checked in; *regions reached*: their distinct
   provinces and counties;
 - *online views* (live, replay), *seconds watched*: the view tallies of the days in the period
@@ -38,7 +40,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 from piccolo.querystring import QueryString
 
-from hub import db
+from hub import db, enrolment
 from hub.errors import Invalid
 from hub.rowstream import fetch_batches
 from hub.tables import LiveSession, SessionStatus
@@ -105,6 +107,9 @@ class Figures(msgspec.Struct, kw_only=True):
     unique_viewers: int = 0
     peak_concurrent: int = 0
     children_served: int = 0
+    """Child visits (人次): the sum of check-in head counts."""
+    children_reached: int = 0
+    """Enrolment of the centers that checked in (distinct children as the centers record)."""
     bookings: int = 0
     checked_in: int = 0
     bookings_ended: int = 0
@@ -158,6 +163,7 @@ class _Acc:
     replay_seconds: float = 0.0
     uniques: int = 0
     peak: int = 0
+    reached: int = 0
 
     def held(self, s: dict[str, Any]) -> None:
         if s["id"] in self.sessions:
@@ -209,6 +215,7 @@ class _Acc:
             "unique_viewers": self.uniques,
             "peak_concurrent": self.peak,
             "children_served": self.children,
+            "children_reached": self.reached,
             "bookings": self.bookings,
             "checked_in": self.checked_in,
             "bookings_ended": self.bookings_ended,
@@ -400,6 +407,8 @@ async def compute(
     for v in tallies:
         total.viewed(v)
     total.uniques = (await _uniques(period, None)).get("", 0)
+    enrolled = await enrolment.in_effect(total.centers, period.end)
+    total.reached = sum(enrolled.values())
     impact = Impact(
         period_start=period.start,
         period_end=period.end,
@@ -435,6 +444,7 @@ async def compute(
     uniques = await _uniques(period, group_by)
     for key, acc in groups.items():
         acc.uniques = uniques.get(key, 0)
+        acc.reached = sum(enrolled.get(c, 0) for c in acc.centers)
     impact.groups = sorted(
         (GroupFigures(key=k, label=a.label, **a.figures()) for k, a in groups.items()),
         key=lambda g: (-g.children_served, -g.online_views, -g.sessions_held, g.label, g.key),

@@ -52,7 +52,8 @@ FIGURE_LABELS: dict[str, tuple[str, str]] = {
     "center_screen_views": ("中心屏幕观看", "Center-screen views"),
     "unique_viewers": ("独立观众", "Unique viewers"),
     "peak_concurrent": ("最高同时在线", "Peak concurrent viewers"),
-    "children_served": ("线下服务儿童（人次）", "Children served offline"),
+    "children_served": ("线下服务儿童人次", "Child visits (check-in head counts)"),
+    "children_reached": ("覆盖儿童（中心登记人数）", "Children reached (centers' enrolment)"),
     "bookings": ("预约", "Bookings"),
     "checked_in": ("签到", "Check-ins"),
     "bookings_ended": ("已结束课次的预约", "Bookings of classes held and ended"),
@@ -244,6 +245,12 @@ async def generate(
     With ``trigger="schedule"`` a second report of the same reporter and month is refused
     (409; the unique index decides between racing workers)."""
     reporter = plugins.reporter(reporter_name)
+    today = datetime.now(period.tz).date()
+    if period.end > today:
+        raise Invalid(
+            f"a report covers days that have passed: 'to' ({period.end}) is after today ({today})",
+            field="to",
+        )
     options = plugins.reporter_options[reporter.name]
     try:
         inserted = await ImpactReport.insert(

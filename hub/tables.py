@@ -181,6 +181,18 @@ class ViewTally(Table, tablename="view_tally"):
     seconds_watched = DoublePrecision(default=0.0)
 
 
+class CenterEnrolment(Table, tablename="center_enrolment"):
+    """How many children a share-center serves, from ``effective_from`` on. Each change is a
+    new row (the history is kept); the one in effect on a day is the latest from on or before
+    it."""
+
+    center = Integer()
+    children = Integer(default=0)
+    effective_from = Date()
+    recorded_by = Integer(null=True, default=None)
+    recorded_at = Timestamptz(default=TimestamptzNow())
+
+
 class ViewerWindow(Table, tablename="viewer_window"):
     """One viewer's watching of one session in one counting window (unique together).
 
@@ -355,4 +367,5 @@ CORE_TABLES: list[type[Table]] = [
     Recording,
     ExportFile,
     LoginFailure,
+    CenterEnrolment,
 ]

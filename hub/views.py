@@ -272,6 +272,15 @@ class ViewCounter:
         if not info.public and not signed_in:
             # a centers-only course is not shown to anonymous viewers: nothing to count
             raise NotFound(f"session {session_id} not found", field="session_id")
+        if (
+            beacon_id not in self._recent_ids
+            and self.viewer_hash(f"center:{center_id}" if center_id else viewer_id)
+            not in self._last_beacon
+            and await self._written_before(beacon_id)
+        ):
+            # a viewer this process has not seen (it restarted, or another one took the
+            # viewer's beacons) resends a beacon already written: a duplicate, say so
+            return False
         # no await below: the checks and the bookkeeping happen in one step of the event loop
         now = self.clock()
         if kind not in KINDS:
@@ -331,6 +340,12 @@ class ViewCounter:
         )
         metrics.BEACONS_ACCEPTED.inc()
         return True
+
+    async def _written_before(self, beacon_id: str) -> bool:
+        rows = await db.engine().run_querystring(
+            _raw("SELECT 1 AS x FROM beacon_seen WHERE beacon_id = {}", beacon_id)
+        )
+        return bool(rows)
 
     def _check_session(self, session_id: int, info: SessionInfo, kind: str, now: float) -> None:
         if info.status == SessionStatus.cancelled:

@@ -83,6 +83,8 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/centers"): "anyone",
     ("GET", "/api/v1/centers/{center_id:int}"): "anyone",
     ("GET", "/api/v1/centers/{center_id:int}/upcoming"): "the center",
+    ("GET", "/api/v1/centers/{center_id:int}/enrolment"): "the center",
+    ("GET", "/impact/method"): "anyone",
     ("GET", "/api/v1/teachers"): "anyone",
     ("GET", "/api/v1/teachers/{teacher_id:int}"): "anyone",
     ("GET", "/api/v1/teachers/{teacher_id:int}/upcoming"): "anyone",
@@ -145,6 +147,7 @@ ACCESS: dict[tuple[str, str], str] = {
 # not for a bad body; an admitted role sends it to an id that does not exist (404)
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/centers/{center_id:int}"): {"rooms": 2},
+    ("POST", "/api/v1/centers/{center_id:int}/enrolment"): {"children": 120},
     ("PATCH", "/api/v1/courses/{course_id:int}"): {"title": "改名"},
     ("PATCH", "/api/v1/teachers/{teacher_id:int}"): {"bio": "x"},
     ("PATCH", "/api/v1/sessions/{session_id:int}"): {},  # an empty patch is refused too

@@ -242,3 +242,57 @@ async def test_attendance_rate_counts_only_held_classes_whose_slot_ended(
         g.key: g for g in (await compute(Period(DAY, term_end, TZ), GroupBy.center)).groups
     }
     assert by_center[str(c1)].attendance_rate == pytest.approx(2 / 3, abs=1e-4)  # s1, s2, s4
+
+
+async def test_child_visits_and_children_reached_by_enrolment(
+    world: World, programme: dict[str, Any]
+) -> None:
+    c1, c2 = programme["c1"], programme["c2"]
+    url = "/api/v1/centers/{}/enrolment"
+    for center, who, children, since in (
+        (c1, "center", 120, "2026-09-01"),
+        (c1, "center", 150, str(DAY + timedelta(days=8))),  # the center grew mid-period
+        (c2, "admin", 80, "2026-09-01"),
+    ):
+        r = await world.post(
+            url.format(center), {"children": children, "effective_from": since}, who=who
+        )
+        assert r.status_code == 201, r.text
+    history = (await world.get(url.format(c1), who="center")).json()
+    assert [(h["children"], h["effective_from"]) for h in history] == [
+        (150, str(DAY + timedelta(days=8))),
+        (120, "2026-09-01"),
+    ]
+    assert (await world.get(url.format(c1), who="center2")).status_code == 403
+    bad = await world.post(url.format(c1), {"children": -1}, who="center")
+    assert bad.status_code == 400
+    week = (await world.get(f"/api/v1/impact?from={DAY}&to={DAY + timedelta(days=6)}")).json()
+    # child visits: head counts added up (31 + 12 + 20); reached: both centers' enrolment
+    assert week["totals"]["children_served"] == 63
+    assert week["totals"]["children_reached"] == 120 + 80
+    fortnight = f"from={DAY}&to={DAY + timedelta(days=13)}"
+    totals = (await world.get(f"/api/v1/impact?{fortnight}")).json()["totals"]
+    assert totals["children_reached"] == 150 + 80
+    provinces = (
+        await world.get(f"/api/v1/impact?{fortnight}&group_by=province", who="admin")
+    ).json()
+    assert {g["key"]: g["children_reached"] for g in provinces["groups"]} == {
+        "云南省": 150,
+        "贵州省": 80,
+    }
+    from hub.reporting import FIGURE_LABELS
+
+    assert FIGURE_LABELS["children_served"] == (
+        "线下服务儿童人次",
+        "Child visits (check-in head counts)",
+    )
+    assert "children_reached" in FIGURE_LABELS
+
+
+async def test_the_method_page_defines_every_figure(world: World) -> None:
+    zh = await world.client.get("/impact/method", headers={"Accept-Language": "zh-CN"})
+    assert zh.status_code == 200
+    assert "各项数字如何计算" in zh.text and "人次" in zh.text and "覆盖儿童" in zh.text
+    en = await world.client.get("/impact/method", headers={"Accept-Language": "en"})
+    assert en.status_code == 200
+    assert "How each figure is counted" in en.text and "Child visits" in en.text

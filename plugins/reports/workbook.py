@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 import xlsxwriter
 
+from hub import method
 from hub.exports import DATETIME_FORMAT, TIME_COLUMNS, Dataset, local_datetime
 from hub.hookspecs import hookimpl
 from hub.impact import FIGURE_NAMES, Impact
@@ -125,6 +126,14 @@ class ImpactWorkbook:
             detail.write_string(
                 len(data.attendance) + 1, 0, "… 更多行请用导出 (more rows: use the export)"
             )
+        annex = book.add_worksheet("计算方法 Method")
+        annex.set_column(0, 1, 24)
+        annex.set_column(2, 3, 70)
+        write_cells(annex, 0, [method.HEADINGS["title"][0], method.HEADINGS["title"][1]], title)
+        write_cells(annex, 1, [data.public_url.rstrip("/") + method.METHOD_PATH])
+        write_cells(annex, 3, ["名称", "Name", "定义", "Definition"], bold)
+        for r, line in enumerate(method.annex_rows(), start=4):
+            write_cells(annex, r, list(line))
         book.close()
         return out.getvalue()
 
