@@ -79,7 +79,7 @@ class Tally:
 
 async def visit(port: int, requests: list[bytes | float], tally: Tally) -> None:
     """One viewer: its own connection, its requests in turn (keep-alive; a number is a pause
-    of that many seconds), then close."""
+    of that many seconds, after which it connects again), then close."""
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
     except OSError as exc:
@@ -90,7 +90,15 @@ async def visit(port: int, requests: list[bytes | float], tally: Tally) -> None:
         step = -1
         for request in requests:
             if isinstance(request, float):
+                # a pause longer than the server's keep-alive: the player connects again
+                writer.close()
                 await asyncio.sleep(request)
+                try:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                except OSError as exc:
+                    tally.errors += 1
+                    tally.failures.append(f"reconnect: {exc}")
+                    return
                 continue
             step += 1
             started = time.perf_counter()

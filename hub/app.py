@@ -19,7 +19,7 @@ from hub import db, logs, metrics
 from hub.api.accounts import AccountController
 from hub.api.beacons import BeaconController
 from hub.api.bookings import BookingController
-from hub.api.calendar import CalendarController
+from hub.api.calendar import CalendarController, CalendarFeedController
 from hub.api.centers import CenterController
 from hub.api.enrolment import EnrolmentController
 from hub.api.exports import ExportController
@@ -126,6 +126,7 @@ def create_app(
             metrics.metrics_endpoint,
             AccountController,
             CenterController,
+            CalendarFeedController,
             EnrolmentController,
             TeacherController,
             CourseController,

@@ -193,6 +193,18 @@ class CenterEnrolment(Table, tablename="center_enrolment"):
     recorded_at = Timestamptz(default=TimestamptzNow())
 
 
+class CalendarFeed(Table, tablename="calendar_feed"):
+    """A private .ics feed of a share-center (``kind`` center) or a teacher: its classes of
+    any visibility. Only the token's SHA-256 is kept; a revoked feed answers 403."""
+
+    kind = Varchar(length=10)
+    owner_id = Integer()
+    token_hash = Varchar(length=64, unique=True)
+    created_by = Integer(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+    revoked_at = Timestamptz(null=True, default=None)
+
+
 class ViewerWindow(Table, tablename="viewer_window"):
     """One viewer's watching of one session in one counting window (unique together).
 
@@ -368,4 +380,5 @@ CORE_TABLES: list[type[Table]] = [
     ExportFile,
     LoginFailure,
     CenterEnrolment,
+    CalendarFeed,
 ]

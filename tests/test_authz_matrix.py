@@ -72,6 +72,9 @@ ACCESS: dict[tuple[str, str], str] = {
     # any center books a class for itself (the center is in the body)
     ("POST", "/api/v1/sessions/{session_id:int}/bookings"): "centers",
     ("POST", "/center/sessions/{session_id:int}/book"): "centers",
+    # whose feed is in the body / the feed: ownership tested in tests/test_calendar.py
+    ("POST", "/api/v1/calendar/feeds"): "signed in",
+    ("DELETE", "/api/v1/calendar/feeds/{feed_id:int}"): "signed in",
     ("POST", "/api/v1/ingest/rtmp/publish"): "secret",
     ("POST", "/api/v1/ingest/rtmp/publish-done"): "secret",
     # reads
@@ -85,6 +88,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/centers/{center_id:int}/upcoming"): "the center",
     ("GET", "/api/v1/centers/{center_id:int}/enrolment"): "the center",
     ("GET", "/impact/method"): "anyone",
+    ("GET", "/calendar/private.ics"): "secret",
     ("GET", "/api/v1/teachers"): "anyone",
     ("GET", "/api/v1/teachers/{teacher_id:int}"): "anyone",
     ("GET", "/api/v1/teachers/{teacher_id:int}/upcoming"): "anyone",
@@ -300,6 +304,9 @@ async def programme(module_client: World) -> AsyncIterator[tuple[World, dict[str
         await export_made(world, ids["export_id"])
         ADMITTED_HERE[DOWNLOAD] = 200
     ids["job_id"] = await jobs.enqueue(jobs.FINALIZE, {"session_id": MISSING})
+    r = await world.post("/api/v1/calendar/feeds", {"center_id": ids["center"]}, who="center")
+    assert r.status_code == 201, r.text
+    ids["feed_id"] = r.json()["id"]
     ids["teacher_id"] = ids["teacher_id"]
     ids["center_id"] = ids["center"]
     ids["course_id"] = ids["course"]

@@ -53,6 +53,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/centers"): "admin",
     ("PATCH", "/api/v1/centers/{center_id:int}"): "admin, the center's operator",
     ("POST", "/api/v1/centers/{center_id:int}/enrolment"): "admin, the center's operator",
+    ("POST", "/api/v1/calendar/feeds"): "admin, the center's operator, the teacher",
+    ("DELETE", "/api/v1/calendar/feeds/{feed_id:int}"): "admin, the feed's center or teacher",
     ("POST", "/api/v1/teachers"): "admin",
     ("PATCH", "/api/v1/teachers/{teacher_id:int}"): "admin, the teacher",
     ("POST", "/api/v1/courses"): "admin, the teacher",
@@ -758,6 +760,8 @@ async def test_admin_may_do_everything(world: World) -> None:
         {"children": 90},
         center_id=center["id"],
     )
+    feed = await call("POST", "/api/v1/calendar/feeds", {"center_id": center["id"]})
+    await call("DELETE", "/api/v1/calendar/feeds/{feed_id:int}", feed_id=feed["id"])
     user = await call(
         "POST",
         "/api/v1/users",
