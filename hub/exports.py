@@ -181,22 +181,60 @@ def attendance_query(filters: Filters, sqlite: bool = True) -> tuple[str, list[A
     return sql, args
 
 
+def _day(value: date, sqlite: bool) -> Any:
+    return value.isoformat() if sqlite else value
+
+
+def center_views_query(filters: Filters, sqlite: bool = True) -> tuple[str, list[Any]]:
+    """The views export of a center or a province: its centers' screens only (the same
+    definition as the impact breakdown by center or province): per session per day watched
+    in the period, counted views and hours from the viewer windows of those centers."""
+    where = ["w.center_id IS NOT NULL", "w.day >= ? AND w.day <= ?", "s.status != 'cancelled'"]
+    args: list[Any] = [_day(filters.period.start, sqlite), _day(filters.period.end, sqlite)]
+    if filters.teacher_id is not None:
+        where.append("s.teacher = ?")
+        args.append(filters.teacher_id)
+    if filters.province:
+        where.append("sc.province = ?")
+        args.append(filters.province)
+    if filters.center_id is not None:
+        where.append("sc.id = ?")
+        args.append(filters.center_id)
+    day = "w.day" if sqlite else "to_char(w.day, 'YYYY-MM-DD')"
+
+    def hours(kind: str) -> str:
+        total = f"SUM(CASE WHEN w.kind = '{kind}' THEN w.millis ELSE 0 END) / 3600000.0"
+        return f"ROUND({total}, 3)" if sqlite else f"ROUND(CAST({total} AS numeric), 3)"
+
+    counted = "CASE WHEN w.counted THEN 1 ELSE 0 END"
+    sql = (
+        f"SELECT s.id, {_local_sql('s.starts_at', filters.period.tz, sqlite)}, c.title, "
+        f"t.name, {day}, "
+        f"SUM(CASE WHEN w.kind = 'live' THEN {counted} ELSE 0 END), "
+        f"SUM(CASE WHEN w.kind = 'replay' THEN {counted} ELSE 0 END), "
+        f"SUM({counted}), "
+        "COUNT(DISTINCT CASE WHEN w.counted THEN w.center_id END), "
+        f"{hours('live')}, {hours('replay')} "
+        "FROM viewer_window w JOIN share_center sc ON sc.id = w.center_id "
+        "JOIN live_session s ON s.id = w.session_id "
+        "JOIN course c ON c.id = s.course JOIN teacher t ON t.id = s.teacher "
+        f"WHERE {' AND '.join(where)} "
+        "GROUP BY s.id, s.starts_at, c.title, t.name, w.day ORDER BY s.starts_at, s.id, w.day"
+    )
+    return sql, args
+
+
 def views_query(filters: Filters, sqlite: bool = True) -> tuple[str, list[Any]]:
-    """Per session per day watched; unique viewers from the viewer windows of that day."""
-    where: list[str] = []
-    args: list[Any] = []
-    _where(filters, where, args)
+    """Per session per day watched in the period (the days of the impact figures); unique
+    viewers from the viewer windows of that day. Filtered by center or province: that
+    center's (those centers') screens only (``center_views_query``)."""
     if filters.province or filters.center_id is not None:
-        # sessions that a center of this province (or this center) booked
-        inner = "SELECT b.session FROM booking b JOIN share_center sc ON sc.id = b.center WHERE "
-        parts = []
-        if filters.province:
-            parts.append("sc.province = ?")
-            args.append(filters.province)
-        if filters.center_id is not None:
-            parts.append("sc.id = ?")
-            args.append(filters.center_id)
-        where.append(f"s.id IN ({inner}{' AND '.join(parts)})")
+        return center_views_query(filters, sqlite)
+    where = ["s.status != 'cancelled'", "v.day >= ? AND v.day <= ?"]
+    args: list[Any] = [_day(filters.period.start, sqlite), _day(filters.period.end, sqlite)]
+    if filters.teacher_id is not None:
+        where.append("s.teacher = ?")
+        args.append(filters.teacher_id)
     day = "v.day" if sqlite else "to_char(v.day, 'YYYY-MM-DD')"
 
     def hours(kind: str) -> str:

@@ -23,8 +23,11 @@ Definitions (a period is a range of days in the hub's time zone, both ends inclu
   status the hub never saw go live still had its viewers).
 
 Grouped by ``teacher`` or ``course`` every figure is restricted to that teacher's or course's
-sessions; grouped by ``center`` or ``province``, to the bookings of those centers (views there
-are the centers' screen views; unique viewers are the centers whose screens counted).
+sessions; grouped by ``center`` or ``province``, to the bookings of those centers, and a
+center's (a province's) views and hours watched are its (its centers') screens' counted views
+and watched time on the period's days; unique viewers are the centers whose screens counted.
+The views export filtered by center or province uses this same definition
+(``hub.exports.center_views_query``).
 """
 
 from __future__ import annotations
@@ -196,10 +199,10 @@ class _Acc:
         views = v["center_views"] if center_only else v["views"]
         if v["kind"] == "live":
             self.live_views += views
-            self.live_seconds += 0.0 if center_only else v["seconds"]
+            self.live_seconds += v["seconds"]
         else:
             self.replay_views += views
-            self.replay_seconds += 0.0 if center_only else v["seconds"]
+            self.replay_seconds += v["seconds"]
         self.center_views += v["center_views"]
 
     def figures(self) -> dict[str, Any]:
@@ -469,8 +472,9 @@ async def _owners(session_ids: set[int], ref: str) -> dict[Any, Any]:
 async def _center_views(period: Period) -> list[dict[str, Any]]:
     """Counted views from center screens per center and kind (for the center/province view)."""
     rows = await _raw(
-        "SELECT center_id, kind, COUNT(*) AS n FROM viewer_window "
-        "WHERE counted AND center_id IS NOT NULL AND day >= {} AND day <= {} "
+        "SELECT center_id, kind, SUM(CASE WHEN counted THEN 1 ELSE 0 END) AS n, "
+        "SUM(millis) AS ms FROM viewer_window "
+        "WHERE center_id IS NOT NULL AND day >= {} AND day <= {} "
         "GROUP BY center_id, kind",
         period.start,
         period.end,
@@ -480,8 +484,8 @@ async def _center_views(period: Period) -> list[dict[str, Any]]:
             "center_id": r["center_id"],
             "kind": r["kind"],
             "views": 0,
-            "center_views": int(r["n"]),
-            "seconds": 0.0,
+            "center_views": int(r["n"] or 0),
+            "seconds": int(r["ms"] or 0) / 1000,
         }
         for r in rows
     ]
