@@ -214,7 +214,7 @@ def run_child(kind: str, out_dir: Path) -> None:
     from hub.settings import load_settings
 
     settings = load_settings()
-    headers = exports.HEADERS[Dataset.attendance]
+    headers = exports.headers(Dataset.attendance, TZ)
     if kind == "csv-baseline":
         filters = Filters(Period(date(2000, 1, 1), date.today(), TZ))
     else:
@@ -238,7 +238,13 @@ def run_child(kind: str, out_dir: Path) -> None:
 
     def write_xlsx_list(data: list[object]) -> float:
         start = time.perf_counter()
-        book = exports.XlsxFile(out_dir / "baseline.xlsx", "attendance", headers)
+        # the same cells as the export: text as text, local times as date cells
+        book = exports.XlsxFile(
+            out_dir / "baseline.xlsx",
+            "attendance",
+            headers,
+            exports.TIME_COLUMNS[Dataset.attendance],
+        )
         book.write(data)  # type: ignore[arg-type]
         book.close()
         return time.perf_counter() - start

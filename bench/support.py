@@ -59,6 +59,7 @@ def bench_env(
     env = {**os.environ, "SHAREHUB_DATA_DIR": str(data)}
     if not view_rate_limit:
         env["SHAREHUB_VIEW_RATE_ADDRESS"] = "0"
+        env["SHAREHUB_VIEW_NEW_VIEWERS_PER_MINUTE"] = "0"
     env.update(extra)
     if not monthly_reports:
         for reporter in MONTHLY_REPORTERS:

@@ -19,9 +19,10 @@ from hub import db, live, logs, metrics
 from hub.api.accounts import AccountController
 from hub.api.beacons import BeaconController
 from hub.api.bookings import BookingController
-from hub.api.calendar import CalendarController
+from hub.api.calendar import CalendarController, CalendarFeedController
 from hub.api.centers import CenterController
 from hub.api.common import document_errors
+from hub.api.enrolment import EnrolmentController
 from hub.api.exports import ExportController
 from hub.api.impact import ImpactController
 from hub.api.jobs import JobController
@@ -129,6 +130,8 @@ def create_app(
             AccountController,
             TokenController,
             CenterController,
+            CalendarFeedController,
+            EnrolmentController,
             TeacherController,
             CourseController,
             SessionController,

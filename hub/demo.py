@@ -225,7 +225,15 @@ def plan_bookings(
             if len(overlapping) >= c["rooms"]:
                 continue
             busy[c["id"]].append((s["starts_at"], s["ends_at"]))
-            row: dict[str, Any] = {"session": s["id"], "center": c["id"]}
+            # booked one to fourteen days ahead (never later than now), so before any check-in
+            booked = s["starts_at"] - timedelta(
+                days=rng.randint(1, 14), minutes=rng.randint(0, 600)
+            )
+            row: dict[str, Any] = {
+                "session": s["id"],
+                "center": c["id"],
+                "created_at": min(booked, now),
+            }
             if s["ends_at"] < now and rng.random() < 0.85:
                 row["checked_in_at"] = s["starts_at"] - timedelta(minutes=rng.randint(0, 10))
                 row["checked_out_at"] = s["ends_at"] + timedelta(minutes=rng.randint(0, 5))

@@ -62,6 +62,7 @@ def add_export_parser(sub: Any) -> None:
     p.add_argument("--province")
     p.add_argument("--center-id", dest="center_id", type=int)
     p.add_argument("--teacher-id", dest="teacher_id", type=int)
+    p.add_argument("--tz", help="IANA time zone of the days and times (default: the hub's)")
     p.add_argument("-o", "--output", type=Path, help="file to write (default: a name in .)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_export)
@@ -76,7 +77,12 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     if args.date_from and args.date_to and args.date_to < args.date_from:
         print("sharehub export: --to is before --from", file=sys.stderr)
         return 2
-    period = Period.of(args.date_from, args.date_to, zone(settings.timezone))
+    try:
+        tz = zone(args.tz or settings.timezone)
+    except Exception as exc:
+        print(f"sharehub export: {exc}", file=sys.stderr)
+        return 2
+    period = Period.of(args.date_from, args.date_to, tz)
     filters = Filters(period, args.province, args.center_id, args.teacher_id)
     output = args.output or Path(exports.filename(dataset, filters, fmt))
 

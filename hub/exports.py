@@ -41,6 +41,7 @@ from hub.errors import NotFound
 from hub.impact import Period
 from hub.rowstream import fetch_batches, read_ahead, reading
 from hub.settings import Settings
+from hub.sheetcells import WORKBOOK_OPTIONS, csv_safe_row, write_cells
 from hub.storage import storage_for
 from hub.tables import ExportFile
 
@@ -61,7 +62,7 @@ class Format(StrEnum):
 
 
 CONTENT_TYPES = {
-    Format.csv: "text/csv; charset=utf-8",
+    Format.csv: "text/csv",  # Litestar adds "; charset=utf-8" to text types
     Format.xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
@@ -96,6 +97,37 @@ HEADERS: dict[Dataset, list[str]] = {
         "回放观看小时 Replay hours",
     ],
 }
+
+
+TIME_COLUMNS: dict[Dataset, tuple[int, ...]] = {
+    Dataset.attendance: (5, 6, 10, 11, 12),
+    Dataset.views: (1,),
+}
+"""Columns holding local times (``YYYY-MM-DD HH:MM``): their header names the zone, and in
+XLSX they are date cells."""
+DAY_COLUMNS: dict[Dataset, tuple[int, ...]] = {Dataset.attendance: (), Dataset.views: (4,)}
+"""Columns holding local days (date cells in XLSX)."""
+
+STATUS_WORDS = {
+    "scheduled": "未开始 Scheduled",
+    "live": "直播中 Live",
+    "ended": "已结束 Ended",
+    "archived": "已归档 Archived",
+    "cancelled": "已取消 Cancelled",
+}
+"""A session's status as words in the exports (Chinese and English, as the headers)."""
+
+
+def status_word(status: str) -> str:
+    return STATUS_WORDS.get(status, status)
+
+
+def headers(dataset: Dataset, tz: ZoneInfo) -> list[str]:
+    """The column names, the time and day columns naming the zone they are in."""
+    out = list(HEADERS[dataset])
+    for col in TIME_COLUMNS[dataset] + DAY_COLUMNS[dataset]:
+        out[col] = f"{out[col]} ({tz.key})"
+    return out
 
 
 @dataclass(frozen=True)
@@ -149,22 +181,60 @@ def attendance_query(filters: Filters, sqlite: bool = True) -> tuple[str, list[A
     return sql, args
 
 
+def _day(value: date, sqlite: bool) -> Any:
+    return value.isoformat() if sqlite else value
+
+
+def center_views_query(filters: Filters, sqlite: bool = True) -> tuple[str, list[Any]]:
+    """The views export of a center or a province: its centers' screens only (the same
+    definition as the impact breakdown by center or province): per session per day watched
+    in the period, counted views and hours from the viewer windows of those centers."""
+    where = ["w.center_id IS NOT NULL", "w.day >= ? AND w.day <= ?", "s.status != 'cancelled'"]
+    args: list[Any] = [_day(filters.period.start, sqlite), _day(filters.period.end, sqlite)]
+    if filters.teacher_id is not None:
+        where.append("s.teacher = ?")
+        args.append(filters.teacher_id)
+    if filters.province:
+        where.append("sc.province = ?")
+        args.append(filters.province)
+    if filters.center_id is not None:
+        where.append("sc.id = ?")
+        args.append(filters.center_id)
+    day = "w.day" if sqlite else "to_char(w.day, 'YYYY-MM-DD')"
+
+    def hours(kind: str) -> str:
+        total = f"SUM(CASE WHEN w.kind = '{kind}' THEN w.millis ELSE 0 END) / 3600000.0"
+        return f"ROUND({total}, 3)" if sqlite else f"ROUND(CAST({total} AS numeric), 3)"
+
+    counted = "CASE WHEN w.counted THEN 1 ELSE 0 END"
+    sql = (
+        f"SELECT s.id, {_local_sql('s.starts_at', filters.period.tz, sqlite)}, c.title, "
+        f"t.name, {day}, "
+        f"SUM(CASE WHEN w.kind = 'live' THEN {counted} ELSE 0 END), "
+        f"SUM(CASE WHEN w.kind = 'replay' THEN {counted} ELSE 0 END), "
+        f"SUM({counted}), "
+        "COUNT(DISTINCT CASE WHEN w.counted THEN w.center_id END), "
+        f"{hours('live')}, {hours('replay')} "
+        "FROM viewer_window w JOIN share_center sc ON sc.id = w.center_id "
+        "JOIN live_session s ON s.id = w.session_id "
+        "JOIN course c ON c.id = s.course JOIN teacher t ON t.id = s.teacher "
+        f"WHERE {' AND '.join(where)} "
+        "GROUP BY s.id, s.starts_at, c.title, t.name, w.day ORDER BY s.starts_at, s.id, w.day"
+    )
+    return sql, args
+
+
 def views_query(filters: Filters, sqlite: bool = True) -> tuple[str, list[Any]]:
-    """Per session per day watched; unique viewers from the viewer windows of that day."""
-    where: list[str] = []
-    args: list[Any] = []
-    _where(filters, where, args)
+    """Per session per day watched in the period (the days of the impact figures); unique
+    viewers from the viewer windows of that day. Filtered by center or province: that
+    center's (those centers') screens only (``center_views_query``)."""
     if filters.province or filters.center_id is not None:
-        # sessions that a center of this province (or this center) booked
-        inner = "SELECT b.session FROM booking b JOIN share_center sc ON sc.id = b.center WHERE "
-        parts = []
-        if filters.province:
-            parts.append("sc.province = ?")
-            args.append(filters.province)
-        if filters.center_id is not None:
-            parts.append("sc.id = ?")
-            args.append(filters.center_id)
-        where.append(f"s.id IN ({inner}{' AND '.join(parts)})")
+        return center_views_query(filters, sqlite)
+    where = ["s.status != 'cancelled'", "v.day >= ? AND v.day <= ?"]
+    args: list[Any] = [_day(filters.period.start, sqlite), _day(filters.period.end, sqlite)]
+    if filters.teacher_id is not None:
+        where.append("s.teacher = ?")
+        args.append(filters.teacher_id)
     day = "v.day" if sqlite else "to_char(v.day, 'YYYY-MM-DD')"
 
     def hours(kind: str) -> str:
@@ -231,20 +301,20 @@ class LocalTimes(dict[Any, Any]):
 def shape(dataset: Dataset, tz: ZoneInfo) -> Callable[[Sequence[Sequence[Any]]], Sequence[Any]]:
     """A batch of rows of ``query_for`` -> export rows (local times as text on SQLite;
     PostgreSQL formats them itself, so its rows pass as they are)."""
-    if not db.is_sqlite():
-        return lambda batch: batch
-    times = LocalTimes(tz)
+    times = LocalTimes(tz, convert=db.is_sqlite())
     if dataset is Dataset.attendance:
 
         def attendance(batch: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-            t = times
+            t, w = times, status_word
             return [
-                (r[0], r[1], r[2], r[3], r[4], t[r[5]], t[r[6]], r[7], r[8], r[9], t[r[10]],
+                (r[0], r[1], r[2], r[3], r[4], t[r[5]], t[r[6]], w(r[7]), r[8], r[9], t[r[10]],
                  t[r[11]], t[r[12]], r[13])
                 for r in batch
             ]  # fmt: skip
 
         return attendance
+    if not db.is_sqlite():
+        return lambda batch: batch
 
     def views(batch: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
         t = times
@@ -345,7 +415,7 @@ async def attendance_parts(
                 if not more:  # cannot happen: one snapshot, the same filters and order
                     raise RuntimeError(f"export: session {last} of a booking was not read")
                 for r in more:
-                    window[r[0]] = part((r[0], t[r[1]], t[r[2]], r[3], r[4], r[5]))
+                    window[r[0]] = part((r[0], t[r[1]], t[r[2]], status_word(r[3]), r[4], r[5]))
             return batch, dict(window)
 
         async with contextlib.aclosing(read_ahead(read)) as batches:
@@ -372,12 +442,17 @@ def csv_text(values: Sequence[Any]) -> str:
     return buffer.getvalue()
 
 
+def safe_csv_text(values: Sequence[Any]) -> str:
+    """``csv_text`` of cells neutralised against formulas (``hub.sheetcells.csv_safe``)."""
+    return csv_text(csv_safe_row(values))
+
+
 async def attendance_csv_lines(filters: Filters) -> AsyncIterator[tuple[int, str]]:
     """The attendance rows as CSV text in batches (rows, text): the same bytes as
     ``csv.writer`` writing ``attendance_rows``, with each center's and session's cells
     quoted once (times and children never need quoting)."""
     t = _row_times(filters, empty="")
-    async for batch, S, C in attendance_parts(filters, csv_text, t):
+    async for batch, S, C in attendance_parts(filters, safe_csv_text, t):
         text = "".join(
             [
                 f"{C[c]},{S[s]},{t[b]},{t[i]},{t[o]},{'' if n is None else n}\r\n"
@@ -409,7 +484,7 @@ async def csv_stream(
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write(BOM)
-    writer.writerow(HEADERS[dataset])
+    writer.writerow(headers(dataset, filters.period.tz))
     yield buffer.getvalue().encode()
     done = 0
     if dataset is Dataset.attendance:
@@ -422,7 +497,7 @@ async def csv_stream(
     async for batch in rows(dataset, filters):
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows(batch)
+        writer.writerows([csv_safe_row(r) for r in batch])
         done += len(batch)
         if progress:
             await maybe_await(progress(done))
@@ -432,26 +507,74 @@ async def csv_stream(
 # ------------------------------------------------------------------------------ XLSX
 
 
-class XlsxFile:
-    """An XlsxWriter workbook in constant-memory mode, fed in batches from a thread."""
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+DATE_FORMAT = "yyyy-mm-dd"
 
-    def __init__(self, path: Path, sheet: str, headers: list[str]) -> None:
+
+def local_datetime(text: Any) -> Any:
+    """``YYYY-MM-DD HH:MM`` (a local time as the export formats it) -> a naive datetime for
+    a date cell; anything else passes as it is."""
+    if isinstance(text, str) and len(text) >= 16 and text[4] == "-" and text[13] == ":":
+        return datetime(
+            int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16])
+        )
+    return text
+
+
+def local_date(value: Any) -> Any:
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-":
+        return date.fromisoformat(value)
+    return value
+
+
+class XlsxFile:
+    """An XlsxWriter workbook in constant-memory mode, fed in batches from a thread. Text is
+    written as text (never a formula), numbers as numbers, local times and days as date
+    cells with a number format (``time_columns``, ``day_columns``)."""
+
+    def __init__(
+        self,
+        path: Path,
+        sheet: str,
+        headers: list[str],
+        time_columns: Sequence[int] = (),
+        day_columns: Sequence[int] = (),
+    ) -> None:
         self.path = path
         self.workbook = xlsxwriter.Workbook(
-            str(path), {"constant_memory": True, "tmpdir": str(path.parent)}
+            str(path),
+            {"constant_memory": True, "tmpdir": str(path.parent), **WORKBOOK_OPTIONS},
         )
         self.sheet = self.workbook.add_worksheet(sheet)
         bold = self.workbook.add_format({"bold": True})
-        self.sheet.write_row(0, 0, headers, bold)
+        self.datetime_format = self.workbook.add_format({"num_format": DATETIME_FORMAT})
+        self.date_format = self.workbook.add_format({"num_format": DATE_FORMAT})
+        write_cells(self.sheet, 0, headers, bold)
         self.sheet.freeze_panes(1, 0)
         self.sheet.set_column(0, len(headers) - 1, 16)
+        self.time_columns = tuple(time_columns)
+        self.day_columns = tuple(day_columns)
+        self._times: dict[Any, Any] = {}
         self.row = 1
 
     def write(self, batch: Iterable[Sequence[Any]]) -> None:
-        write_row = self.sheet.write_row
-        r = self.row
+        sheet, r = self.sheet, self.row
+        times, tcols, dcols = self._times, self.time_columns, self.day_columns
+        if len(times) > 100_000:
+            times.clear()
+        dt_format, d_format = self.datetime_format, self.date_format
         for values in batch:
-            write_row(r, 0, values)
+            if tcols or dcols:
+                values = list(values)
+                for c in tcols:
+                    raw = values[c]
+                    value = times.get(raw)
+                    if value is None:
+                        value = times[raw] = local_datetime(raw)
+                    values[c] = value
+                for c in dcols:
+                    values[c] = local_date(values[c])
+            write_cells(sheet, r, values, None, d_format, dt_format)
             r += 1
         self.row = r
 
@@ -467,7 +590,14 @@ async def write_xlsx(
 ) -> int:
     """Write the export to ``path``; returns the number of data rows. The database read of
     the next batch overlaps the writing of the previous one (writing runs in a thread)."""
-    book = await asyncio.to_thread(XlsxFile, path, dataset.value, HEADERS[dataset])
+    book = await asyncio.to_thread(
+        XlsxFile,
+        path,
+        dataset.value,
+        headers(dataset, filters.period.tz),
+        TIME_COLUMNS[dataset],
+        DAY_COLUMNS[dataset],
+    )
     pending: asyncio.Future[None] | None = None
     done = 0
     try:

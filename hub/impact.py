@@ -8,18 +8,26 @@ Definitions (a period is a range of days in the hub's time zone, both ends inclu
 - *teaching hours*: per held session the actual stream time (``ended_at - live_at``) when
   both are known, else the scheduled length;
 - *bookings*, *checked in*: bookings of the period's sessions; *center-attendance rate* =
-  checked in / booked; *children served offline* = sum of the check-in head counts;
+  checked-in bookings / bookings of held sessions whose slot has ended (``checked_in_ended`` /
+  ``bookings_ended``: a class not yet held, or on air now, is not counted as missed);
+  *children served offline* = *child visits* (人次) = sum of the check-in head counts (a child
+  at ten classes is ten visits); *children reached* = the enrolment (``hub.enrolment``) in
+  effect on the period's last day of the centers that checked in to a class of the period;
 - *share-centers active*: distinct centers that checked in; *regions reached*: their distinct
   provinces and counties;
 - *online views* (live, replay), *seconds watched*: the view tallies of the days in the period
   (the day a view was watched); *unique viewers*: distinct viewers with a counted view in the
   period; *center-screen views*: views from signed-in share-center screens (one viewer per
   center: the children in that room are counted only by the check-in);
-- *peak concurrency*: the highest peak of the period's sessions.
+- *peak concurrency*: the highest peak of the period's sessions (held or not: a class whose
+  status the hub never saw go live still had its viewers).
 
 Grouped by ``teacher`` or ``course`` every figure is restricted to that teacher's or course's
-sessions; grouped by ``center`` or ``province``, to the bookings of those centers (views there
-are the centers' screen views; unique viewers are the centers whose screens counted).
+sessions; grouped by ``center`` or ``province``, to the bookings of those centers, and a
+center's (a province's) views and hours watched are its (its centers') screens' counted views
+and watched time on the period's days; unique viewers are the centers whose screens counted.
+The views export filtered by center or province uses this same definition
+(``hub.exports.center_views_query``).
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 from piccolo.querystring import QueryString
 
-from hub import db
+from hub import db, enrolment
 from hub.errors import Invalid
 from hub.rowstream import fetch_batches
 from hub.tables import LiveSession, SessionStatus
@@ -102,8 +110,13 @@ class Figures(msgspec.Struct, kw_only=True):
     unique_viewers: int = 0
     peak_concurrent: int = 0
     children_served: int = 0
+    """Child visits (人次): the sum of check-in head counts."""
+    children_reached: int = 0
+    """Enrolment of the centers that checked in (distinct children as the centers record)."""
     bookings: int = 0
     checked_in: int = 0
+    bookings_ended: int = 0
+    checked_in_ended: int = 0
     attendance_rate: float | None = None
     teaching_hours: float = 0.0
     live_hours_watched: float = 0.0
@@ -143,6 +156,8 @@ class _Acc:
     hours: float = 0.0
     bookings: int = 0
     checked_in: int = 0
+    bookings_ended: int = 0
+    checked_in_ended: int = 0
     children: int = 0
     live_views: int = 0
     replay_views: int = 0
@@ -151,6 +166,7 @@ class _Acc:
     replay_seconds: float = 0.0
     uniques: int = 0
     peak: int = 0
+    reached: int = 0
 
     def held(self, s: dict[str, Any]) -> None:
         if s["id"] in self.sessions:
@@ -159,11 +175,19 @@ class _Acc:
         self.teachers.add(s["teacher"])
         self.courses.add(s["course"])
         self.hours += s["hours"]
+        self.saw(s)
+
+    def saw(self, s: dict[str, Any]) -> None:
+        """One of the group's sessions, held or not: its peak counts."""
         self.peak = max(self.peak, s["peak"])
 
-    def booked(self, b: Sequence[Any]) -> None:
-        """One booking row (see ``BOOKINGS_SQL``)."""
+    def booked(self, b: Sequence[Any], ended: bool = False) -> None:
+        """One booking row (see ``BOOKINGS_SQL``); ``ended``: its session was held and its
+        slot is over (the booking counts in the attendance rate)."""
         self.bookings += 1
+        if ended:
+            self.bookings_ended += 1
+            self.checked_in_ended += 1 if b[6] else 0
         if b[6]:
             self.checked_in += 1
             self.children += b[7] or 0
@@ -175,10 +199,10 @@ class _Acc:
         views = v["center_views"] if center_only else v["views"]
         if v["kind"] == "live":
             self.live_views += views
-            self.live_seconds += 0.0 if center_only else v["seconds"]
+            self.live_seconds += v["seconds"]
         else:
             self.replay_views += views
-            self.replay_seconds += 0.0 if center_only else v["seconds"]
+            self.replay_seconds += v["seconds"]
         self.center_views += v["center_views"]
 
     def figures(self) -> dict[str, Any]:
@@ -194,9 +218,16 @@ class _Acc:
             "unique_viewers": self.uniques,
             "peak_concurrent": self.peak,
             "children_served": self.children,
+            "children_reached": self.reached,
             "bookings": self.bookings,
             "checked_in": self.checked_in,
-            "attendance_rate": round(self.checked_in / self.bookings, 4) if self.bookings else None,
+            "bookings_ended": self.bookings_ended,
+            "checked_in_ended": self.checked_in_ended,
+            "attendance_rate": (
+                round(self.checked_in_ended / self.bookings_ended, 4)
+                if self.bookings_ended
+                else None
+            ),
             "teaching_hours": round(self.hours, 2),
             "live_hours_watched": round(self.live_seconds / 3600, 2),
             "replay_hours_watched": round(self.replay_seconds / 3600, 2),
@@ -327,8 +358,12 @@ async def _center_labels(ids: Iterable[int]) -> dict[int, tuple[str, str]]:
     return {r["id"]: (r["name"], r["province"]) for r in rows}
 
 
-async def compute(period: Period, group_by: GroupBy | None = None) -> Impact:
-    """The figures of ``period``: totals, and per group when ``group_by`` is given."""
+async def compute(
+    period: Period, group_by: GroupBy | None = None, now: datetime | None = None
+) -> Impact:
+    """The figures of ``period``: totals, and per group when ``group_by`` is given (``now``:
+    when slots are over, for the attendance rate)."""
+    moment = now or datetime.now(UTC)
     sessions = await _sessions(period)
     await _peaks(sessions, period)
     tallies = await _tallies(period)
@@ -345,33 +380,38 @@ async def compute(period: Period, group_by: GroupBy | None = None) -> Impact:
 
     total = _Acc()
     for s in sessions.values():
+        s["ended_slot"] = s["held"] and s["ends_at"] <= moment
+        total.saw(s)
         if s["held"]:
             total.held(s)
         if by_session:
             acc = groups[str(s[ref])]
             acc.label = s[label]
+            acc.saw(s)
             if s["held"]:
                 acc.held(s)
     by_center = group_by is GroupBy.center
     async for batch in _bookings(period):
         for b in batch:
-            total.booked(b)
+            s = sessions.get(b[0])
+            ended = s is not None and s["ended_slot"]
+            total.booked(b, ended)
             if group_by is None:
                 continue
             if by_session:
-                s = sessions.get(b[0])
                 if s is not None:
-                    groups[str(s[ref])].booked(b)
+                    groups[str(s[ref])].booked(b, ended)
                 continue
             acc = groups[str(b[1]) if by_center else b[3]]
             acc.label = b[2] if by_center else b[3]
-            acc.booked(b)
-            s = sessions.get(b[0])
+            acc.booked(b, ended)
             if s is not None and s["held"] and b[6]:
                 acc.held(s)
     for v in tallies:
         total.viewed(v)
     total.uniques = (await _uniques(period, None)).get("", 0)
+    enrolled = await enrolment.in_effect(total.centers, period.end)
+    total.reached = sum(enrolled.values())
     impact = Impact(
         period_start=period.start,
         period_end=period.end,
@@ -407,6 +447,7 @@ async def compute(period: Period, group_by: GroupBy | None = None) -> Impact:
     uniques = await _uniques(period, group_by)
     for key, acc in groups.items():
         acc.uniques = uniques.get(key, 0)
+        acc.reached = sum(enrolled.get(c, 0) for c in acc.centers)
     impact.groups = sorted(
         (GroupFigures(key=k, label=a.label, **a.figures()) for k, a in groups.items()),
         key=lambda g: (-g.children_served, -g.online_views, -g.sessions_held, g.label, g.key),
@@ -431,8 +472,9 @@ async def _owners(session_ids: set[int], ref: str) -> dict[Any, Any]:
 async def _center_views(period: Period) -> list[dict[str, Any]]:
     """Counted views from center screens per center and kind (for the center/province view)."""
     rows = await _raw(
-        "SELECT center_id, kind, COUNT(*) AS n FROM viewer_window "
-        "WHERE counted AND center_id IS NOT NULL AND day >= {} AND day <= {} "
+        "SELECT center_id, kind, SUM(CASE WHEN counted THEN 1 ELSE 0 END) AS n, "
+        "SUM(millis) AS ms FROM viewer_window "
+        "WHERE center_id IS NOT NULL AND day >= {} AND day <= {} "
         "GROUP BY center_id, kind",
         period.start,
         period.end,
@@ -442,8 +484,8 @@ async def _center_views(period: Period) -> list[dict[str, Any]]:
             "center_id": r["center_id"],
             "kind": r["kind"],
             "views": 0,
-            "center_views": int(r["n"]),
-            "seconds": 0.0,
+            "center_views": int(r["n"] or 0),
+            "seconds": int(r["ms"] or 0) / 1000,
         }
         for r in rows
     ]

@@ -63,6 +63,19 @@ BEACONS_ACCEPTED = Counter(
     "Beacons this process accepted into its tally (a repeat to the same process not counted)",
     registry=REGISTRY,
 )
+BEACONS_REFUSED = Counter(
+    "sharehub_beacons_refused",
+    "Beacons refused (counting nothing), by reason: the field at fault, rate_limit, new_viewers",
+    ["reason"],
+    registry=REGISTRY,
+)
+BEACONS_SUSPECT = Counter(
+    "sharehub_beacons_suspect",
+    "Beacons taken but suspect, by reason: first_claim (a viewer's first beacon claims more "
+    "than the view threshold), late (sent before the viewer's last one)",
+    ["reason"],
+    registry=REGISTRY,
+)
 BEACONS_FLUSHED = Counter(
     "sharehub_beacons_flushed",
     "Beacons this process wrote to the database that were new there",

@@ -26,7 +26,7 @@ import msgspec
 
 from hub import jobs
 from hub.errors import Conflict, Invalid, NotFound
-from hub.exports import HEADERS, Dataset, Filters, rows
+from hub.exports import Dataset, Filters, headers, rows
 from hub.impact import FAR_PAST, GroupBy, Impact, Period, compute
 from hub.plugin_host import PluginHost
 from hub.schedule import zone
@@ -52,9 +52,12 @@ FIGURE_LABELS: dict[str, tuple[str, str]] = {
     "center_screen_views": ("中心屏幕观看", "Center-screen views"),
     "unique_viewers": ("独立观众", "Unique viewers"),
     "peak_concurrent": ("最高同时在线", "Peak concurrent viewers"),
-    "children_served": ("线下服务儿童（人次）", "Children served offline"),
+    "children_served": ("线下服务儿童人次", "Child visits (check-in head counts)"),
+    "children_reached": ("覆盖儿童（中心登记人数）", "Children reached (centers' enrolment)"),
     "bookings": ("预约", "Bookings"),
     "checked_in": ("签到", "Check-ins"),
+    "bookings_ended": ("已结束课次的预约", "Bookings of classes held and ended"),
+    "checked_in_ended": ("其中签到", "Of which checked in"),
     "attendance_rate": ("到课率", "Center-attendance rate"),
     "teaching_hours": ("授课小时", "Teaching hours"),
     "live_hours_watched": ("直播观看小时", "Live hours watched"),
@@ -199,7 +202,7 @@ async def report_data(period: Period, settings: Settings) -> ReportData:
         impact=impact,
         by_group=by_group,
         monthly=monthly,
-        attendance_headers=HEADERS[Dataset.attendance],
+        attendance_headers=headers(Dataset.attendance, period.tz),
         attendance=[],
         baseline=baseline,
     )
@@ -242,6 +245,12 @@ async def generate(
     With ``trigger="schedule"`` a second report of the same reporter and month is refused
     (409; the unique index decides between racing workers)."""
     reporter = plugins.reporter(reporter_name)
+    today = datetime.now(period.tz).date()
+    if period.end > today:
+        raise Invalid(
+            f"a report covers days that have passed: 'to' ({period.end}) is after today ({today})",
+            field="to",
+        )
     options = plugins.reporter_options[reporter.name]
     try:
         inserted = await ImpactReport.insert(

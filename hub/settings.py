@@ -65,7 +65,8 @@ class Settings:
     view_threshold_seconds: int = 10
     """A viewer's watching counts as a view from this many seconds in one window."""
     view_window_hours: int = 6
-    """A viewer counts once per session per window of this many hours (aligned to UTC)."""
+    """A viewer counts once per session per window of this many hours (from local midnight in
+    the hub's time zone; a window never crosses midnight)."""
     view_flush_seconds: int = 2
     """How often a process writes its in-memory beacon tally to the database."""
     view_concurrency_seconds: int = 30
@@ -76,6 +77,9 @@ class Settings:
     """Beacons per minute per viewer id (per process; 0 = no limit)."""
     view_rate_address: int = 1200
     """Beacons per minute per client address (per process; 0 = no limit)."""
+    view_new_viewers_per_minute: int = 600
+    """New viewer ids per minute per client address (per process; 0 = no limit): generous for
+    a school behind one NAT, a wall against made-up viewers."""
     programme_name: str = "Sharehub"
     """The programme's name in impact reports."""
     ingest_secret: str = ""

@@ -186,11 +186,37 @@ class ViewTally(Table, tablename="view_tally"):
     seconds_watched = DoublePrecision(default=0.0)
 
 
+class CenterEnrolment(Table, tablename="center_enrolment"):
+    """How many children a share-center serves, from ``effective_from`` on. Each change is a
+    new row (the history is kept); the one in effect on a day is the latest from on or before
+    it."""
+
+    center = Integer()
+    children = Integer(default=0)
+    effective_from = Date()
+    recorded_by = Integer(null=True, default=None)
+    recorded_at = Timestamptz(default=TimestamptzNow())
+
+
+class CalendarFeed(Table, tablename="calendar_feed"):
+    """A private .ics feed of a share-center (``kind`` center) or a teacher: its classes of
+    any visibility. Only the token's SHA-256 is kept; a revoked feed answers 403."""
+
+    kind = Varchar(length=10)
+    owner_id = Integer()
+    token_hash = Varchar(length=64, unique=True)
+    created_by = Integer(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+    revoked_at = Timestamptz(null=True, default=None)
+
+
 class ViewerWindow(Table, tablename="viewer_window"):
     """One viewer's watching of one session in one counting window (unique together).
 
     ``viewer`` is a keyed hash of the player's random id; ``window_start`` and ``last_seen``
-    are epoch seconds. The view counts once ``millis`` reaches the threshold (``counted``).
+    are epoch seconds. The view counts (``counted``) once ``millis`` reaches the threshold and
+    the server has taken two or more beacons at least the threshold apart (``first_ms``,
+    ``last_ms``): a view is earned in server time, whatever the beacons claim.
     """
 
     session_id = Integer()
@@ -203,6 +229,14 @@ class ViewerWindow(Table, tablename="viewer_window"):
     """Milliseconds watched in this window (integers: the threshold test is exact)."""
     counted = Boolean(default=False)
     last_seen = BigInt()
+    first_ms = BigInt(default=0)
+    """When the server took this window's first beacon (epoch milliseconds)."""
+    last_ms = BigInt(default=0)
+    """When the server took its last beacon (epoch milliseconds)."""
+    beacons = Integer(default=0)
+    """Beacons taken in this window: a view needs two or more."""
+    counted_by = BigInt(null=True, default=None)
+    """The flush whose statement made this window count (a random token)."""
 
 
 class BeaconSeen(Table, tablename="beacon_seen"):
@@ -367,4 +401,6 @@ CORE_TABLES: list[type[Table]] = [
     LiveWindowSegment,
     ExportFile,
     LoginFailure,
+    CenterEnrolment,
+    CalendarFeed,
 ]

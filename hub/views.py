@@ -7,12 +7,17 @@ the last one. A process checks each beacon and keeps it in memory; every
 1. ``beacon_seen``: the beacon ids, ``ON CONFLICT DO NOTHING RETURNING`` -> only beacons never
    written before count (a retried beacon, or a flush retried after an unclear failure, adds
    nothing);
-2. ``viewer_window``: per viewer per session per window, milliseconds watched are added with
-   an upsert; the row that crosses the threshold in this statement is the one view (the row
-   lock makes that exact across processes);
+2. ``viewer_window``: per viewer per session per window, milliseconds watched, beacons taken
+   and the server times of the first and last beacon are added with an upsert; the row that
+   becomes counted in this statement is the one view (the row lock makes that exact across
+   processes). A view is earned in server time: the threshold watched, and two or more beacons
+   taken at least the threshold apart by the server, whatever the beacons claim;
 3. ``view_tally``: views and seconds per session per day per kind, added with an upsert;
 4. ``view_peak``: viewers of each touched session seen within the concurrency interval,
    counted in the database (so it includes every process), kept when higher.
+
+Windows are aligned to local midnight in the hub's time zone and never cross it: a view, its
+viewer and its seconds belong to the local day on which they were earned.
 
 Nothing a process holds is needed by another: a process killed with SIGKILL loses the beacons
 it accepted since its last flush (one flush interval, plus a flush in flight).
@@ -26,6 +31,7 @@ import hashlib
 import hmac
 import logging
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -67,9 +73,10 @@ class RateLimited(DomainError):
 
     status_code = 429
 
-    def __init__(self, detail: str, retry_after: int) -> None:
+    def __init__(self, detail: str, retry_after: int, reason: str = "rate_limit") -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+        self.reason = reason
 
 
 class Overloaded(DomainError):
@@ -135,10 +142,17 @@ class RateLimiter:
         return 0
 
 
-def window_start(ts: float, hours: int) -> int:
-    """The start (epoch seconds, UTC-aligned) of the counting window holding ``ts``."""
+_UTC_ZONE = ZoneInfo("UTC")
+
+
+def window_start(ts: float, hours: int, tz: ZoneInfo = _UTC_ZONE) -> int:
+    """The start (epoch seconds) of the counting window holding ``ts``: windows of ``hours``
+    from local midnight in ``tz``; the day's last one ends at the next midnight, so a window
+    never crosses it (its start is on the same local day as every moment in it)."""
+    local = datetime.fromtimestamp(ts, tz)
+    midnight = int(local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
     size = hours * 3600
-    return int(ts // size) * size
+    return midnight + int((ts - midnight) // size) * size
 
 
 def local_day(ts: float, tz: ZoneInfo) -> date:
@@ -162,6 +176,7 @@ class ViewCounter:
         self._key = hashlib.sha256(("views:" + self.settings.secret_key).encode()).digest()
         self._by_viewer = RateLimiter(self.settings.view_rate_viewer)
         self._by_address = RateLimiter(self.settings.view_rate_address)
+        self._new_viewers = RateLimiter(self.settings.view_new_viewers_per_minute)
         self._last_beacon: dict[str, tuple[float, float]] = {}
         """Viewer -> (when this process took its last beacon, that beacon's ``at``)."""
         self._recent_ids: dict[str, float] = {}
@@ -221,11 +236,51 @@ class ViewCounter:
         signed_in: bool = False,
     ) -> bool:
         """Check a beacon and keep it for the next flush. False for a beacon this process has
-        already taken (it counts once); raises a 4xx error for one that must count nothing."""
+        already taken (it counts once); raises a 4xx error for one that must count nothing
+        (counted in ``sharehub_beacons_refused`` by reason)."""
+        try:
+            return await self._accept(
+                session_id,
+                beacon_id=beacon_id,
+                viewer_id=viewer_id,
+                kind=kind,
+                seconds=seconds,
+                at=at,
+                address=address,
+                center_id=center_id,
+                signed_in=signed_in,
+            )
+        except DomainError as exc:
+            reason = exc.reason if isinstance(exc, RateLimited) else (exc.field or "invalid")
+            metrics.BEACONS_REFUSED.labels(reason).inc()
+            raise
+
+    async def _accept(
+        self,
+        session_id: int,
+        *,
+        beacon_id: str,
+        viewer_id: str,
+        kind: str,
+        seconds: float,
+        at: datetime,
+        address: str,
+        center_id: int | None,
+        signed_in: bool,
+    ) -> bool:
         info = await self.session_info(session_id)
         if not info.public and not signed_in:
             # a centers-only course is not shown to anonymous viewers: nothing to count
             raise NotFound(f"session {session_id} not found", field="session_id")
+        if (
+            beacon_id not in self._recent_ids
+            and self.viewer_hash(f"center:{center_id}" if center_id else viewer_id)
+            not in self._last_beacon
+            and await self._written_before(beacon_id)
+        ):
+            # a viewer this process has not seen (it restarted, or another one took the
+            # viewer's beacons) resends a beacon already written: a duplicate, say so
+            return False
         # no await below: the checks and the bookkeeping happen in one step of the event loop
         now = self.clock()
         if kind not in KINDS:
@@ -246,10 +301,18 @@ class ViewCounter:
         wait = self._by_address.hit("a:" + address, now) or self._by_viewer.hit(viewer, now)
         if wait:
             raise RateLimited("too many beacons; slow down", retry_after=wait)
+        previous = self._last_beacon.get(viewer)
+        if previous is None and beacon_id not in self._recent_ids:
+            wait = self._new_viewers.hit(address, now)
+            if wait:
+                raise RateLimited(
+                    "too many new viewers from this address; slow down",
+                    retry_after=wait,
+                    reason="new_viewers",
+                )
         self._check_session(session_id, info, kind, now)
         if beacon_id in self._recent_ids:
             return False
-        previous = self._last_beacon.get(viewer)
         # a beacon sent before the last one taken but arriving after it (another connection,
         # a slow server) covers an earlier stretch: it is not held against the last one
         late = previous is not None and sent < previous[1]
@@ -264,6 +327,11 @@ class ViewCounter:
                 )
         if len(self.pending) >= MAX_PENDING:
             raise Overloaded("the view tally cannot be written now; try again later")
+        if previous is None and seconds > self.settings.view_threshold_seconds:
+            # a first beacon claiming a view's worth: taken, but it counts nothing on its own
+            metrics.BEACONS_SUSPECT.labels("first_claim").inc()
+        elif late:
+            metrics.BEACONS_SUSPECT.labels("late").inc()
         if not late:
             self._last_beacon[viewer] = (now, sent)
         self._recent_ids[beacon_id] = now
@@ -272,6 +340,12 @@ class ViewCounter:
         )
         metrics.BEACONS_ACCEPTED.inc()
         return True
+
+    async def _written_before(self, beacon_id: str) -> bool:
+        rows = await db.engine().run_querystring(
+            _raw("SELECT 1 AS x FROM beacon_seen WHERE beacon_id = {}", beacon_id)
+        )
+        return bool(rows)
 
     def _check_session(self, session_id: int, info: SessionInfo, kind: str, now: float) -> None:
         if info.status == SessionStatus.cancelled:
@@ -439,6 +513,8 @@ async def write_batch(
         unique.setdefault(beacon.beacon_id, beacon)
     threshold = settings.view_threshold_seconds * 1000
     hours = settings.view_window_hours
+    token = secrets.randbits(62) + 1
+    """This flush's mark on the windows it makes count."""
     async with _transaction() as conn:
         fresh: set[str] = set()
         for part in _chunks(sorted(unique)):
@@ -460,48 +536,73 @@ async def write_batch(
         for beacon in unique.values():
             if beacon.beacon_id not in fresh:
                 continue
-            start = window_start(beacon.received, hours)
+            start = window_start(beacon.received, hours, tz)
+            day = local_day(start, tz)
             key = (beacon.viewer, beacon.session_id, start)
+            ms = int(beacon.received * 1000)
             w = windows.get(key)
             if w is None:
-                # session_id, viewer, window_start, day, kind, center_id, millis, counted, seen
+                # session_id, viewer, window_start, day, kind, center_id, millis, counted, seen,
+                # first_ms, last_ms, beacons, counted_by
                 windows[key] = [
                     beacon.session_id,
                     beacon.viewer,
                     start,
-                    local_day(start, tz),
+                    day,
                     beacon.kind,
                     beacon.center_id,
                     beacon.millis,
                     False,
                     int(beacon.received),
+                    ms,
+                    ms,
+                    1,
+                    None,
                 ]
             else:
                 w[6] += beacon.millis
                 w[8] = max(w[8], int(beacon.received))
-            day_key = (beacon.session_id, local_day(beacon.received, tz), beacon.kind)
+                w[9] = min(w[9], ms)
+                w[10] = max(w[10], ms)
+                w[11] += 1
+            # the window's day: the same local day as the beacon (windows never cross midnight)
+            day_key = (beacon.session_id, day, beacon.kind)
             seconds[day_key] = seconds.get(day_key, 0.0) + beacon.millis / 1000
 
+        old, new = "viewer_window", "excluded"
+        first = (
+            f"CASE WHEN {new}.first_ms < {old}.first_ms THEN {new}.first_ms ELSE {old}.first_ms END"
+        )
+        last = f"CASE WHEN {new}.last_ms > {old}.last_ms THEN {new}.last_ms ELSE {old}.last_ms END"
+        earned = (
+            f"({old}.millis + {new}.millis >= {threshold} AND {old}.beacons + {new}.beacons >= 2 "
+            f"AND ({last}) - ({first}) >= {threshold})"
+        )
         views: dict[tuple[int, date, str], list[int]] = {}
         for part in _chunks([windows[k] for k in sorted(windows)]):
             args = []
             for w in part:
-                w[7] = w[6] >= threshold
+                w[7] = w[6] >= threshold and w[11] >= 2 and w[10] - w[9] >= threshold
+                w[12] = token if w[7] else None
                 args += w
             rows = await conn.fetch(
                 "INSERT INTO viewer_window (session_id, viewer, window_start, day, kind, "
-                f"center_id, millis, counted, last_seen) VALUES {_values(len(part), 9)} "
+                "center_id, millis, counted, last_seen, first_ms, last_ms, beacons, counted_by) "
+                f"VALUES {_values(len(part), 13)} "
                 "ON CONFLICT (viewer, session_id, window_start) DO UPDATE SET "
-                "millis = viewer_window.millis + excluded.millis, "
-                f"counted = viewer_window.millis + excluded.millis >= {threshold}, "
-                "last_seen = CASE WHEN excluded.last_seen > viewer_window.last_seen "
-                "THEN excluded.last_seen ELSE viewer_window.last_seen END "
-                "RETURNING viewer, session_id, window_start, millis, day, kind, center_id",
+                f"millis = {old}.millis + {new}.millis, "
+                f"beacons = {old}.beacons + {new}.beacons, "
+                f"first_ms = {first}, last_ms = {last}, "
+                f"counted = ({old}.counted OR {earned}), "
+                f"counted_by = CASE WHEN {old}.counted THEN {old}.counted_by "
+                f"WHEN {earned} THEN {token} ELSE NULL END, "
+                f"last_seen = CASE WHEN {new}.last_seen > {old}.last_seen "
+                f"THEN {new}.last_seen ELSE {old}.last_seen END "
+                "RETURNING viewer, session_id, window_start, counted_by, day, kind, center_id",
                 args,
             )
-            for viewer, session_id, start, millis, day, kind, center_id in rows:
-                added = windows[(viewer, session_id, int(start))][6]
-                if millis >= threshold > millis - added:
+            for _viewer, session_id, _start, counted_by, day, kind, center_id in rows:
+                if counted_by is not None and int(counted_by) == token:
                     if isinstance(day, str):
                         day = date.fromisoformat(day)
                     counts = views.setdefault((session_id, day, kind), [0, 0])

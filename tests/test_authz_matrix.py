@@ -72,6 +72,9 @@ ACCESS: dict[tuple[str, str], str] = {
     # any center books a class for itself (the center is in the body)
     ("POST", "/api/v1/sessions/{session_id:int}/bookings"): "centers",
     ("POST", "/center/sessions/{session_id:int}/book"): "centers",
+    # whose feed is in the body / the feed: ownership tested in tests/test_calendar.py
+    ("POST", "/api/v1/calendar/feeds"): "signed in",
+    ("DELETE", "/api/v1/calendar/feeds/{feed_id:int}"): "signed in",
     ("POST", "/api/v1/ingest/rtmp/publish"): "secret",
     ("POST", "/api/v1/ingest/rtmp/publish-done"): "secret",
     # cloud stream callbacks: signed with the provider's callback key (unset here: 403)
@@ -87,6 +90,9 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/centers"): "anyone",
     ("GET", "/api/v1/centers/{center_id:int}"): "anyone",
     ("GET", "/api/v1/centers/{center_id:int}/upcoming"): "the center",
+    ("GET", "/api/v1/centers/{center_id:int}/enrolment"): "the center",
+    ("GET", "/impact/method"): "anyone",
+    ("GET", "/calendar/private.ics"): "secret",
     ("GET", "/api/v1/teachers"): "anyone",
     ("GET", "/api/v1/teachers/{teacher_id:int}"): "anyone",
     ("GET", "/api/v1/teachers/{teacher_id:int}/upcoming"): "anyone",
@@ -150,6 +156,7 @@ ACCESS: dict[tuple[str, str], str] = {
 # not for a bad body; an admitted role sends it to an id that does not exist (404)
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/centers/{center_id:int}"): {"rooms": 2},
+    ("POST", "/api/v1/centers/{center_id:int}/enrolment"): {"children": 120},
     ("PATCH", "/api/v1/courses/{course_id:int}"): {"title": "改名"},
     ("PATCH", "/api/v1/teachers/{teacher_id:int}"): {"bio": "x"},
     ("PATCH", "/api/v1/sessions/{session_id:int}"): {},  # an empty patch is refused too
@@ -305,6 +312,9 @@ async def programme(module_client: World) -> AsyncIterator[tuple[World, dict[str
     r = await world.post("/api/v1/tokens", {"name": "matrix"}, who="teacher")
     assert r.status_code == 201, r.text
     ids["token_id"] = r.json()["id"]
+    r = await world.post("/api/v1/calendar/feeds", {"center_id": ids["center"]}, who="center")
+    assert r.status_code == 201, r.text
+    ids["feed_id"] = r.json()["id"]
     ids["teacher_id"] = ids["teacher_id"]
     ids["center_id"] = ids["center"]
     ids["course_id"] = ids["course"]

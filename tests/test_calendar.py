@@ -88,6 +88,7 @@ async def feed(world: World, url: str) -> tuple[Any, dict[int, Any]]:
     r = await world.client.get(url)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/calendar")
+    assert r.headers["content-type"].count("charset") == 1, r.headers["content-type"]
     cal = icalendar.Calendar.from_ical(r.content)
     assert cal.name == "VCALENDAR" and str(cal["VERSION"]) == "2.0"
     events = [c for c in cal.walk() if c.name == "VEVENT"]
@@ -174,3 +175,43 @@ async def test_empty_feed_is_a_valid_calendar(world: World) -> None:
     cal, events = await feed(world, "/calendar/public.ics")
     assert events == {}
     assert str(cal["PRODID"])
+
+
+async def test_private_feeds_of_a_center_and_a_teacher_include_centers_only_classes(
+    world: World,
+) -> None:
+    p = await programme(world)
+    public = (await feed(world, f"/calendar/centers/{world.ids['center']}/schedule.ics"))[1]
+    assert p.hidden not in public and p.a in public  # the public feed stays public
+    r = await world.post("/api/v1/calendar/feeds", {"center_id": world.ids["center"]}, "center")
+    assert r.status_code == 201, r.text
+    created = r.json()
+    url = created["url"].removeprefix("http://testserver.local")
+    assert url.startswith("/calendar/private.ics?token=")
+    mine = await world.client.get(url)
+    assert mine.headers["cache-control"] == "private, no-store"
+    center_feed = (await feed(world, url))[1]
+    assert {p.a, p.hidden, p.recent} <= set(center_feed) and p.c not in center_feed
+    r = await world.post(
+        "/api/v1/calendar/feeds", {"teacher_id": world.ids["teacher2_id"]}, "teacher2"
+    )
+    assert r.status_code == 201, r.text
+    teacher_feed = (await feed(world, r.json()["url"].removeprefix("http://testserver.local")))[1]
+    assert {p.c, p.hidden} <= set(teacher_feed) and p.a not in teacher_feed
+    # not someone else's feed; a wrong token, no token, a revoked one: 403
+    for who, body in (
+        ("center2", {"center_id": world.ids["center"]}),
+        ("teacher", {"teacher_id": world.ids["teacher2_id"]}),
+        ("center", {"teacher_id": world.ids["teacher_id"]}),
+    ):
+        assert (await world.post("/api/v1/calendar/feeds", body, who)).status_code == 403
+    assert (await world.post("/api/v1/calendar/feeds", {}, "admin")).status_code == 400
+    assert (await world.client.get("/calendar/private.ics?token=not-a-token")).status_code == 403
+    assert (await world.client.get("/calendar/private.ics")).status_code == 403
+    assert (
+        await world.delete(f"/api/v1/calendar/feeds/{created['id']}", "center2")
+    ).status_code == 403
+    assert (
+        await world.delete(f"/api/v1/calendar/feeds/{created['id']}", "center")
+    ).status_code == 204
+    assert (await world.client.get(url)).status_code == 403

@@ -30,3 +30,13 @@ async def test_a_demo_cut_short_leaves_nothing_and_the_next_run_fills(
     filled = await demo.run_demo()
     assert filled.created and filled.centers >= 56 and filled.sessions >= 300
     assert not (await demo.run_demo()).created
+    # every demo booking was made before its check-in, and none in the future
+    from datetime import UTC, datetime
+
+    from hub.tables import Booking
+
+    rows = await Booking.select(Booking.created_at, Booking.checked_in_at).run()
+    now = datetime.now(UTC)
+    assert all(r["created_at"] <= now for r in rows)
+    checked = [r for r in rows if r["checked_in_at"] is not None]
+    assert checked and all(r["created_at"] < r["checked_in_at"] for r in checked)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,13 +77,21 @@ def read_xlsx(body: bytes, sheet: int = 1) -> list[list[str]]:
     return out
 
 
+def excel_time(serial: str) -> str:
+    """An XLSX date cell's number as the CSV writes the local time (or day)."""
+    moment = datetime(1899, 12, 30) + timedelta(days=float(serial))
+    moment = (moment + timedelta(seconds=30)).replace(second=0, microsecond=0)
+    return moment.strftime("%Y-%m-%d %H:%M") if float(serial) % 1 else moment.strftime("%Y-%m-%d")
+
+
 async def test_attendance_csv(world: World, programme: dict[str, Any]) -> None:
     r = await world.get(f"/api/v1/exports/attendance.csv?{TWO_WEEKS}", who="admin")
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-type"].count("charset") == 1, r.headers["content-type"]
     assert "attachment" in r.headers["content-disposition"]
     rows = read_csv(r.content)
-    assert rows[0] == exports.HEADERS[Dataset.attendance]
+    assert rows[0] == exports.headers(Dataset.attendance, TZ)
     body = rows[1:]
     assert len(body) == 6  # every booking of a session not cancelled
     children = sorted(int(row[13]) for row in body if row[13])
@@ -111,7 +119,7 @@ async def test_filters(world: World, programme: dict[str, Any]) -> None:
 async def test_view_statistics(world: World, programme: dict[str, Any]) -> None:
     r = await world.get(f"/api/v1/exports/views.csv?{TWO_WEEKS}", who="admin")
     rows = read_csv(r.content)
-    assert rows[0] == exports.HEADERS[Dataset.views]
+    assert rows[0] == exports.headers(Dataset.views, TZ)
     by_day = {(row[0], row[4]): row for row in rows[1:]}
     s1 = str(programme["s"][0])
     first = by_day[(s1, str(DAY))]
@@ -134,10 +142,13 @@ async def test_xlsx_matches_csv(world: World, programme: dict[str, Any]) -> None
         table = read_csv(c.content)
         assert len(sheet) == len(table)
         assert sheet[0] == table[0]
+        dates = set(exports.TIME_COLUMNS[Dataset(dataset)] + exports.DAY_COLUMNS[Dataset(dataset)])
         for got, want in zip(sheet[1:], table[1:], strict=True):
             assert len(got) <= len(want)
-            for g, w in zip(got, want, strict=False):
-                assert g == w or float(g) == pytest.approx(float(w)), (got, want)
+            for n, (g, w) in enumerate(zip(got, want, strict=False)):
+                if n in dates and g:  # a date cell: days since 1899-12-30
+                    g = excel_time(g)
+                assert g == w or float(g) == pytest.approx(float(w)), (n, got, want)
 
 
 async def test_only_administrators_export(world: World) -> None:
@@ -199,7 +210,7 @@ async def test_export_stream_starts_with_the_header_before_rows(
     filters = Filters(Period(DAY, DAY + timedelta(days=13), TZ))
     stream = exports.csv_stream(Dataset.attendance, filters)
     first = await anext(stream)
-    assert first.decode("utf-8-sig").strip() == ",".join(exports.HEADERS[Dataset.attendance])
+    assert first.decode("utf-8-sig").strip() == ",".join(exports.headers(Dataset.attendance, TZ))
     rest = b"".join([chunk async for chunk in stream])
     assert rest.count(b"\n") == 6
     assert Format.csv.value == "csv"
@@ -248,11 +259,11 @@ async def reference_csv(filters: Filters) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write(exports.BOM)
-    writer.writerow(exports.HEADERS[Dataset.attendance])
+    writer.writerow(exports.headers(Dataset.attendance, filters.period.tz))
     sql, args = exports.query_for(Dataset.attendance, filters)
     make = exports.shape(Dataset.attendance, filters.period.tz)
     async for batch in exports.fetch_batches(sql, args):
-        writer.writerows(make(batch))
+        writer.writerows([exports.csv_safe_row(r) for r in make(batch)])
     return buffer.getvalue().encode()
 
 
@@ -322,3 +333,108 @@ async def test_a_download_stopped_early_gives_its_connection_back(
         await stream.aclose()
     whole = b"".join([chunk async for chunk in exports.csv_stream(Dataset.attendance, filters)])
     assert whole.count(b"\n") == 7
+
+
+# ------------------------------------------------------------------------------ no formulas
+
+
+def formulas(body: bytes) -> list[str]:
+    """Formula cells (``<f>``) anywhere in a workbook."""
+    with zipfile.ZipFile(io.BytesIO(body)) as z:
+        return [
+            name
+            for name in z.namelist()
+            if name.startswith("xl/worksheets/") and b"<f>" in z.read(name)
+        ]
+
+
+HOSTILE = '=HYPERLINK("http://evil.example","click")'
+
+
+async def test_text_that_looks_like_a_formula_stays_text(
+    world: World, programme: dict[str, Any]
+) -> None:
+    # a teacher names the course, an administrator the center: both as typed
+    r = await world.patch(f"/api/v1/courses/{world.ids['course']}", {"title": HOSTILE}, "teacher")
+    assert r.status_code == 200, r.text
+    r = await world.patch(f"/api/v1/courses/{world.ids['course2']}", {"title": "+1+2"}, "teacher2")
+    assert r.status_code == 200, r.text
+    r = await world.patch(f"/api/v1/centers/{programme['c2']}", {"name": "@SUM(1)"}, "admin")
+    assert r.status_code == 200, r.text
+    for dataset in ("attendance", "views"):
+        c = await world.get(f"/api/v1/exports/{dataset}.csv?{TWO_WEEKS}", who="admin")
+        table = read_csv(c.content)
+        cells = {cell for row in table[1:] for cell in row}
+        assert "'" + HOSTILE in cells and "'+1+2" in cells, dataset
+        assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for cell in cells)
+        x = await world.get(f"/api/v1/exports/{dataset}.xlsx?{TWO_WEEKS}", who="admin")
+        assert formulas(x.content) == [], dataset
+        sheet = read_xlsx(x.content)
+        assert HOSTILE in {cell for row in sheet for cell in row}
+    attendance = read_csv(
+        (await world.get(f"/api/v1/exports/attendance.csv?{TWO_WEEKS}", who="admin")).content
+    )
+    assert "'@SUM(1)" in {row[0] for row in attendance}
+    assert sorted(int(row[13]) for row in attendance[1:] if row[13]) == [12, 20, 28, 31]
+    from tests.test_reports import make
+
+    _, workbook = await make(world, "impact_workbook")
+    assert formulas(workbook) == []
+
+
+# ------------------------------------------------------------------------------ times
+
+
+async def test_export_times_name_their_zone_and_are_date_cells(
+    world: World, programme: dict[str, Any]
+) -> None:
+    url = f"/api/v1/exports/attendance.csv?{TWO_WEEKS}"
+    shanghai = read_csv((await world.get(url, who="admin")).content)
+    assert shanghai[0][5] == "开始 Starts (Asia/Shanghai)"
+    assert shanghai[0][11] == "签到 Checked in (Asia/Shanghai)"
+    assert shanghai[1][5] == "2026-10-12 09:00"
+    assert shanghai[1][7] == "已结束 Ended"  # a word, not "ended"
+    urumqi = read_csv((await world.get(url + "&tz=Asia/Urumqi", who="admin")).content)
+    assert urumqi[0][5] == "开始 Starts (Asia/Urumqi)"
+    assert urumqi[1][5] == "2026-10-12 07:00"
+    for name in ("attendance.csv", "views.xlsx"):
+        r = await world.get(f"/api/v1/exports/{name}?tz=Mars/Olympus", who="admin")
+        assert r.status_code == 400, r.text
+        assert r.json()["extra"][0]["key"] == "tz"
+    r = await world.post("/api/v1/exports", {"dataset": "views", "tz": "Mars/Olympus"}, who="admin")
+    assert r.status_code == 400 and r.json()["extra"][0]["key"] == "tz"
+    x = await world.get(f"/api/v1/exports/attendance.xlsx?{TWO_WEEKS}", who="admin")
+    with zipfile.ZipFile(io.BytesIO(x.content)) as z:
+        styles = z.read("xl/styles.xml").decode()
+        sheet = etree.fromstring(z.read("xl/worksheets/sheet1.xml"))
+    assert 'formatCode="yyyy-mm-dd hh:mm"' in styles
+    start = sheet.find(".//m:c[@r='F2']", NS)
+    assert start is not None and start.get("t") is None and start.get("s")  # a styled number
+    assert excel_time(start.findtext("m:v", namespaces=NS)) == "2026-10-12 09:00"
+    views = read_xlsx(
+        (await world.get(f"/api/v1/exports/views.xlsx?{TWO_WEEKS}", who="admin")).content
+    )
+    assert views[0][4] == "日期 Day (Asia/Shanghai)"
+    assert excel_time(views[1][4]) == str(DAY)
+
+
+async def test_a_centers_views_are_the_same_in_the_export_and_the_breakdown(
+    world: World, programme: dict[str, Any]
+) -> None:
+    c1 = programme["c1"]
+    for group_by, key, query in (
+        ("center", str(c1), f"center_id={c1}"),
+        ("province", "云南省", "province=云南省"),
+    ):
+        r = await world.get(f"/api/v1/impact?{TWO_WEEKS}&group_by={group_by}", who="admin")
+        group = {g["key"]: g for g in r.json()["groups"]}[key]
+        r = await world.get(f"/api/v1/exports/views.csv?{TWO_WEEKS}&{query}", who="admin")
+        rows = read_csv(r.content)[1:]
+        # one definition: the center's screens (s1 was booked by c1, but its 7 home viewers
+        # are not the center's views)
+        assert sum(int(row[5]) + int(row[6]) for row in rows) == group["online_views"] == 1
+        assert sum(int(row[7]) for row in rows) == group["center_screen_views"] == 1
+        hours = sum(float(row[9]) + float(row[10]) for row in rows)
+        assert hours == pytest.approx(30 / 3600, abs=0.001)
+        watched = group["live_hours_watched"] + group["replay_hours_watched"]
+        assert watched == pytest.approx(hours, abs=0.01)

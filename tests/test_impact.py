@@ -67,21 +67,25 @@ async def add_views(
     center_id: int | None = None,
     prefix: str = "v",
 ) -> None:
+    """Each viewer watches ``seconds`` in two beacons the server took the view threshold
+    apart (a view is earned in server time), from 10:00 local on ``day``."""
     settings = app_settings(world)
     received = at(day, 10).timestamp()
+    gap = settings.view_threshold_seconds
     batch = [
         views.Beacon(
-            f"{prefix}-{session}-{day}-{kind}-{n}",
+            f"{prefix}-{session}-{day}-{kind}-{n}-{part}",
             session,
             f"{prefix}{n:030d}"[:32],
             kind,
-            seconds * 1000,
-            received,
+            seconds * 500,
+            received + part * gap,
             center_id,
         )
         for n in range(viewers)
+        for part in range(2)
     ]
-    await views.write_batch(batch, settings, TZ, received)
+    await views.write_batch(batch, settings, TZ, received + gap)
 
 
 @pytest.fixture
@@ -152,7 +156,7 @@ async def test_groups_add_up_to_the_totals(world: World, programme: dict[str, An
     by_center = {g.key: g for g in (await compute(period, GroupBy.center)).groups}
     c1 = by_center[str(programme["c1"])]
     assert (c1.children_served, c1.sessions_held, c1.center_screen_views) == (59, 2, 1)
-    assert c1.attendance_rate == pytest.approx(2 / 4)
+    assert c1.attendance_rate == pytest.approx(2 / 3, abs=1e-4)  # the later class never held
     assert c1.label == "镇雄共享中心"
     by_teacher = {g.label: g for g in (await compute(period, GroupBy.teacher)).groups}
     assert by_teacher["teacher老师"].sessions_held == 3
@@ -195,3 +199,102 @@ async def test_no_data_gives_zeros_not_errors(world: World) -> None:
     assert impact.totals.online_views == 0 and impact.totals.attendance_rate is None
     assert impact.groups == []
     assert await ShareCenter.count().run() == 2
+
+
+async def test_peak_is_the_highest_of_the_periods_sessions(
+    world: World, programme: dict[str, Any]
+) -> None:
+    week = Period(DAY, DAY + timedelta(days=6), TZ)
+    assert (await compute(week)).totals.peak_concurrent == 8  # s1: 7 viewers and a center
+    # a class whose status the hub never moved to live (an external link), watched by 12
+    unmoved = await add_session(world, "course2", at(DAY + timedelta(days=1), 9), 45, "scheduled")
+    await add_views(world, unmoved, DAY + timedelta(days=1), 12, "live", prefix="u")
+    impact = await compute(week)
+    assert impact.totals.peak_concurrent == 12
+    assert impact.totals.sessions_held == 3  # still not held
+    for group_by in (GroupBy.course, GroupBy.teacher):
+        groups = (await compute(week, group_by)).groups
+        assert max(g.peak_concurrent for g in groups) == 12
+    r = await world.get(f"/api/v1/impact?from={DAY}&to={DAY + timedelta(days=6)}")
+    assert r.json()["totals"]["peak_concurrent"] == 12
+
+
+async def test_attendance_rate_counts_only_held_classes_whose_slot_ended(
+    world: World, programme: dict[str, Any]
+) -> None:
+    c1, c2 = programme["c1"], programme["c2"]
+    now = datetime.now(UTC)
+    # a class on air now (one center already in) and one next week, both booked
+    on_air = await add_session(world, "course", now - timedelta(minutes=10), 60, "live")
+    await add_booking(on_air, c1, 25)
+    await add_booking(on_air, c2, None)
+    coming = await add_session(world, "course2", now + timedelta(days=7), 45, "scheduled")
+    await add_booking(coming, c1, None)
+    await add_booking(coming, c2, None)
+    to_day = (await compute(Period(DAY, DAY + timedelta(days=13), TZ))).totals
+    # held and ended: s1 (2 of 2), s2 (0 of 1), s3 (1 of 1), s4 (1 of 1); the later class was
+    # never held
+    assert to_day.attendance_rate == pytest.approx(4 / 5)
+    assert (to_day.bookings_ended, to_day.checked_in_ended) == (5, 4)
+    term_end = now.astimezone(TZ).date() + timedelta(days=60)
+    term = (await compute(Period(DAY, term_end, TZ))).totals
+    assert term.attendance_rate == pytest.approx(4 / 5)
+    assert (term.bookings, term.checked_in) == (10, 5)
+    by_center = {
+        g.key: g for g in (await compute(Period(DAY, term_end, TZ), GroupBy.center)).groups
+    }
+    assert by_center[str(c1)].attendance_rate == pytest.approx(2 / 3, abs=1e-4)  # s1, s2, s4
+
+
+async def test_child_visits_and_children_reached_by_enrolment(
+    world: World, programme: dict[str, Any]
+) -> None:
+    c1, c2 = programme["c1"], programme["c2"]
+    url = "/api/v1/centers/{}/enrolment"
+    for center, who, children, since in (
+        (c1, "center", 120, "2026-09-01"),
+        (c1, "center", 150, str(DAY + timedelta(days=8))),  # the center grew mid-period
+        (c2, "admin", 80, "2026-09-01"),
+    ):
+        r = await world.post(
+            url.format(center), {"children": children, "effective_from": since}, who=who
+        )
+        assert r.status_code == 201, r.text
+    history = (await world.get(url.format(c1), who="center")).json()
+    assert [(h["children"], h["effective_from"]) for h in history] == [
+        (150, str(DAY + timedelta(days=8))),
+        (120, "2026-09-01"),
+    ]
+    assert (await world.get(url.format(c1), who="center2")).status_code == 403
+    bad = await world.post(url.format(c1), {"children": -1}, who="center")
+    assert bad.status_code == 400
+    week = (await world.get(f"/api/v1/impact?from={DAY}&to={DAY + timedelta(days=6)}")).json()
+    # child visits: head counts added up (31 + 12 + 20); reached: both centers' enrolment
+    assert week["totals"]["children_served"] == 63
+    assert week["totals"]["children_reached"] == 120 + 80
+    fortnight = f"from={DAY}&to={DAY + timedelta(days=13)}"
+    totals = (await world.get(f"/api/v1/impact?{fortnight}")).json()["totals"]
+    assert totals["children_reached"] == 150 + 80
+    provinces = (
+        await world.get(f"/api/v1/impact?{fortnight}&group_by=province", who="admin")
+    ).json()
+    assert {g["key"]: g["children_reached"] for g in provinces["groups"]} == {
+        "云南省": 150,
+        "贵州省": 80,
+    }
+    from hub.reporting import FIGURE_LABELS
+
+    assert FIGURE_LABELS["children_served"] == (
+        "线下服务儿童人次",
+        "Child visits (check-in head counts)",
+    )
+    assert "children_reached" in FIGURE_LABELS
+
+
+async def test_the_method_page_defines_every_figure(world: World) -> None:
+    zh = await world.client.get("/impact/method", headers={"Accept-Language": "zh-CN"})
+    assert zh.status_code == 200
+    assert "各项数字如何计算" in zh.text and "人次" in zh.text and "覆盖儿童" in zh.text
+    en = await world.client.get("/impact/method", headers={"Accept-Language": "en"})
+    assert en.status_code == 200
+    assert "How each figure is counted" in en.text and "Child visits" in en.text

@@ -57,6 +57,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/users"): "admin",
     ("POST", "/api/v1/centers"): "admin",
     ("PATCH", "/api/v1/centers/{center_id:int}"): "admin, the center's operator",
+    ("POST", "/api/v1/centers/{center_id:int}/enrolment"): "admin, the center's operator",
+    ("POST", "/api/v1/calendar/feeds"): "admin, the center's operator, the teacher",
+    ("DELETE", "/api/v1/calendar/feeds/{feed_id:int}"): "admin, the feed's center or teacher",
     ("POST", "/api/v1/teachers"): "admin",
     ("PATCH", "/api/v1/teachers/{teacher_id:int}"): "admin, the teacher",
     ("POST", "/api/v1/courses"): "admin, the teacher",
@@ -533,6 +536,24 @@ ROLE_CASES = [
         403,
     ),
     (
+        "center-records-another-centers-enrolment",
+        "center",
+        "POST",
+        "/api/v1/centers/{center2}/enrolment",
+        lambda i: {"children": 300},
+        nothing,
+        403,
+    ),
+    (
+        "teacher-records-a-centers-enrolment",
+        "teacher",
+        "POST",
+        "/api/v1/centers/{center}/enrolment",
+        lambda i: {"children": 300},
+        nothing,
+        403,
+    ),
+    (
         "center-creates-center",
         "center",
         "POST",
@@ -767,6 +788,14 @@ async def test_admin_may_do_everything(world: World) -> None:
 
     center = await call("POST", "/api/v1/centers", NEW_CENTER)
     await call("PATCH", "/api/v1/centers/{center_id:int}", {"rooms": 3}, center_id=center["id"])
+    await call(
+        "POST",
+        "/api/v1/centers/{center_id:int}/enrolment",
+        {"children": 90},
+        center_id=center["id"],
+    )
+    feed = await call("POST", "/api/v1/calendar/feeds", {"center_id": center["id"]})
+    await call("DELETE", "/api/v1/calendar/feeds/{feed_id:int}", feed_id=feed["id"])
     user = await call(
         "POST",
         "/api/v1/users",

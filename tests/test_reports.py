@@ -52,6 +52,7 @@ async def make(world: World, reporter: str) -> tuple[dict[str, Any], bytes]:
     report = r.json()
     file = await world.get(f"/api/v1/reports/{report['id']}/file", who="admin")
     assert file.status_code == 200
+    assert file.headers["content-type"].count("charset") <= 1, file.headers["content-type"]
     return report, file.content
 
 
@@ -94,7 +95,11 @@ async def test_workbook(world: World, programme: dict[str, Any]) -> None:
     report, body = await make(world, "impact_workbook")
     summary = read_xlsx(body, sheet=1)
     values = {row[1]: row[2] for row in summary[4:] if len(row) >= 3}
-    assert float(values["Children served offline"]) == report["totals"]["children_served"] == 91
+    assert (
+        float(values["Child visits (check-in head counts)"])
+        == report["totals"]["children_served"]
+        == 91
+    )
     assert float(values["Online views"]) == report["totals"]["online_views"]
     with zipfile.ZipFile(io.BytesIO(body)) as z:
         names = z.namelist()
@@ -110,13 +115,13 @@ async def test_printable_report(world: World, programme: dict[str, Any]) -> None
     _, body = await make(world, "impact_printable")
     html = body.decode()
     assert "<svg" in html and "<script" not in html
-    assert "线下服务儿童" in html and "Children served offline" in html
+    assert "线下服务儿童人次" in html and "Child visits (check-in head counts)" in html
     assert "91" in html and "云南省" in html
     plugin = app_plugins(world).reporters["impact_printable"]
     model = plugin.settings_model
     data = await reporting.report_data(Period.of(DAY, DAY + timedelta(13), TZ), app_settings(world))
     english = plugin.render(data, model(language="en")).decode()
-    assert "Children served offline" in english and "线下服务儿童" not in english
+    assert "Child visits (check-in head counts)" in english and "线下服务儿童" not in english
     assert '<html lang="en">' in english
 
 
@@ -133,10 +138,13 @@ async def test_iati_activity_file_is_valid(world: World, programme: dict[str, An
         r.findtext("title/narrative"): r.find("indicator/period/actual").get("value")
         for r in document.iter("result")
     }
-    assert actual["共享中心线下服务儿童（人次）"] == "91"
+    assert actual["共享中心线下服务儿童人次（签到人数之和）"] == "91"
+    assert actual["覆盖儿童（举办课程的共享中心登记人数）"] == "0"  # no enrolment recorded
     assert actual["直播课次"] == "4"
     baselines = [b.get("value") for b in document.iter("baseline")]
-    assert baselines == ["0", "0", "0", "0"]  # nothing before the first class
+    assert baselines == ["0"] * 5  # nothing before the first class
+    links = document.findall(".//document-link")
+    assert [link.get("url") for link in links] == ["http://testserver.local/impact/method"]
     assert len(document.findall(".//location")) == 2
     # a broken file is refused by the same check: the test can fail
     document.find(".//iati-identifier").getparent().remove(document.find(".//iati-identifier"))
@@ -263,3 +271,21 @@ async def test_monthly_reports_are_made_once(world: World, programme: dict[str, 
             settings,
             trigger="schedule",
         )
+
+
+async def test_a_report_for_days_to_come_is_refused(world: World) -> None:
+    today = datetime.now(TZ).date()
+    for start, end in ((today, today + timedelta(days=1)), (today + timedelta(days=30),) * 2):
+        r = await world.post(
+            "/api/v1/reports",
+            {"reporter": "impact_printable", "from": str(start), "to": str(end)},
+            who="admin",
+        )
+        assert r.status_code == 400, r.text
+        assert r.json()["extra"][0]["key"] == "to"
+    r = await world.post(
+        "/api/v1/reports",
+        {"reporter": "impact_printable", "from": str(today), "to": str(today)},
+        who="admin",
+    )
+    assert r.status_code == 201, r.text

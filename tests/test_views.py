@@ -3,13 +3,18 @@ retries and duplicates counted once, bad beacons refused, center screens as one 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import secrets
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from piccolo.querystring import QueryString
 
-from hub import views
+from hub import db, metrics, views
 from hub.tables import (
     BeaconSeen,
     Course,
@@ -153,9 +158,12 @@ async def taken(world: World) -> set[str]:
 MARKERS: set[str] = set()
 
 
-def at_window_start(clock: Clock, offset: float = 0) -> None:
-    """Move the clock into a fresh window, ``offset`` seconds after its start."""
-    clock.now = views.window_start(clock.now, 6) + WINDOW + offset
+HUB_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def at_window_start(clock: Clock, offset: float = 0, tz: ZoneInfo = HUB_TZ) -> None:
+    """Move the clock into a fresh window (of the hub's zone), ``offset`` s after its start."""
+    clock.now = views.window_start(clock.now, 6, tz) + WINDOW + offset
 
 
 # ------------------------------------------------------------------------------ threshold
@@ -166,18 +174,19 @@ async def test_a_view_counts_at_the_threshold_not_before(world: World, clock: Cl
     session = await new_session(world)
     at_window_start(clock, 60)
     await watch(world, clock, session, "viewer-below", 9.999, step=3.333)
-    await watch(world, clock, session, "viewer-exact", 10, step=5)
+    # beacons at 5, 10 and 15 s: the server saw this viewer for exactly 10 s
+    await watch(world, clock, session, "viewer-exact", 15, step=5)
     await watch(world, clock, session, "viewer-longer", 95, step=10)
     result = await counter(world).flush()
     assert result.views == 2
     figures = await tallies(session)
     assert figures["views"] == 2
-    assert figures["seconds"] == pytest.approx(9.999 + 10 + 95)
+    assert figures["seconds"] == pytest.approx(9.999 + 15 + 95)
     windows = {
         r["millis"]: r["counted"]
         for r in await ViewerWindow.select().where(ViewerWindow.session_id == session).run()
     }
-    assert windows == {9999: False, 10000: True, 95000: True}
+    assert windows == {9999: False, 15000: True, 95000: True}
 
 
 @CLOCKED
@@ -209,7 +218,7 @@ async def test_once_per_viewer_per_window_and_again_in_the_next(world: World, cl
     await watch(world, clock, session, "family-2", 5, step=5, kind="replay")
     await watch(world, clock, session, "family-2", 6, step=6, kind="replay")
     # the next window: family-1 counts again
-    await watch(world, clock, session, "family-1", 10, step=10, kind="replay")
+    await watch(world, clock, session, "family-1", 20, step=10, kind="replay")
     await counter(world).flush()
     assert (await tallies(session))["views"] == 2
     rows = await ViewerWindow.select(ViewerWindow.window_start, ViewerWindow.millis).run()
@@ -229,10 +238,12 @@ async def test_a_resent_beacon_counts_once(world: World, clock: Clock) -> None:
     again = await send(world, session, body)
     assert first.json() == {"accepted": True, "duplicate": False}
     assert again.json() == {"accepted": True, "duplicate": True}
+    clock.now += 10
+    assert (await send(world, session, beacon("resender", 10, clock))).status_code == 202
     await counter(world).flush()
-    # another process (no memory of it) gets the same beacon: the database refuses it
+    # another process (no memory of it) gets the same beacon: written before, a duplicate
     other = ViewCounter(counter(world).settings, clock=clock)
-    assert await other.accept(
+    assert not await other.accept(
         session,
         beacon_id=body["beacon_id"],
         viewer_id="resender",
@@ -242,10 +253,13 @@ async def test_a_resent_beacon_counts_once(world: World, clock: Clock) -> None:
         address="10.0.0.9",
     )
     result = await other.flush()
-    assert (result.beacons, result.fresh, result.views) == (1, 0, 0)
+    assert (result.beacons, result.fresh, result.views) == (0, 0, 0)
+    # after a restart (a process with no memory of it) the resent beacon is a duplicate
+    with hub_counter(world, clock):
+        assert (await send(world, session, body)).json() == {"accepted": True, "duplicate": True}
     figures = await tallies(session)
     assert figures["views"] == 1
-    assert figures["seconds"] == pytest.approx(10)
+    assert figures["seconds"] == pytest.approx(20)
 
 
 @CLOCKED
@@ -271,7 +285,10 @@ async def test_a_failed_flush_is_retried_and_counts_once(
     monkeypatch.setattr(views._Conn, "fetch", real)
     assert (await counter(world).flush()).views == 2
     # the commit succeeded but the answer was lost: the same batch written again adds nothing
-    batch = [views.Beacon(b, session, "x" * 32, "live", 10_000, clock.now) for b in ("b1", "b2")]
+    batch = [
+        views.Beacon(b, session, "x" * 32, "live", 10_000, clock.now + 10 * n)
+        for n, b in enumerate(("b1", "b2"))
+    ]
     s = counter(world).settings
     await views.write_batch(batch, s, counter(world).tz, clock.now)
     replay = await views.write_batch(batch, s, counter(world).tz, clock.now)
@@ -293,6 +310,9 @@ async def test_a_failed_flush_is_retried_and_counts_once(
         ({"viewer_id": "short"}, 400, None),
         ({"viewer_id": "名字名字名字名字名字"}, 400, None),
         ({"extra": 1}, 400, None),
+        ({"seconds": "10"}, 400, "seconds"),
+        ({"kind": 1}, 400, "kind"),
+        ({"at": 1764547200}, 400, "at"),
         ({"at": "2026-11-23T10:00:00"}, 400, "at"),
         ("future", 400, "at"),
         ("old", 400, "at"),
@@ -304,6 +324,9 @@ async def test_a_failed_flush_is_retried_and_counts_once(
         "short-id",
         "non-ascii-id",
         "unknown-field",
+        "seconds-as-text",
+        "kind-as-number",
+        "at-as-number",
         "naive",
         "future",
         "old",
@@ -411,8 +434,7 @@ async def test_a_center_screen_is_one_viewer(world: World, clock: Clock) -> None
         clock.now += 10
         r = await send(world, session, beacon(browser, 10, clock), who="center")
         assert r.status_code == 202
-    clock.now += 10
-    await send(world, session, beacon("home-viewer", 10, clock))
+    await watch(world, clock, session, "home-viewer", 20, step=10)
     await counter(world).flush()
     figures = await tallies(session)
     assert (figures["views"], figures["center_views"]) == (2, 1)
@@ -452,15 +474,17 @@ async def test_the_flush_loop_runs_and_flushes_on_stop(world: World) -> None:
     fake = Clock(datetime.now(UTC).timestamp())
     c = ViewCounter(counter(world).settings, clock=fake)
     async with views.running(c):
-        await c.accept(
-            session,
-            beacon_id="loop-beacon-1",
-            viewer_id="loop-viewer",
-            kind="live",
-            seconds=10,
-            at=datetime.now(UTC),
-            address="127.0.0.1",
-        )
+        for n in range(2):
+            fake.now += 10
+            await c.accept(
+                session,
+                beacon_id=f"loop-beacon-{n}",
+                viewer_id="loop-viewer",
+                kind="live",
+                seconds=10,
+                at=datetime.fromtimestamp(fake.now, UTC),
+                address="127.0.0.1",
+            )
     assert c.pending == []
     assert (await tallies(session))["views"] == 1
 
@@ -478,3 +502,126 @@ async def test_centers_only_sessions_count_only_signed_in_viewers(
     r = await send(world, session, body, who="center")
     assert r.status_code == 202
     assert await taken(world) == {body["beacon_id"]}
+
+
+# ------------------------------------------------------------------------------ local days
+
+
+@contextlib.contextmanager
+def hub_counter(world: World, clock: Clock, **changes: Any) -> Iterator[ViewCounter]:
+    """The app counts with a counter of changed settings (another zone, other limits)."""
+    app = world.client._transport.app  # type: ignore[attr-defined]
+    real = app.state.views
+    swapped = ViewCounter(dataclasses.replace(real.settings, **changes), clock=clock)
+    app.state.views = swapped
+    try:
+        yield swapped
+    finally:
+        app.state.views = real
+
+
+async def day_tallies(session_id: int) -> dict[str, tuple[int, float]]:
+    """Our own SQL over what was written: views and seconds per day, and viewers' days."""
+    rows = await db.engine().run_querystring(
+        QueryString(
+            "SELECT day, SUM(views) AS v, SUM(seconds_watched) AS s FROM view_tally "
+            "WHERE session_id = {} GROUP BY day",
+            session_id,
+        )
+    )
+    return {str(r["day"]): (int(r["v"]), round(float(r["s"]), 3)) for r in rows}
+
+
+@CLOCKED
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/Bogota"])
+async def test_a_view_its_viewer_and_seconds_belong_to_the_local_day_watched(
+    world: World, clock: Clock, zone: str
+) -> None:
+    tz = ZoneInfo(zone)
+    session = await new_session(world)
+    with hub_counter(world, clock, timezone=zone) as c:
+        # 00:23 local on the first of the month: a UTC-aligned window started the day before
+        clock.now = datetime(2026, 12, 1, 0, 23, tzinfo=tz).timestamp()
+        for n in range(3):
+            await watch(world, clock, session, f"early-viewer-{n}", 30, step=10)
+        # and watching 00:00-02:00 local on the same day
+        clock.now = datetime(2026, 12, 1, 1, 50, tzinfo=tz).timestamp()
+        await watch(world, clock, session, "late-night", 20, step=10)
+        assert (await c.flush()).views == 4
+    assert await day_tallies(session) == {"2026-12-01": (4, 110.0)}
+    days = {str(r["day"]) for r in await ViewerWindow.select(ViewerWindow.day).run()}
+    assert days == {"2026-12-01"}
+    if zone == "Asia/Shanghai":  # the hub's zone: the impact figures of the day and month
+        day = (await world.get("/api/v1/impact?from=2026-12-01&to=2026-12-01")).json()
+        assert (day["totals"]["live_views"], day["totals"]["unique_viewers"]) == (4, 4)
+        november = (await world.get("/api/v1/impact?from=2026-11-01&to=2026-11-30")).json()
+        assert november["totals"]["online_views"] == 0
+
+
+@CLOCKED
+async def test_a_window_never_crosses_local_midnight(world: World, clock: Clock) -> None:
+    session = await new_session(world)
+    tz = ZoneInfo("America/Bogota")
+    with hub_counter(world, clock, timezone="America/Bogota") as c:
+        clock.now = datetime(2026, 11, 30, 23, 59, 35, tzinfo=tz).timestamp()
+        await watch(world, clock, session, "night-owl", 50, step=10)  # 23:59:45 .. 00:00:25
+        await c.flush()
+    rows = await ViewerWindow.select().order_by(ViewerWindow.window_start).run()
+    assert [(str(r["day"]), r["millis"], r["counted"]) for r in rows] == [
+        ("2026-11-30", 20_000, True),
+        ("2026-12-01", 30_000, True),
+    ]
+    assert rows[1]["window_start"] == datetime(2026, 12, 1, tzinfo=tz).timestamp()
+    assert await day_tallies(session) == {"2026-11-30": (1, 20.0), "2026-12-01": (1, 30.0)}
+
+
+# ------------------------------------------------------------------------------ earned views
+
+
+def sample(name: str, **labels: str) -> float:
+    return metrics.REGISTRY.get_sample_value(name, labels or None) or 0.0
+
+
+@CLOCKED
+async def test_views_are_earned_in_server_time_not_claimed(world: World, clock: Clock) -> None:
+    session = await new_session(world)
+    at_window_start(clock, 60)
+    suspect = sample("sharehub_beacons_suspect_total", reason="first_claim")
+    # 100 fresh ids from one address, each claiming a minute, within 1.6 s: no view
+    for n in range(100):
+        clock.now += 0.016
+        r = await send(world, session, beacon(f"made-up-{n:03d}", 60, clock))
+        assert r.status_code == 202, r.text
+    assert sample("sharehub_beacons_suspect_total", reason="first_claim") == suspect + 100
+    # one id claiming a minute, then again 5 s later: seen 5 s by the server, no view
+    await watch(world, clock, session, "quick-claimer", 65, step=60)
+    assert (await counter(world).flush()).views == 0
+    assert (await tallies(session))["views"] == 0
+    # the same viewer seen again 5 s later: 10 s of server time across three beacons, a view
+    clock.now += 5
+    assert (await send(world, session, beacon("quick-claimer", 5, clock))).status_code == 202
+    assert (await counter(world).flush()).views == 1
+    assert (await tallies(session))["views"] == 1
+
+
+@CLOCKED
+async def test_new_viewers_per_address_are_limited(world: World, clock: Clock) -> None:
+    session = await new_session(world)
+    clock.now = (clock.now // 60) * 60 + 1
+    refused = sample("sharehub_beacons_refused_total", reason="new_viewers")
+    with hub_counter(world, clock, view_new_viewers_per_minute=5):
+        codes = [
+            (await send(world, session, beacon(f"fresh-viewer-{n}", 5, clock))).status_code
+            for n in range(7)
+        ]
+        assert codes == [202] * 5 + [429] * 2
+        # those already seen go on; the refused ones are taken in the next minute
+        clock.now += 10
+        assert (await send(world, session, beacon("fresh-viewer-0", 10, clock))).status_code == 202
+        clock.now += 60
+        assert (await send(world, session, beacon("fresh-viewer-6", 5, clock))).status_code == 202
+    assert sample("sharehub_beacons_refused_total", reason="new_viewers") == refused + 2
+    text = (await world.client.get("/metrics")).text
+    assert 'sharehub_beacons_refused_total{reason="new_viewers"}' in text
+    assert "sharehub_beacons_suspect_total" in text
+    assert counter(world).settings.view_new_viewers_per_minute == 600  # the default

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 
+from hub import metrics
 from hub.accounts import Principal
 from hub.api.common import PathId, session_visibility
+from hub.errors import Invalid
 from hub.security import client_address
 from hub.settings import Settings
 from hub.tables import Role
@@ -32,6 +35,24 @@ class BeaconIn(msgspec.Struct, forbid_unknown_fields=True):
     """When the player sent it (with a time zone)."""
     position: Annotated[float, msgspec.Meta(ge=0, le=86_400)] = 0.0
     """Playback position in seconds (replays)."""
+
+
+_FIELD = re.compile(r"`\$\.(\w+)")
+
+
+async def strict_beacon(request: Request[Any, Any, Any]) -> BeaconIn:
+    """The body decoded strictly: ``"seconds": "10"`` or ``"kind": 1`` is a 400 naming the
+    field, never coerced (the framework's own decoding converts such values)."""
+    try:
+        return msgspec.json.decode(await request.body(), type=BeaconIn, strict=True)
+    except msgspec.ValidationError as exc:
+        found = _FIELD.search(str(exc))
+        field = found.group(1) if found else "body"
+        metrics.BEACONS_REFUSED.labels(field).inc()
+        raise Invalid(str(exc), field=field) from None
+    except msgspec.DecodeError as exc:
+        metrics.BEACONS_REFUSED.labels("body").inc()
+        raise Invalid(f"not JSON: {exc}", field="body") from None
 
 
 class BeaconOut(msgspec.Struct):
@@ -62,6 +83,7 @@ class BeaconController(Controller):
         """Count watching: a view is counted once a viewer has watched the threshold in a
         window (see the README). 429 with Retry-After when a viewer or address sends too
         many; 4xx for a beacon that must count nothing."""
+        data = await strict_beacon(request)
         counter: ViewCounter = request.app.state.views
         principal: Principal | None = request.scope.get("principal")  # type: ignore[assignment]
         center_id = (
@@ -86,9 +108,10 @@ class BeaconController(Controller):
         return Response(BeaconOut(accepted=True, duplicate=not taken), status_code=202)
 
     @post("/beacons/check", status_code=202)
-    async def check(self, data: BeaconIn) -> BeaconOut:
+    async def check(self, data: BeaconIn, request: Request[Any, Any, Any]) -> BeaconOut:
         """Validate a beacon's shape without counting it (for player developers; also the
         no-op baseline of ``bench/beacon_ingest.py``)."""
+        await strict_beacon(request)
         return BeaconOut(accepted=False)
 
     @get("/sessions/{session_id:int}/views")

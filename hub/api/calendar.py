@@ -1,33 +1,73 @@
-"""Subscribable .ics feeds: the public schedule, a teacher's, a center's."""
+"""Subscribable .ics feeds: the public schedule, a teacher's, a center's (public classes, for
+anyone), and private feeds of a center or a teacher (every class of theirs, centers-only ones
+too) at a URL with a revocable token."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlparse
 
-from litestar import Controller, Response, get
+import msgspec
+from litestar import Controller, Response, delete, get, post
+from litestar.params import Parameter
 
 from hub import schedule
-from hub.api.common import PathId
+from hub.accounts import Principal
+from hub.api.common import PathId, PositiveId, need
 from hub.api.sessions import session_rows
 from hub.api.teachers import get_teacher
-from hub.calendar_feed import feed
+from hub.auth import signed_in
+from hub.calendar_feed import create_private, feed, private_owner
+from hub.errors import Forbidden, Invalid, NotFound
 from hub.settings import Settings
-from hub.tables import Booking, LiveSession, Visibility
+from hub.tables import Booking, CalendarFeed, LiveSession, Role, Teacher, Visibility
 
-ICS = "text/calendar; charset=utf-8"
+ICS = "text/calendar"
+"""Litestar adds the charset to text types (naming it here too doubled it)."""
 WINDOW_BACK = timedelta(days=30)
 FEED_LIMIT = 2000
 
 
-def ics(name: str, rows: list[dict[str, Any]], settings: Settings) -> Response[bytes]:
+def ics(
+    name: str, rows: list[dict[str, Any]], settings: Settings, private: bool = False
+) -> Response[bytes]:
     domain = urlparse(settings.public_url).hostname or "sharehub"
     return Response(
         feed(name, rows, settings.public_url, domain),
         media_type=ICS,
-        headers={"Cache-Control": "public, max-age=300"},
+        headers={"Cache-Control": "private, no-store" if private else "public, max-age=300"},
     )
+
+
+class FeedIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Whose private feed: one of ``center_id`` (its operator, administrators) or
+    ``teacher_id`` (that teacher, administrators)."""
+
+    center_id: PositiveId | None = None
+    teacher_id: PositiveId | None = None
+
+
+class FeedOut(msgspec.Struct):
+    id: int
+    kind: str
+    owner_id: int
+    url: str
+    """The private address (shown once: keep it; revoke it if it leaks)."""
+
+
+async def _may_own(who: Principal, kind: str, owner_id: int) -> None:
+    if who.is_admin:
+        return
+    if kind == "center" and who.role is Role.center and who.center_id == owner_id:
+        return
+    if kind == "teacher" and who.role is Role.teacher:
+        mine = await Teacher.exists().where(
+            (Teacher.id == owner_id) & (Teacher.user == who.user_id)
+        )
+        if mine:
+            return
+    raise Forbidden(f"only the {kind} or an administrator manages this feed", field=f"{kind}_id")
 
 
 def public_window() -> Any:
@@ -62,3 +102,66 @@ class CalendarController(Controller):
         booked = Booking.select(Booking.session).where(Booking.center == center_id)
         rows = await session_rows(public_window() & LiveSession.id.is_in(booked), limit=FEED_LIMIT)
         return ics(f"{center['name']} · Sharehub", rows, settings)
+
+    @get("/private.ics", media_type=ICS)
+    async def private(
+        self,
+        settings: Settings,
+        token: Annotated[str, Parameter(max_length=100, description="the feed's token")] = "",
+    ) -> Response[bytes]:
+        """A center's or a teacher's private feed: every class of theirs (centers-only ones
+        too). A wrong or revoked token is a 403."""
+        owner = await private_owner(token) if token else None
+        if owner is None:
+            raise Forbidden("this calendar address is not valid (revoked?)", field="token")
+        kind, owner_id = owner
+        recent = LiveSession.ends_at > datetime.now(UTC) - WINDOW_BACK
+        if kind == "center":
+            center = await schedule.get_center(owner_id)
+            booked = Booking.select(Booking.session).where(Booking.center == owner_id)
+            rows = await session_rows(recent & LiveSession.id.is_in(booked), limit=FEED_LIMIT)
+            return ics(f"{center['name']} · Sharehub", rows, settings, private=True)
+        teacher = await get_teacher(owner_id)
+        rows = await session_rows(recent & (LiveSession.teacher == owner_id), limit=FEED_LIMIT)
+        return ics(f"{teacher['name']} · Sharehub", rows, settings, private=True)
+
+
+class CalendarFeedController(Controller):
+    path = "/api/v1/calendar/feeds"
+    tags = ["calendar"]
+    guards = [signed_in]
+
+    @post("", status_code=201)
+    async def create(
+        self, data: FeedIn, settings: Settings, principal: Principal | None
+    ) -> FeedOut:
+        """A private feed URL for a center or a teacher (their classes of any visibility)."""
+        who = need(principal)
+        if (data.center_id is None) == (data.teacher_id is None):
+            raise Invalid("give one of center_id or teacher_id", field="center_id")
+        kind, owner_id = (
+            ("center", data.center_id) if data.center_id else ("teacher", data.teacher_id)
+        )
+        assert owner_id is not None
+        if kind == "center":
+            await schedule.get_center(owner_id)
+        else:
+            await get_teacher(owner_id)
+        await _may_own(who, kind, owner_id)
+        feed_id, token = await create_private(kind, owner_id, who.user_id)
+        url = f"{settings.public_url.rstrip('/')}/calendar/private.ics?token={token}"
+        return FeedOut(id=feed_id, kind=kind, owner_id=owner_id, url=url)
+
+    @delete("/{feed_id:int}", status_code=204)
+    async def revoke(self, feed_id: PathId, principal: Principal | None) -> None:
+        """Revoke a private feed: its URL answers 403 from now on."""
+        who = need(principal)
+        row = await CalendarFeed.select().where(CalendarFeed.id == feed_id).first().run()
+        if row is None:
+            raise NotFound(f"calendar feed {feed_id} not found", field="feed_id")
+        await _may_own(who, row["kind"], int(row["owner_id"]))
+        await (
+            CalendarFeed.update({CalendarFeed.revoked_at: datetime.now(UTC)})
+            .where(CalendarFeed.id == feed_id)
+            .run()
+        )

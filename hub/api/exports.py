@@ -45,6 +45,18 @@ class ExportIn(msgspec.Struct, forbid_unknown_fields=True, rename={"date_from": 
     province: Annotated[str, msgspec.Meta(max_length=50)] | None = None
     center_id: PositiveId | None = None
     teacher_id: PositiveId | None = None
+    tz: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    """IANA time zone of the days and of the times in the file (default: the hub's)."""
+
+
+ExportTzParam = Annotated[
+    str | None,
+    Parameter(
+        max_length=64,
+        description="IANA time zone of the days and times in the file (default: the hub's); "
+        "an unknown zone is a 400",
+    ),
+]
 
 
 def _filters(
@@ -54,9 +66,10 @@ def _filters(
     province: str | None,
     center_id: int | None,
     teacher_id: int | None,
+    tz: str | None = None,
 ) -> Filters:
     return Filters(
-        period=period_of(date_from, date_to, settings),
+        period=period_of(date_from, date_to, settings, tz),
         province=province or None,
         center_id=center_id,
         teacher_id=teacher_id,
@@ -102,13 +115,14 @@ class ExportController(Controller):
         province: ProvinceParam = None,
         center_id: IdParam = None,
         teacher_id: IdParam = None,
+        tz: ExportTzParam = None,
     ) -> Stream:
         """``attendance`` (one row per center per session) or ``views`` (per session per day)
         as ``csv`` (UTF-8 with BOM, streamed) or ``xlsx``; filtered by days (``from``, ``to``),
         ``province``, ``center_id``, ``teacher_id``. An XLSX of more than 50,000 rows is
         made in the background instead (409 says so: use ``POST /api/v1/exports``)."""
         dataset, fmt = _parse(name)
-        filters = _filters(settings, date_from, date_to, province, center_id, teacher_id)
+        filters = _filters(settings, date_from, date_to, province, center_id, teacher_id, tz)
         if fmt is Format.csv:
             body: AsyncIterator[bytes] = exports.csv_stream(dataset, filters)
         else:
@@ -132,7 +146,7 @@ class ExportController(Controller):
         self, data: ExportIn, settings: Settings, principal: Principal | None
     ) -> ExportOut:
         """Queue an export for the worker (any size); follow it at ``files/{id}``."""
-        period = Period.of(data.date_from, data.to, zone(settings.timezone))
+        period = Period.of(data.date_from, data.to, zone(data.tz or settings.timezone, "tz"))
         filters = Filters(period, data.province or None, data.center_id, data.teacher_id)
         return await exports.start_export(
             data.dataset, data.format, filters, user_id=need(principal).user_id

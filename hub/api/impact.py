@@ -32,9 +32,14 @@ def parse_day(value: str | None, field: str) -> date | None:
         raise Invalid(f"{value[:20]!r} is not a date (YYYY-MM-DD)", field=field) from None
 
 
-def period_of(date_from: str | None, date_to: str | None, settings: Settings) -> Period:
+def period_of(
+    date_from: str | None, date_to: str | None, settings: Settings, tz: str | None = None
+) -> Period:
+    """Days ``from``..``to`` in ``tz`` (the hub's zone when not given; unknown: 400 on tz)."""
     return Period.of(
-        parse_day(date_from, "from"), parse_day(date_to, "to"), zone(settings.timezone)
+        parse_day(date_from, "from"),
+        parse_day(date_to, "to"),
+        zone(tz, field="tz") if tz else zone(settings.timezone),
     )
 
 

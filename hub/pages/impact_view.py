@@ -44,6 +44,7 @@ async def headline(tz: ZoneInfo | None = None) -> dict[str, int]:
             "courses": totals.sessions_held,
             "views": totals.online_views,
             "children": totals.children_served,
+            "reached": totals.children_reached,
         }
 
     return await _cached("headline:" + zone.key, HEADLINE_SECONDS, make)

@@ -1,5 +1,6 @@
 """IATI activity file (IATI 2.03): the programme as one activity, its share-centers as
-locations, and results with indicators (children reached, sessions held, online views)
+locations, and results with indicators (child visits, children reached, sessions held, online
+views)
 giving the baseline (everything before the period) and the period's actual value."""
 
 from __future__ import annotations
@@ -11,13 +12,23 @@ from typing import Any
 
 import msgspec
 
+from hub import method
 from hub.hookspecs import hookimpl
 from hub.impact import Figures
 from hub.reporting import ReportData
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 INDICATORS = [
-    ("children_served", "Children reached in share-centers", "共享中心线下服务儿童（人次）"),
+    (
+        "children_served",
+        "Child visits in share-centers (check-in head counts; a child at ten classes is ten)",
+        "共享中心线下服务儿童人次（签到人数之和）",
+    ),
+    (
+        "children_reached",
+        "Children reached (enrolment of the share-centers that held a class)",
+        "覆盖儿童（举办课程的共享中心登记人数）",
+    ),
     ("sessions_held", "Live sessions held", "直播课次"),
     ("online_views", "Online views (live and replay)", "线上观看（直播与回放）"),
     ("centers_active", "Share-centers active", "活跃共享中心"),
@@ -96,6 +107,15 @@ class IatiActivity:
             ET.SubElement(name, "narrative").text = center.label
             ET.SubElement(location, "location-class", {"code": "3"})
         ET.SubElement(activity, "sector", {"vocabulary": "1", "code": options.sector})
+        link = ET.SubElement(
+            activity,
+            "document-link",
+            {"format": "text/html", "url": data.public_url.rstrip("/") + method.METHOD_PATH},
+        )
+        _narrative(link, "title", "各项数字如何计算", "How each figure is counted")
+        ET.SubElement(link, "category", {"code": "A08"})  # results, outcomes and outputs
+        ET.SubElement(link, "language", {"code": "zh"})
+        ET.SubElement(link, "language", {"code": "en"})
         self._results(activity, data)
         ET.indent(root)
         return ET.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -10,6 +10,7 @@ import jinja2
 import msgspec
 from markupsafe import Markup, escape
 
+from hub import method
 from hub.hookspecs import hookimpl
 from hub.impact import FIGURE_NAMES
 from hub.reporting import FIGURE_LABELS, ReportData
@@ -21,6 +22,7 @@ HEADLINE = [
     "online_views",
     "unique_viewers",
     "children_served",
+    "children_reached",
     "teaching_hours",
     "provinces_reached",
 ]
@@ -30,14 +32,16 @@ TEXT = {
     "headline": ("主要数字", "Headline figures"),
     "all": ("全部指标", "All figures"),
     "monthly": ("每月线上观看", "Online views per month"),
-    "children_by_province": ("各省线下服务儿童", "Children served offline by province"),
+    "children_by_province": ("各省线下服务儿童人次", "Child visits by province"),
     "provinces": ("各省", "By province"),
     "teachers": ("教师", "By teacher"),
     "generated": ("生成时间", "Generated"),
     "note": (
-        "线上观看按每位观众每节课每个时间窗计一次；线下儿童来自共享中心签到人数。",
-        "An online view counts once per viewer per session per window; children served "
-        "offline come from the share-centers' check-in head counts.",
+        "线上观看按每位观众每节课每个时间窗计一次；线下儿童人次为共享中心签到人数之和"
+        "（一名儿童上十节课计十人次）；覆盖儿童为举办课程的共享中心登记的儿童人数。",
+        "An online view counts once per viewer per session per window; child visits are the "
+        "share-centers' check-in head counts added up (a child at ten classes is ten visits); "
+        "children reached is the enrolment the share-centers that held a class recorded.",
     ),
     "figure": ("指标", "Figure"),
     "value": ("数值", "Value"),
@@ -120,7 +124,7 @@ def environment() -> jinja2.Environment:
 class PrintableReport:
     name = "impact_printable"
     label = "Printable impact report (HTML, Chinese and English)"
-    media_type = "text/html; charset=utf-8"
+    media_type = "text/html"  # the server adds the charset
     extension = "html"
     settings_model = PrintableSettings
 
@@ -152,6 +156,12 @@ class PrintableReport:
                     [(m, impact.totals.online_views) for m, impact in data.monthly]
                 ),
                 province_chart=bar_chart([(g.label, g.children_served) for g in provinces]),
+                annex_title=t(method.HEADINGS["title"]),
+                annex=[
+                    (t((zh_name, en_name)), t((zh_text, en_text)))
+                    for zh_name, en_name, zh_text, en_text in method.annex_rows()
+                ],
+                method_url=data.public_url.rstrip("/") + method.METHOD_PATH,
             )
         )
         return html.encode()

@@ -10,9 +10,12 @@ from typing import Any
 import msgspec
 import xlsxwriter
 
+from hub import method
+from hub.exports import DATETIME_FORMAT, TIME_COLUMNS, Dataset, local_datetime
 from hub.hookspecs import hookimpl
 from hub.impact import FIGURE_NAMES, Impact
 from hub.reporting import FIGURE_LABELS, ReportData
+from hub.sheetcells import WORKBOOK_OPTIONS, write_cells
 
 GROUP_SHEETS = {
     "province": "省份 Provinces",
@@ -42,7 +45,9 @@ class ImpactWorkbook:
 
     def render(self, data: ReportData, options: WorkbookSettings) -> bytes:
         out = io.BytesIO()
-        book = xlsxwriter.Workbook(out, {"in_memory": True})
+        # every text cell with write_string: a course named "=1+2" stays text
+        book = xlsxwriter.Workbook(out, {"in_memory": True, **WORKBOOK_OPTIONS})
+        when = book.add_format({"num_format": DATETIME_FORMAT})
         bold = book.add_format({"bold": True})
         title = book.add_format({"bold": True, "font_size": 16})
         percent = book.add_format({"num_format": "0.0%"})
@@ -54,30 +59,32 @@ class ImpactWorkbook:
         summary.set_column(0, 0, 28)
         summary.set_column(1, 1, 30)
         summary.set_column(2, 2, 14)
-        summary.write(0, 0, f"{data.programme} 影响力报告 Impact report", title)
-        summary.write(1, 0, f"{data.period.start} – {data.period.end} ({data.period.tz.key})")
-        summary.write_row(3, 0, ["指标", "Figure", "数值 Value"], bold)
+        summary.write_string(0, 0, f"{data.programme} 影响力报告 Impact report", title)
+        summary.write_string(
+            1, 0, f"{data.period.start} – {data.period.end} ({data.period.tz.key})"
+        )
+        write_cells(summary, 3, ["指标", "Figure", "数值 Value"], bold)
         totals = msgspec.to_builtins(data.impact.totals)
         for i, name in enumerate(FIGURE_NAMES):
             zh, en = FIGURE_LABELS[name]
-            summary.write_row(4 + i, 0, [zh, en])
+            write_cells(summary, 4 + i, [zh, en])
             value = totals[name]
             if value is None:
                 summary.write_blank(4 + i, 2, None)
             else:
-                summary.write(4 + i, 2, value, value_format(name))
+                summary.write_number(4 + i, 2, value, value_format(name))
 
         def table(sheet_name: str, first: list[str], rows: list[tuple[list[Any], Any]]) -> Any:
             sheet = book.add_worksheet(sheet_name)
-            sheet.write_row(0, 0, [*first, *(_header(n) for n in FIGURE_NAMES)], bold)
+            write_cells(sheet, 0, [*first, *(_header(n) for n in FIGURE_NAMES)], bold)
             sheet.freeze_panes(1, len(first))
             sheet.set_column(0, len(first) + len(FIGURE_NAMES), 14)
             for r, (keys, figures) in enumerate(rows, start=1):
                 values = msgspec.to_builtins(figures)
-                sheet.write_row(r, 0, keys)
+                write_cells(sheet, r, [str(k) for k in keys])
                 for c, name in enumerate(FIGURE_NAMES, start=len(first)):
                     if values[name] is not None:
-                        sheet.write(r, c, values[name], value_format(name))
+                        sheet.write_number(r, c, values[name], value_format(name))
             return sheet
 
         for group, sheet_name in GROUP_SHEETS.items():
@@ -106,15 +113,27 @@ class ImpactWorkbook:
             summary.insert_chart(3, 4, chart)
 
         detail = book.add_worksheet("签到明细 Attendance")
-        detail.write_row(0, 0, data.attendance_headers, bold)
+        write_cells(detail, 0, data.attendance_headers, bold)
+        times = TIME_COLUMNS[Dataset.attendance]
         detail.freeze_panes(1, 0)
         detail.set_column(0, len(data.attendance_headers) - 1, 16)
         for r, row in enumerate(data.attendance, start=1):
-            detail.write_row(r, 0, row)
+            cells = list(row)
+            for c in times:
+                cells[c] = local_datetime(cells[c])
+            write_cells(detail, r, cells, None, None, when)
         if data.attendance_truncated:
-            detail.write(
+            detail.write_string(
                 len(data.attendance) + 1, 0, "… 更多行请用导出 (more rows: use the export)"
             )
+        annex = book.add_worksheet("计算方法 Method")
+        annex.set_column(0, 1, 24)
+        annex.set_column(2, 3, 70)
+        write_cells(annex, 0, [method.HEADINGS["title"][0], method.HEADINGS["title"][1]], title)
+        write_cells(annex, 1, [data.public_url.rstrip("/") + method.METHOD_PATH])
+        write_cells(annex, 3, ["名称", "Name", "定义", "Definition"], bold)
+        for r, line in enumerate(method.annex_rows(), start=4):
+            write_cells(annex, r, list(line))
         book.close()
         return out.getvalue()
 

@@ -42,6 +42,7 @@ pytestmark = [
 T = TypeVar("T")
 PUSH_SECONDS = 36
 VIEWERS = 40
+THRESHOLD = 2
 WATCHED = 13.5  # seconds per beacon: over the 10 s threshold (one view each); 40 x 13.5 s = 0.15 h
 
 
@@ -85,19 +86,24 @@ async def make_class(client: httpx.AsyncClient) -> int:
 
 
 async def send_beacons(client: httpx.AsyncClient, session_id: int, tag: str) -> list[int]:
+    """Each viewer's beacons in two rounds more than the (test's) view threshold apart: a view
+    is earned in server time."""
     statuses = []
-    for i in range(VIEWERS):
-        response = await client.post(
-            f"/api/v1/sessions/{session_id}/beacons",
-            json={
-                "beacon_id": f"{tag}-{i:04d}",
-                "viewer_id": f"viewer-{tag}-{i:04d}",
-                "kind": "live",
-                "seconds": WATCHED,
-                "at": datetime.now(UTC).isoformat(),
-            },
-        )
-        statuses.append(response.status_code)
+    for n, seconds in enumerate((WATCHED - 4, 4.0)):
+        if n:
+            await asyncio.sleep(THRESHOLD + 0.5)
+        for i in range(VIEWERS):
+            response = await client.post(
+                f"/api/v1/sessions/{session_id}/beacons",
+                json={
+                    "beacon_id": f"{tag}-{n}-{i:04d}",
+                    "viewer_id": f"viewer-{tag}-{i:04d}",
+                    "kind": "live",
+                    "seconds": seconds,
+                    "at": datetime.now(UTC).isoformat(),
+                },
+            )
+            statuses.append(response.status_code)
     return statuses
 
 
@@ -115,6 +121,7 @@ async def test_postgresql_restart_mid_class(tmp_path: Path) -> None:
             SHAREHUB_WORKER_LEASE_SECONDS="60",
             SHAREHUB_RECORD_RELISTEN_SECONDS="0",
             SHAREHUB_VIEW_FLUSH_SECONDS="5",
+            SHAREHUB_VIEW_THRESHOLD_SECONDS=str(THRESHOLD),
             SHAREHUB_PLUGIN__SELF_HOSTED__PUBLIC_HOST="127.0.0.1",
             SHAREHUB_PLUGIN__SELF_HOSTED__SRT_PORT_MIN=str(srt_port),
             SHAREHUB_PLUGIN__SELF_HOSTED__SRT_PORT_MAX=str(srt_port),
