@@ -6,7 +6,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
 from hub.migrations import run_statements
 
-ID = "2026-12-03T14:10:00:000000"
+ID = "2026-12-03T14:11:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "viewer windows: first/last seen in milliseconds, beacon count, counting flush"
 
