@@ -4,8 +4,10 @@ A page that shows a form makes sure the browser holds a random ``sharehub_csrf``
 puts the same value in a hidden ``csrf_token`` field. A form handler accepts the post only
 when both are present and equal: another site can make a browser send our cookies, but it
 can neither read nor set them, so it cannot fill in the field. Requests authenticated with
-an ``Authorization: Bearer`` token carry no ambient credential and are not checked. The JSON
-API is not affected (it takes JSON bodies, which a cross-site form cannot send).
+an ``Authorization: Bearer`` token carry no ambient credential and are not checked. Every
+cookie-authenticated change, JSON API included, must also come from the hub's own origin or
+send the same token as an ``X-CSRF-Token`` header (``hub.request_guard``), and JSON endpoints
+refuse bodies that are not ``application/json`` (415).
 """
 
 from __future__ import annotations
