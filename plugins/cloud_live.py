@@ -19,6 +19,7 @@ from hub.streaming import (
     NoOptions,
     Playback,
     PlaybackUrl,
+    ProviderBase,
     RecordingSource,
     StreamContext,
 )
@@ -88,7 +89,7 @@ def unix(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-class CloudProvider:
+class CloudProvider(ProviderBase):
     """Playback, recording source and readiness, the same for both clouds; a subclass
     sets its name, label, capabilities, play signer and writes ``ingest``."""
 

@@ -349,7 +349,10 @@ async def test_plugins_are_listed_over_http_with_errors_for_admins_only(
     assert by_name["sharehub_broken"]["state"] == "failed"
     assert "secret path" not in str(by_name["sharehub_broken"])  # anonymous: no details
     tencent = by_name["tencent"]
-    assert tencent["state"] == "ok" and tencent["hooks"] == ["register_providers"]
+    assert tencent["state"] == "ok" and tencent["hooks"] == [
+        "register_providers",
+        "register_routes",
+    ]
     provider = tencent["providers"][0]
     assert provider["name"] == "tencent" and provider["ready"] is False
     assert "SHAREHUB_PLUGIN__TENCENT__PUSH_DOMAIN" in provider["problem"]

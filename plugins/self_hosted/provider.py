@@ -29,6 +29,7 @@ from hub.streaming import (
     Ingest,
     Playback,
     PlaybackUrl,
+    ProviderBase,
     PushEndpoint,
     RecordingSource,
     StreamContext,
@@ -127,7 +128,7 @@ def srt_query(ctx: StreamContext, **extra: str | int) -> str:
     return "&".join(f"{k}={quote(str(v), safe='')}" for k, v in fields.items())
 
 
-class SelfHosted:
+class SelfHosted(ProviderBase):
     name: ClassVar[str] = NAME
     label: ClassVar[str] = "自建服务器 (SRT / RTMP) Self-hosted"
     capabilities: ClassVar[Capabilities] = Capabilities(
