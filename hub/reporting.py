@@ -116,9 +116,10 @@ class Reporter(Protocol):
     ``forbid_unknown_fields=True`` filled from ``SHAREHUB_PLUGIN__<NAME>__<KEY>``.
 
     ``render(data, options)`` returns the document's bytes (or an awaitable of them). A
-    reporter that publishes also has ``async publish(figures=, document=, options=, key=)``
-    (``figures`` as kept with the report), which raises until the receiver accepted;
-    ``key`` is the idempotency key, the same on every retry of one report."""
+    reporter that publishes also has ``async publish(figures=, document=, options=, key=,
+    settings=)`` (``figures`` as kept with the report), which raises until the receiver
+    accepted; ``key`` is the idempotency key, the same on every retry of one report;
+    ``settings`` are the hub's (an address it sends to goes through ``hub.outbound``)."""
 
     name: str
     label: str
@@ -384,6 +385,7 @@ async def run_publish_job(payload: dict[str, Any], plugins: PluginHost, settings
                 document=body,
                 options=plugins.reporter_options[reporter.name],
                 key=idempotency_key(report_id, settings),
+                settings=settings,
             )
         )
     except Exception as exc:

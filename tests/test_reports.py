@@ -20,6 +20,7 @@ import pytest
 from lxml import etree
 
 from hub import reporting
+from hub.errors import Invalid
 from hub.impact import Period
 from hub.plugin_host import PluginHost
 from hub.storage import storage_for
@@ -191,6 +192,37 @@ def receiver() -> Iterator[Receiver]:
 SECRET = "webhook-secret-0123456789"
 
 
+@pytest.mark.in_process("runs the publish job here with a webhook only this process knows")
+@pytest.mark.parametrize(
+    "url",
+    [
+        "RECEIVER",  # the loopback receiver itself, not on the allow list
+        "http://localhost:9/hook",
+        "http://10.1.2.3/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:9/hook",
+        "http://[::ffff:127.0.0.1]:9/hook",
+    ],
+)
+async def test_webhook_sends_to_public_addresses_only(
+    world: World, programme: dict[str, Any], receiver: Receiver, url: str
+) -> None:
+    """Issue 16.12: the webhook's URL follows the rule for addresses fetched on someone's
+    word; publishing to an internal one fails for good, naming ``url``, and sends nothing."""
+    url = receiver.url if url == "RECEIVER" else url
+    options = {"webhook": {"url": url, "secret": SECRET}}  # http(s) only: its settings say so
+    settings = replace(app_settings(world), plugin_options=options)
+    plugins = PluginHost(settings)
+    period = Period.of(DAY, DAY + timedelta(days=13), TZ)
+    report = await reporting.generate("webhook", period, plugins, settings)
+    job = await Job.select().where(Job.dedupe_key == f"publish-report-{report.id}").first()
+    payload = job["payload"] if isinstance(job["payload"], dict) else json.loads(job["payload"])
+    with pytest.raises(Invalid) as refused:
+        await reporting.run_publish_job(payload, plugins, settings)
+    assert refused.value.field == "url"
+    assert receiver.requests == []
+
+
 @pytest.mark.in_process(
     "runs the publish job here with a webhook only this process knows (a worker would take it)"
 )
@@ -200,6 +232,7 @@ async def test_webhook_is_signed_and_retried_until_accepted(
     settings = replace(
         app_settings(world),
         plugin_options={"webhook": {"url": receiver.url, "secret": SECRET}},
+        pull_allow="127.0.0.1/32",  # the receiver is on loopback: the admin allows it
     )
     plugins = PluginHost(settings)
     period = Period.of(DAY, DAY + timedelta(days=13), TZ)

@@ -5,10 +5,16 @@ The body is the figures document kept with the report. Headers:
 HMAC-SHA256 with the shared secret of ``<timestamp>.<body>`` — and ``Idempotency-Key``, the
 same on every retry of one report, so a receiver that saw it already can answer 2xx and
 ignore it. Any answer but 2xx (or no answer) raises, and the job queue retries.
+
+The URL follows the hub's rule for addresses it fetches on someone's word (``hub.outbound``):
+``http(s)`` to a public address, checked on the resolved addresses before each send, unless
+the administrator's allow list (``SHAREHUB_PULL_ALLOW``) names the host or its network; a
+refused URL fails the publishing for good, naming ``url``. Redirects are not followed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -19,8 +25,10 @@ from typing import Any
 import httpx
 import msgspec
 
+from hub import outbound
 from hub.hookspecs import hookimpl
 from hub.reporting import ReportData
+from hub.settings import Settings
 
 
 class WebhookSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -55,10 +63,23 @@ class WebhookReporter:
         return json.dumps(data.figures_document(), ensure_ascii=False, sort_keys=True).encode()
 
     async def publish(
-        self, *, figures: dict[str, Any], document: bytes, options: WebhookSettings, key: str
+        self,
+        *,
+        figures: dict[str, Any],
+        document: bytes,
+        options: WebhookSettings,
+        key: str,
+        settings: Settings,
     ) -> None:
         if not options.url:
             raise RuntimeError("no webhook URL: set SHAREHUB_PLUGIN__WEBHOOK__URL")
+        await asyncio.to_thread(  # resolves the host: off the event loop
+            outbound.check_url,
+            options.url,
+            allow=settings.pull_allow,
+            field="url",
+            schemes=("http", "https"),
+        )
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
@@ -67,7 +88,7 @@ class WebhookReporter:
             "X-Sharehub-Signature": sign(options.secret, timestamp, document),
             "User-Agent": "sharehub-webhook/1",
         }
-        async with httpx.AsyncClient(timeout=options.timeout) as client:
+        async with httpx.AsyncClient(timeout=options.timeout, follow_redirects=False) as client:
             response = await client.post(options.url, content=document, headers=headers)
         if not 200 <= response.status_code < 300:
             raise RuntimeError(f"webhook answered {response.status_code}: {response.text[:200]}")
