@@ -83,7 +83,7 @@ HEADERS: dict[Dataset, list[str]] = {
         "预约时间 Booked at",
         "签到 Checked in",
         "签退 Checked out",
-        "到场儿童 Children",
+        "到场儿童（人次） Child visits",
     ],
     Dataset.lessons: [
         "课次 Session",
