@@ -54,6 +54,8 @@ LARGE_XLSX_ROWS = 50_000
 class Dataset(StrEnum):
     attendance = "attendance"
     views = "views"
+    lessons = "lessons"
+    """The lesson delivery record: per held session, per booked center."""
 
 
 class Format(StrEnum):
@@ -81,7 +83,22 @@ HEADERS: dict[Dataset, list[str]] = {
         "预约时间 Booked at",
         "签到 Checked in",
         "签退 Checked out",
-        "到场儿童 Children",
+        "到场儿童（人次） Child visits",
+    ],
+    Dataset.lessons: [
+        "课次 Session",
+        "开始 Starts",
+        "结束 Ends",
+        "课程 Course",
+        "教师 Teacher",
+        "教师在线分钟 Teacher on-air minutes",
+        "共享中心 Center",
+        "省 Province",
+        "县 County",
+        "签到 Checked in",
+        "到场儿童（人次） Child visits",
+        "中心屏幕观看分钟 Center-screen minutes",
+        "结果 Outcome",
     ],
     Dataset.views: [
         "课次 Session",
@@ -102,10 +119,23 @@ HEADERS: dict[Dataset, list[str]] = {
 TIME_COLUMNS: dict[Dataset, tuple[int, ...]] = {
     Dataset.attendance: (5, 6, 10, 11, 12),
     Dataset.views: (1,),
+    Dataset.lessons: (1, 2),
 }
 """Columns holding local times (``YYYY-MM-DD HH:MM``): their header names the zone, and in
 XLSX they are date cells."""
-DAY_COLUMNS: dict[Dataset, tuple[int, ...]] = {Dataset.attendance: (), Dataset.views: (4,)}
+DAY_COLUMNS: dict[Dataset, tuple[int, ...]] = {
+    Dataset.attendance: (),
+    Dataset.views: (4,),
+    Dataset.lessons: (),
+}
+
+OUTCOMES = {
+    "attended": "到课 Attended",
+    "screen": "仅屏幕观看 Watched on screen only",
+    "absent": "缺席 Absent",
+}
+"""A booked center's outcome in the lesson record: checked in; no check-in but its screen
+watched; neither (absent)."""
 """Columns holding local days (date cells in XLSX)."""
 
 STATUS_WORDS = {
@@ -265,8 +295,68 @@ async def count_rows(dataset: Dataset, filters: Filters) -> int:
     return 0
 
 
+def lessons_query(filters: Filters, sqlite: bool = True) -> tuple[str, list[Any]]:
+    """The lesson delivery record: one row per booked center of each held session starting in
+    the period (teacher's stream times, check-in, head count, the center screen's watched
+    milliseconds from its viewer windows)."""
+    where = [
+        "s.starts_at >= ? AND s.starts_at < ?",
+        "s.status IN ('live', 'ended', 'archived')",
+    ]
+    args: list[Any] = [filters.period.utc_start, filters.period.utc_end]
+    if filters.teacher_id is not None:
+        where.append("s.teacher = ?")
+        args.append(filters.teacher_id)
+    if filters.province:
+        where.append("sc.province = ?")
+        args.append(filters.province)
+    if filters.center_id is not None:
+        where.append("sc.id = ?")
+        args.append(filters.center_id)
+    tz = filters.period.tz
+    sql = (
+        f"SELECT s.id, {_local_sql('s.starts_at', tz, sqlite)}, "
+        f"{_local_sql('s.ends_at', tz, sqlite)}, "
+        "c.title, t.name, s.live_at, s.ended_at, sc.name, sc.province, sc.county, "
+        "CASE WHEN b.checked_in_at IS NULL THEN 0 ELSE 1 END, b.children_present, "
+        "(SELECT SUM(w.millis) FROM viewer_window w WHERE w.session_id = s.id "
+        " AND w.center_id = b.center) "
+        "FROM booking b JOIN live_session s ON s.id = b.session "
+        "JOIN course c ON c.id = s.course JOIN teacher t ON t.id = s.teacher "
+        "JOIN share_center sc ON sc.id = b.center "
+        f"WHERE {' AND '.join(where)} ORDER BY s.starts_at, s.id, sc.name, b.id"
+    )
+    return sql, args
+
+
+def _moment(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def on_air_minutes(live_at: Any, ended_at: Any) -> float | None:
+    """The teacher's stream time in minutes (None when not known)."""
+    start, end = _moment(live_at), _moment(ended_at)
+    if start is None or end is None or end <= start:
+        return None
+    return round((end - start).total_seconds() / 60, 1)
+
+
+def outcome(checked_in: Any, screen_ms: Any) -> str:
+    if checked_in:
+        return "attended"
+    return "screen" if screen_ms else "absent"
+
+
 def query_for(dataset: Dataset, filters: Filters) -> tuple[str, list[Any]]:
-    build = attendance_query if dataset is Dataset.attendance else views_query
+    build = {
+        Dataset.attendance: attendance_query,
+        Dataset.views: views_query,
+        Dataset.lessons: lessons_query,
+    }[dataset]
     return build(filters, db.is_sqlite())
 
 
@@ -313,6 +403,21 @@ def shape(dataset: Dataset, tz: ZoneInfo) -> Callable[[Sequence[Sequence[Any]]],
             ]  # fmt: skip
 
         return attendance
+    if dataset is Dataset.lessons:
+
+        def lessons(batch: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+            t = times
+            out = []
+            for r in batch:
+                result = outcome(r[10], r[12])
+                out.append(
+                    (r[0], t[r[1]], t[r[2]], r[3], r[4], on_air_minutes(r[5], r[6]), r[7],
+                     r[8], r[9], "是 Yes" if r[10] else "否 No", r[11],
+                     round(int(r[12] or 0) / 60000, 1), OUTCOMES[result])
+                )  # fmt: skip
+            return out
+
+        return lessons
     if not db.is_sqlite():
         return lambda batch: batch
 
@@ -816,3 +921,61 @@ async def run_export_job(payload: dict[str, Any], plugins: Any, settings: Settin
         .where(ExportFile.id == export_id)
         .run()
     )
+
+
+# ------------------------------------------------------------------------------ lesson roll-up
+
+
+class CenterTerm(msgspec.Struct):
+    """One center's lessons in one term: booked, attended (checked in), watched on screen only,
+    absent, and hours of the lessons it attended (their teacher's on-air time, else the
+    scheduled length)."""
+
+    term: str
+    term_start: date
+    term_end: date
+    center: str
+    province: str
+    booked: int = 0
+    attended: int = 0
+    screen_only: int = 0
+    absent: int = 0
+    hours: float = 0.0
+
+
+async def lesson_rollup(tz: ZoneInfo, today: date | None = None) -> list[CenterTerm]:
+    """The lesson delivery record rolled up per center per term (terms that have begun)."""
+    from hub.tables import Term
+
+    day = today or datetime.now(tz).date()
+    terms = await Term.select().where(Term.starts_on <= day).order_by(Term.starts_on).run()
+    out: list[CenterTerm] = []
+    for term in terms:
+        filters = Filters(Period(term["starts_on"], min(term["ends_on"], day), tz))
+        sql, args = lessons_query(filters, db.is_sqlite())
+        make = shape(Dataset.lessons, tz)
+        by_center: dict[str, CenterTerm] = {}
+        async for raw in fetch_batches(sql, args):
+            for r, row in zip(raw, make(raw), strict=True):
+                acc = by_center.get(r[7])
+                if acc is None:
+                    acc = by_center[r[7]] = CenterTerm(
+                        term["name"], term["starts_on"], term["ends_on"], r[7], r[8]
+                    )
+                acc.booked += 1
+                result = outcome(r[10], r[12])
+                if result == "attended":
+                    acc.attended += 1
+                    minutes = row[5]
+                    if minutes is None and row[1] and row[2]:
+                        scheduled = datetime.fromisoformat(row[2]) - datetime.fromisoformat(row[1])
+                        minutes = scheduled.total_seconds() / 60
+                    acc.hours += (minutes or 0) / 60
+                elif result == "screen":
+                    acc.screen_only += 1
+                else:
+                    acc.absent += 1
+        for acc in sorted(by_center.values(), key=lambda a: (a.province, a.center)):
+            acc.hours = round(acc.hours, 2)
+            out.append(acc)
+    return out

@@ -118,6 +118,19 @@ FIGURES: list[tuple[str, str, str, str, str]] = [
     ),
 ]
 
+FIGURES.append(
+    (
+        "lessons",
+        "课次记录",
+        "Lesson delivery record",
+        "每个已举办课次的每个预约中心一行：教师在线分钟、是否签到、到场儿童人次、中心屏幕观看分钟；"
+        "既未签到也无屏幕观看的预约中心记为缺席。按中心按学期汇总预约、到课、缺席与到课小时。",
+        "One row per booked center of each held session: the teacher's on-air minutes, "
+        "check-in, child visits, center-screen minutes; a booked center with neither a check-in "
+        "nor a screen is absent. Rolled up per center per term: booked, attended, absent, hours.",
+    )
+)
+
 RULES: list[tuple[str, str]] = [
     (
         "一次观看：同一观众在一个时间窗内累计观看达到阈值（默认 10 秒），且服务器在至少相隔该阈值的"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -26,7 +26,7 @@ import msgspec
 
 from hub import jobs
 from hub.errors import Conflict, Invalid, NotFound
-from hub.exports import Dataset, Filters, headers, rows
+from hub.exports import Dataset, Filters, headers, lesson_rollup, rows
 from hub.impact import FAR_PAST, GroupBy, Impact, Period, compute
 from hub.plugin_host import PluginHost
 from hub.schedule import zone
@@ -83,6 +83,8 @@ class ReportData:
     attendance_headers: list[str]
     attendance: list[list[Any]]
     attendance_truncated: bool = False
+    lessons: list[Any] = field(default_factory=list)
+    """The lesson delivery record per center per term (``hub.exports.lesson_rollup``)."""
     baseline: Impact | None = None
     """The figures of everything before the period (None when nothing can precede it)."""
     report_id: int | None = None
@@ -190,6 +192,7 @@ def _months(period: Period) -> list[Period]:
 async def report_data(period: Period, settings: Settings) -> ReportData:
     """Everything a reporter needs, all from ``hub.impact`` (detail rows: ``load_detail``)."""
     impact = await compute(period)
+    lessons = await lesson_rollup(period.tz, today=period.end)
     by_group = {g.value: await compute(period, g) for g in GroupBy}
     monthly = [(m.start.strftime("%Y-%m"), await compute(m)) for m in _months(period)]
     baseline = None
@@ -201,6 +204,7 @@ async def report_data(period: Period, settings: Settings) -> ReportData:
         programme=settings.programme_name or "Sharehub",
         public_url=settings.public_url,
         impact=impact,
+        lessons=lessons,
         by_group=by_group,
         monthly=monthly,
         attendance_headers=headers(Dataset.attendance, period.tz),

@@ -183,6 +183,7 @@ class ViewCounter:
         self._sessions: dict[int, tuple[float, SessionInfo | None]] = {}
         self._lock = asyncio.Lock()
         self._last_prune = 0.0
+        self._started = self.clock()
 
     # -- the route's side ---------------------------------------------------------------------
     def viewer_hash(self, viewer_id: str) -> str:
@@ -273,13 +274,16 @@ class ViewCounter:
             # a centers-only course is not shown to anonymous viewers: nothing to count
             raise NotFound(f"session {session_id} not found", field="session_id")
         if (
-            beacon_id not in self._recent_ids
+            at.tzinfo is not None
+            and at.timestamp() < self._started + WALL_SLACK
+            and beacon_id not in self._recent_ids
             and self.viewer_hash(f"center:{center_id}" if center_id else viewer_id)
             not in self._last_beacon
             and await self._written_before(beacon_id)
         ):
-            # a viewer this process has not seen (it restarted, or another one took the
-            # viewer's beacons) resends a beacon already written: a duplicate, say so
+            # a beacon sent before this process started, of a viewer it has not seen (it
+            # restarted, or another one took the viewer's beacons), already written: a
+            # duplicate, say so (one read, only for beacons older than the process)
             return False
         # no await below: the checks and the bookkeeping happen in one step of the event loop
         now = self.clock()

@@ -438,3 +438,51 @@ async def test_a_centers_views_are_the_same_in_the_export_and_the_breakdown(
         assert hours == pytest.approx(30 / 3600, abs=0.001)
         watched = group["live_hours_watched"] + group["replay_hours_watched"]
         assert watched == pytest.approx(hours, abs=0.01)
+
+
+# ------------------------------------------------------------------------------ lessons
+
+
+async def test_the_lesson_delivery_record_and_its_roll_up(
+    world: World, programme: dict[str, Any]
+) -> None:
+    r = await world.get(f"/api/v1/exports/lessons.csv?{TWO_WEEKS}", who="admin")
+    assert r.status_code == 200, r.text
+    rows = read_csv(r.content)
+    assert rows[0] == exports.headers(Dataset.lessons, TZ)
+    s1, s2 = (str(s) for s in programme["s"][:2])
+    by = {(row[0], row[6]): row for row in rows[1:]}
+    # held sessions only (the later class was never held), one row per booked center
+    assert len(rows) - 1 == 5
+    first = by[(s1, "镇雄共享中心")]
+    assert first[5] == "40.0"  # the teacher streamed 40 of 45 minutes
+    assert (first[9], first[10], first[12]) == ("是 Yes", "31", "到课 Attended")
+    assert float(first[11]) == pytest.approx(0.5)  # the center screen watched 30 s
+    absent = by[(s2, "镇雄共享中心")]
+    assert (absent[9], absent[10], absent[12]) == ("否 No", "", "缺席 Absent")
+    assert absent[5] == ""  # stream times not known
+    only = read_csv(
+        (
+            await world.get(
+                f"/api/v1/exports/lessons.csv?{TWO_WEEKS}&center_id={programme['c2']}",
+                who="admin",
+            )
+        ).content
+    )
+    assert {row[6] for row in only[1:]} == {"威宁共享中心"}
+    x = await world.get(f"/api/v1/exports/lessons.xlsx?{TWO_WEEKS}", who="admin")
+    assert x.status_code == 200 and len(read_xlsx(x.content)) == 6
+    # the term roll-up: per center, booked / attended / absent / hours attended
+    r = await world.post(
+        "/api/v1/terms",
+        {"name": "2026秋季", "starts_on": "2026-09-01", "ends_on": "2027-01-20"},
+        who="admin",
+    )
+    assert r.status_code == 201, r.text
+    rollup = {
+        ct.center: ct for ct in await exports.lesson_rollup(TZ, today=DAY + timedelta(days=13))
+    }
+    c1 = rollup["镇雄共享中心"]
+    assert (c1.booked, c1.attended, c1.absent, c1.screen_only) == (3, 2, 1, 0)
+    assert c1.hours == pytest.approx(40 / 60 + 45 / 60, abs=0.01)
+    assert (rollup["威宁共享中心"].booked, rollup["威宁共享中心"].attended) == (2, 2)

@@ -32,7 +32,10 @@ CHUNK = 256 * 1024
 IdParam = Annotated[int | None, Parameter(ge=1, le=2**31 - 1)]
 ProvinceParam = Annotated[str | None, Parameter(max_length=50, description="province name")]
 NameParam = Annotated[
-    str, Parameter(description="attendance.csv, attendance.xlsx, views.csv or views.xlsx")
+    str,
+    Parameter(
+        description="attendance, views or lessons (the lesson delivery record) .csv or .xlsx"
+    ),
 ]
 PositiveId = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 
@@ -82,7 +85,7 @@ def _parse(name: str) -> tuple[Dataset, Format]:
         return Dataset(dataset), Format(fmt)
     except ValueError:
         raise NotFound(
-            f"no export {name!r}: attendance.csv, attendance.xlsx, views.csv or views.xlsx",
+            f"no export {name!r}: attendance, views or lessons, .csv or .xlsx",
             field="name",
         ) from None
 

@@ -484,10 +484,18 @@ class SessionController(Controller):
         return await one_session(session_id, ZoneInfo("UTC"))
 
     @post("/{session_id:int}/cancel", guards=[teacher_or_admin], status_code=200)
-    async def cancel_session(self, session_id: PathId, principal: Principal | None) -> SessionOut:
-        """Cancel one session (one class of a series leaves the others as they are)."""
+    async def cancel_session(
+        self,
+        session_id: PathId,
+        principal: Principal | None,
+        settings: Settings,
+        tz: TzParam = None,
+    ) -> SessionOut:
+        """Cancel one session (one class of a series leaves the others as they are); times in
+        the same zone as ``GET`` answers."""
+        zone_ = viewer_zone(tz, principal, settings.timezone)
         await schedule.cancel_session(need(principal), session_id)
-        return await one_session(session_id, ZoneInfo("UTC"))
+        return await one_session(session_id, zone_)
 
 
 async def visible_session(session_id: int, principal: Principal | None) -> None:

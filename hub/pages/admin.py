@@ -46,7 +46,7 @@ async def dashboard(request: Request[Any, Any, Any], plugins: PluginHost) -> Res
             "chart_weeks": charts.vbars(week_rows, title=lang.gettext("Online views per week")),
             "chart_provinces": charts.hbars(
                 data["children_per_province"][:20],
-                title=lang.gettext("Children served per province"),
+                title=lang.gettext("Child visits per province"),
             ),
             "chart_centers": charts.hbars(
                 data["attendance_per_center"][:20],
@@ -54,6 +54,7 @@ async def dashboard(request: Request[Any, Any, Any], plugins: PluginHost) -> Res
                 unit="%",
             ),
             "reporters": sorted(getattr(plugins, "reporters", {}) or {}),
+            "lessons": data["lessons"],
         },
         lang=lang,
     )

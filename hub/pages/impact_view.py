@@ -65,7 +65,10 @@ async def dashboard(tz: ZoneInfo, weeks: int = 12) -> dict[str, Any]:
         total: Impact = await compute(everything)
         provinces = (await compute(everything, GroupBy.province)).groups
         centers = (await compute(everything, GroupBy.center)).groups
+        from hub.exports import lesson_rollup
+
         return {
+            "lessons": await lesson_rollup(tz, today=today),
             "totals": total.totals,
             "views_per_week": per_week,
             "children_per_province": sorted(

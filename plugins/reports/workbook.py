@@ -48,6 +48,7 @@ class ImpactWorkbook:
         # every text cell with write_string: a course named "=1+2" stays text
         book = xlsxwriter.Workbook(out, {"in_memory": True, **WORKBOOK_OPTIONS})
         when = book.add_format({"num_format": DATETIME_FORMAT})
+        day_format = book.add_format({"num_format": "yyyy-mm-dd"})
         bold = book.add_format({"bold": True})
         title = book.add_format({"bold": True, "font_size": 16})
         percent = book.add_format({"num_format": "0.0%"})
@@ -126,6 +127,34 @@ class ImpactWorkbook:
             detail.write_string(
                 len(data.attendance) + 1, 0, "… 更多行请用导出 (more rows: use the export)"
             )
+        lessons = book.add_worksheet("课次记录 Lessons by center and term")
+        write_cells(
+            lessons,
+            0,
+            [
+                "学期 Term",
+                "开始 From",
+                "结束 To",
+                "共享中心 Center",
+                "省 Province",
+                "预约 Booked",
+                "到课 Attended",
+                "仅屏幕观看 Screen only",
+                "缺席 Absent",
+                "到课小时 Hours attended",
+            ],
+            bold,
+        )
+        lessons.set_column(0, 9, 14)
+        for r, ct in enumerate(data.lessons, start=1):
+            write_cells(
+                lessons,
+                r,
+                [ct.term, ct.term_start, ct.term_end, ct.center, ct.province, ct.booked,
+                 ct.attended, ct.screen_only, ct.absent, ct.hours],
+                None,
+                day_format,
+            )  # fmt: skip
         annex = book.add_worksheet("计算方法 Method")
         annex.set_column(0, 1, 24)
         annex.set_column(2, 3, 70)
