@@ -140,7 +140,11 @@ async def _noop() -> None:
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from hub.demo import DEMO_PASSWORD, run_demo
 
-    summary = asyncio.run(with_db(settings, lambda: run_demo(args.admin_password)))
+    host: PluginHost = getattr(args, "plugin_host", None) or PluginHost(settings)
+    provider = host.default_provider()
+    summary = asyncio.run(
+        with_db(settings, lambda: run_demo(args.admin_password, provider=provider))
+    )
     verb = "created" if summary.created else "already there"
     print(
         f"demo programme {verb}: {summary.centers} share-centers, {summary.teachers} teachers, "

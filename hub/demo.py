@@ -84,15 +84,19 @@ def current_term(today: date) -> tuple[str, date, date, list[tuple[str, date, da
     )
 
 
-async def run_demo(admin_password: str | None = None, today: date | None = None) -> DemoSummary:
+async def run_demo(
+    admin_password: str | None = None, today: date | None = None, *, provider: str
+) -> DemoSummary:
+    """The demo programme (once: a second run changes nothing); its classes stream through
+    ``provider`` (the hub's default provider)."""
     if await User.exists().where(User.username == MARKER_USER).run():
         return await summary(created=False)
     async with db.write_transaction():  # all or nothing: a run cut short leaves no half demo
-        await fill(admin_password, today)
+        await fill(admin_password, today, provider)
     return await summary(created=True)
 
 
-async def fill(admin_password: str | None, today: date | None) -> None:
+async def fill(admin_password: str | None, today: date | None, provider: str) -> None:
     """The demo programme, marker user first (run inside one transaction)."""
     rng = random.Random(20261123)
     today = today or datetime.now(UTC).date()
@@ -189,6 +193,7 @@ async def fill(admin_password: str | None, today: date | None) -> None:
             f"UNTIL={ends_on:%Y%m%d}T235959",
             term_id=term_id,
             skip_holidays=True,
+            provider=provider,
         )
 
     now = datetime.now(UTC)

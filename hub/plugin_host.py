@@ -245,6 +245,21 @@ class PluginHost:
                 record.fail(f"{hook_name} failed: {type(exc).__name__}: {exc}")
         return results
 
+    def default_provider(self) -> str:
+        """The provider a new class uses when none is named (see ``Settings.default_provider``
+        and ``ProviderBase.default_choice``); "" when no provider is loaded."""
+        wanted = self.settings.default_provider
+        if wanted:
+            return wanted
+        for name, provider in self.providers.items():
+            if getattr(provider, "default_choice", False):
+                return name
+        return next(iter(self.providers), "")
+
+    def chosen_provider(self, name: str) -> str:
+        """``name``, or the default provider when it is empty."""
+        return name or self.default_provider()
+
     def provider(self, name: str, field_name: str = "provider") -> StreamingProvider:
         """The provider called ``name``; an unknown or failed one is a 400 naming the field."""
         try:

@@ -199,7 +199,7 @@ async def create_session(
     course_id: int,
     starts_at: datetime,
     ends_at: datetime,
-    provider: str = "self_hosted",
+    provider: str,
     provider_settings: dict[str, Any] | None = None,
     teacher_id: int | None = None,
     tz: ZoneInfo | None = None,

@@ -181,6 +181,7 @@ async def term_calendar(term_id: int | None, skip_holidays: bool) -> Calendar:
 
 async def create_series(
     principal: Principal,
+    *,
     course_id: int,
     first_start_local: datetime,
     duration_minutes: int,
@@ -189,7 +190,7 @@ async def create_series(
     term_id: int | None = None,
     skip_holidays: bool = True,
     makeup_days: bool = False,
-    provider: str = "self_hosted",
+    provider: str,
     provider_settings: dict[str, Any] | None = None,
 ) -> tuple[int, Plan, list[int]]:
     """Create the series and all its sessions, or none of them if any would clash."""

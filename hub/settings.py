@@ -57,6 +57,9 @@ class Settings:
     is believed; empty: the peer address is the client's (forwarded headers are ignored)."""
     pg_pool: int = 10
     """PostgreSQL connections per process (serve or worker)."""
+    default_provider: str = ""
+    """The streaming provider a new class uses when none is named; empty: the one its plugin
+    marks as the default choice (the self-hosted one), else the first registered."""
     public_cache_seconds: int = 2
     """How long a process reuses a shared answer (schedule, watch page, playback); 0 = never."""
     credential_cache_seconds: float = 2.0
@@ -257,7 +260,7 @@ def unknown_variables(env: dict[str, str] | None = None) -> list[str]:
 
 
 def plugin_options(env: dict[str, str]) -> dict[str, dict[str, str]]:
-    """``SHAREHUB_PLUGIN__TENCENT__PUSH_DOMAIN=x`` -> ``{"tencent": {"push_domain": "x"}}``."""
+    """``SHAREHUB_PLUGIN__MYCDN__PUSH_DOMAIN=x`` -> ``{"mycdn": {"push_domain": "x"}}``."""
     found: dict[str, dict[str, str]] = {}
     for name, value in env.items():
         if not name.startswith(PLUGIN_PREFIX):

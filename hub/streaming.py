@@ -103,6 +103,10 @@ class ProviderBase:
     """The optional provider methods, with no-op defaults: a provider subclasses this and
     overrides what it needs (the hub calls these on any provider that does)."""
 
+    default_choice: ClassVar[bool] = False
+    """The provider a new class uses when none is named (``SHAREHUB_DEFAULT_PROVIDER`` empty):
+    the first registered provider that says so, else the first registered."""
+
     async def prepare(self, ctx: StreamContext) -> None:
         """Awaited before ``ingest``, ``playback`` and ``recording_source`` (to store
         per-session state such as a port)."""

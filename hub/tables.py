@@ -146,7 +146,8 @@ class LiveSession(Table, tablename="live_session"):
     starts_at = Timestamptz(index=True, index_method=IndexMethod.btree)
     ends_at = Timestamptz()
     status = Varchar(length=12, choices=SessionStatus, default=SessionStatus.scheduled)
-    provider = Varchar(length=50, default="self_hosted")
+    provider = Varchar(length=50, default="")
+    """The streaming provider's name (a plugin's); always written with the session."""
     provider_settings = JSON(default={})
     series = ForeignKey(Series, null=True, on_delete=OnDelete.set_null, index=True)
     stream_key = Varchar(length=64, default="", secret=True)

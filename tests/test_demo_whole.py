@@ -7,6 +7,7 @@ import pytest
 
 from hub import accounts, demo
 from hub.tables import LiveSession, ShareCenter, User
+from plugins.self_hosted.provider import NAME as PROVIDER
 
 pytestmark = pytest.mark.in_process("interrupts the demo inside the test process")
 
@@ -23,13 +24,13 @@ async def test_a_demo_cut_short_leaves_nothing_and_the_next_run_fills(
 
     monkeypatch.setattr(accounts, "create_user", fails_late)
     with pytest.raises(RuntimeError, match="power cut"):
-        await demo.run_demo()
+        await demo.run_demo(provider=PROVIDER)
     assert await User.count().run() == 0
     assert await ShareCenter.count().run() == 0 and await LiveSession.count().run() == 0
     monkeypatch.setattr(accounts, "create_user", real)
-    filled = await demo.run_demo()
+    filled = await demo.run_demo(provider=PROVIDER)
     assert filled.created and filled.centers >= 56 and filled.sessions >= 300
-    assert not (await demo.run_demo()).created
+    assert not (await demo.run_demo(provider=PROVIDER)).created
     # every demo booking was made before its check-in, and none in the future
     from datetime import UTC, datetime
 

@@ -154,3 +154,14 @@ def document_errors(app: Any) -> None:
                     ResponseSpec(data_container=ErrorBody, description=description),
                 )
             handler.responses = documented
+
+
+ProviderChoice = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=50,
+        pattern=r"^[a-z0-9_]*$",
+        description="a streaming provider (see /plugins); empty or left out: the hub's default",
+    ),
+]
+"""A session's provider as asked for: ``PluginHost.chosen_provider`` makes "" the default."""

@@ -10,7 +10,7 @@ from litestar import Controller, get, post
 
 from hub import db, series
 from hub.accounts import Principal
-from hub.api.common import Name, PathId, need
+from hub.api.common import Name, PathId, ProviderChoice, need
 from hub.api.streams import check_provider_choice
 from hub.auth import admin_only, teacher_or_admin
 from hub.errors import Invalid, NotFound
@@ -30,7 +30,7 @@ class SeriesIn(msgspec.Struct, forbid_unknown_fields=True):
     term_id: Id | None = None
     skip_holidays: bool = True
     makeup_days: bool = False
-    provider: Annotated[str, msgspec.Meta(max_length=50, pattern=r"^[a-z0-9_]+$")] = "self_hosted"
+    provider: ProviderChoice = ""
     provider_settings: Annotated[dict[str, Any], msgspec.Meta(max_length=20)] = msgspec.field(
         default_factory=dict
     )
@@ -113,7 +113,8 @@ class SeriesController(Controller):
         self, data: SeriesIn, principal: Principal | None, plugins: PluginHost
     ) -> SeriesOut:
         """Create a weekly series from an RRULE; all its classes, or none if one would clash."""
-        options = check_provider_choice(plugins, data.provider, data.provider_settings)
+        provider = plugins.chosen_provider(data.provider)
+        options = check_provider_choice(plugins, provider, data.provider_settings)
         series_id, plan, _ = await series.create_series(
             need(principal),
             course_id=data.course_id,
@@ -124,7 +125,7 @@ class SeriesController(Controller):
             term_id=data.term_id,
             skip_holidays=data.skip_holidays,
             makeup_days=data.makeup_days,
-            provider=data.provider,
+            provider=provider,
             provider_settings=options,
         )
         return await series_out(series_id, plan)

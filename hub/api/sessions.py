@@ -16,7 +16,16 @@ from piccolo.columns.combination import Where
 from hub import db, live, schedule, watch_state
 from hub import rows as rows_of
 from hub.accounts import Principal
-from hub.api.common import Page, PageNo, PathId, PerPage, TzParam, need, viewer_zone
+from hub.api.common import (
+    Page,
+    PageNo,
+    PathId,
+    PerPage,
+    ProviderChoice,
+    TzParam,
+    need,
+    viewer_zone,
+)
 from hub.api.streams import check_provider_choice
 from hub.auth import teacher_or_admin
 from hub.cache import ResponseCache
@@ -105,7 +114,7 @@ class SessionIn(msgspec.Struct, forbid_unknown_fields=True):
     starts_at: datetime
     ends_at: datetime
     timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "Asia/Shanghai"
-    provider: Provider = "self_hosted"
+    provider: ProviderChoice = ""
     provider_settings: ProviderOptions = msgspec.field(default_factory=dict)
 
 
@@ -353,13 +362,14 @@ class SessionController(Controller):
         tz = schedule.zone(data.timezone, field="timezone")
         starts = schedule.as_utc(data.starts_at, tz, "starts_at")
         ends = schedule.as_utc(data.ends_at, tz, "ends_at")
-        options = check_provider_choice(plugins, data.provider, data.provider_settings)
+        provider = plugins.chosen_provider(data.provider)
+        options = check_provider_choice(plugins, provider, data.provider_settings)
         session_id = await schedule.create_session(
             who,
             data.course_id,
             starts,
             ends,
-            provider=data.provider,
+            provider=provider,
             provider_settings=options,
             tz=tz,
         )

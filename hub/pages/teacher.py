@@ -89,8 +89,7 @@ async def classes_context(request: Request[Any, Any, Any], plugins: PluginHost) 
             "start": "09:00",
             "duration": "45",
             "weeks": "1",
-            "provider": "self_hosted"
-            if "self_hosted" in providers
+            "provider": default if (default := plugins.default_provider()) in providers
             else (providers[0] if providers else ""),
         },
     }
@@ -150,7 +149,7 @@ async def schedule_class(request: Request[Any, Any, Any], plugins: PluginHost) -
     course_id = int_field(form, "course_id", 1, 2**31 - 1)
     duration = int_field(form, "duration", 10, 720)
     weeks = int_field(form, "weeks", 1, 52)
-    provider = form.get("provider", "") or "self_hosted"
+    provider = plugins.chosen_provider(form.get("provider", ""))
     if course_id is None:
         errors["course_id"] = N_("Choose a course.")
     if duration is None:

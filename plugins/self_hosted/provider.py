@@ -131,6 +131,7 @@ def srt_query(ctx: StreamContext, **extra: str | int) -> str:
 class SelfHosted(ProviderBase):
     name: ClassVar[str] = NAME
     label: ClassVar[str] = "自建服务器 (SRT / RTMP) Self-hosted"
+    default_choice: ClassVar[bool] = True
     capabilities: ClassVar[Capabilities] = Capabilities(
         push=("srt", "rtmp"), playback=("hls",), recordable=True
     )
