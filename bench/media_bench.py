@@ -22,6 +22,7 @@ from hub.streaming import (  # noqa: E402
     Ingest,
     NoOptions,
     Playback,
+    ProviderBase,
     RecordingSource,
     StreamContext,
 )
@@ -29,7 +30,7 @@ from hub.tables import Course, LiveSession, Teacher  # noqa: E402
 from media.commands import test_source_cmd  # noqa: E402
 
 
-class BenchProvider:
+class BenchProvider(ProviderBase):
     name: ClassVar[str] = "bench_feed"
     label: ClassVar[str] = "benchmark feed"
     capabilities: ClassVar[Capabilities] = Capabilities(recordable=True)

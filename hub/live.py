@@ -20,7 +20,7 @@ from typing import Any
 from hub.errors import Conflict, NotFound
 from hub.plugin_host import PluginHost
 from hub.settings import Settings
-from hub.streaming import StreamContext
+from hub.streaming import ProviderBase, StreamContext
 from hub.tables import LiveSession, SessionStatus
 
 RESTART_GRACE = timedelta(minutes=30)
@@ -138,10 +138,10 @@ async def prepared_context(
     """The context after the provider's optional ``prepare(ctx)`` (which may store options,
     e.g. an assigned port, before addresses are shown or the recorder opens the source)."""
     ctx = await context(row, host, settings, now)
-    prepare = getattr(host.provider(row["provider"]), "prepare", None)
-    if prepare is None:
+    provider = host.provider(row["provider"])
+    if type(provider).prepare is ProviderBase.prepare:  # the no-op default: nothing stored
         return ctx
-    await prepare(ctx)
+    await provider.prepare(ctx)
     fresh = await session_row(row["id"])
     return await context(fresh, host, settings, now)
 

@@ -187,6 +187,12 @@ class PluginHost:
             return None
 
     def _add_provider(self, record: PluginRecord, provider: Any) -> None:
+        if not isinstance(provider, ProviderBase):
+            record.fail(
+                f"provider {getattr(provider, 'name', provider)!r} must subclass "
+                "hub.streaming.ProviderBase (its optional methods' defaults)"
+            )
+            return
         if self._add(record, provider, PROVIDER_ATTRS, self.providers, self.provider_options):
             record.providers.append(provider.name)
 
@@ -252,7 +258,7 @@ class PluginHost:
         if wanted:
             return wanted
         for name, provider in self.providers.items():
-            if getattr(provider, "default_choice", False):
+            if provider.default_choice:
                 return name
         return next(iter(self.providers), "")
 

@@ -128,9 +128,15 @@ class StreamingProvider(Protocol):
     settings_model: ClassVar[type[msgspec.Struct]]
     session_model: ClassVar[type[msgspec.Struct]]
 
-    # Optional: ``async def prepare(self, ctx) -> None`` is awaited before ``ingest``,
-    # ``playback`` and ``recording_source`` (to store per-session state such as a port);
-    # ``def problem(self, options) -> str | None`` says why the provider cannot be used yet.
+    default_choice: ClassVar[bool]
+
+    # Optional, with no-op defaults on ``ProviderBase`` (which every provider subclasses: the
+    # plugin host refuses one that does not): ``prepare``, ``problem``, ``check_session``.
+    async def prepare(self, ctx: StreamContext) -> None: ...
+
+    def problem(self, options: Any) -> str | None: ...
+
+    def check_session(self, options: Any, hub: Settings, field: str) -> None: ...
 
     def ingest(self, ctx: StreamContext) -> Ingest:
         """Push addresses for the teacher (secret: only the teacher and admins see them)."""

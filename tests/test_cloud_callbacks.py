@@ -48,8 +48,9 @@ def settings(tmp_path: Path, database: str) -> Settings:
 
 
 async def cloud_session(world: World, provider: str) -> tuple[int, str]:
-    """A class starting in ten minutes; its cloud stream name as the push URL carries it."""
-    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10)
+    """A class starting in two minutes (inside the live window: a push then is the class, not
+    a rehearsal); its cloud stream name as the push URL carries it."""
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=2)
     created = await world.post(
         "/api/v1/sessions",
         {

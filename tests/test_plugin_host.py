@@ -27,8 +27,10 @@ from hub.settings import Settings, load_settings
 from hub.streaming import (
     Capabilities,
     Ingest,
+    NoOptions,
     Playback,
     PlaybackUrl,
+    ProviderBase,
     RecordingSource,
     StreamContext,
 )
@@ -44,7 +46,7 @@ class EchoSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     port: int = 1935
 
 
-class EchoProvider:
+class EchoProvider(ProviderBase):
     name: ClassVar[str] = "echo"
     label: ClassVar[str] = "Echo"
     capabilities: ClassVar[Capabilities] = Capabilities(push=("rtmp",), playback=("hls",))
@@ -125,9 +127,9 @@ def tiny_distribution(
 TINY_PROVIDER = """
     from typing import ClassVar
     from hub.hookspecs import hookimpl
-    from hub.streaming import Capabilities, Ingest, NoOptions, Playback
+    from hub.streaming import Capabilities, Ingest, NoOptions, Playback, ProviderBase
 
-    class Tiny:
+    class Tiny(ProviderBase):
         name: ClassVar[str] = "tiny"
         label: ClassVar[str] = "Tiny CDN"
         capabilities: ClassVar[Capabilities] = Capabilities(push=("rtmp",), playback=("hls",))
@@ -269,6 +271,25 @@ def test_two_providers_with_one_name_the_second_fails(tmp_path: Path) -> None:
     assert host.plugins["first"].state == "ok"
     assert host.plugins["second"].state == "failed"
     assert "already taken" in (host.plugins["second"].error or "")
+
+
+def test_a_provider_that_does_not_subclass_the_base_fails_clearly(tmp_path: Path) -> None:
+    class Bare:  # every attribute a provider has, but not ProviderBase's optional methods
+        name: ClassVar[str] = "bare"
+        label: ClassVar[str] = "Bare"
+        capabilities: ClassVar[Capabilities] = Capabilities(push=("rtmp",), playback=("hls",))
+        settings_model = NoOptions
+        session_model = NoOptions
+
+    class Plugin:
+        @hookimpl
+        def register_providers(self, register: Callable[[Any], None]) -> None:
+            register(Bare())
+
+    host = PluginHost(bare_settings(tmp_path), entry_points=False, extra=[("bare", Plugin())])
+    assert host.plugins["bare"].state == "failed"
+    assert "must subclass hub.streaming.ProviderBase" in (host.plugins["bare"].error or "")
+    assert "bare" not in host.providers
 
 
 def test_settings_options_are_validated_at_start_up_naming_plugin_and_key(

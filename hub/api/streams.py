@@ -82,8 +82,7 @@ class PlaybackOut(msgspec.Struct):
 
 def provider_problem(provider: StreamingProvider, options: Any) -> str | None:
     """A provider may say why it cannot serve yet (``problem(options)``, e.g. unconfigured)."""
-    check = getattr(provider, "problem", None)
-    return check(options) if callable(check) else None
+    return provider.problem(options)
 
 
 def plugin_out(record: PluginRecord, host: PluginHost, with_errors: bool) -> PluginOut:

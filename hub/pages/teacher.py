@@ -58,8 +58,7 @@ def provider_label(plugins: PluginHost, name: str, lang: str) -> str:
 def ready_providers(plugins: PluginHost) -> list[str]:
     names = []
     for name, provider in sorted(plugins.providers.items()):
-        check = getattr(provider, "problem", None)
-        if not (callable(check) and check(plugins.provider_options[name])):
+        if not provider.problem(plugins.provider_options[name]):
             names.append(name)
     return names
 

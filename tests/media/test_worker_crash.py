@@ -115,7 +115,7 @@ async def test_kill_9_of_the_worker_mid_class_then_a_new_worker_resumes(
             job = await jobs.find(f"record:{session_id}")
             return job is not None and job.state == JobState.doing
 
-        await until(child_records, "the child worker to take the record job", 30)
+        await until(child_records, "the child worker to take the record job", 90)
         source = await push(port, 26)
 
         async def two_segments_up() -> bool:
@@ -154,7 +154,14 @@ async def test_kill_9_of_the_worker_mid_class_then_a_new_worker_resumes(
     assert runs[1][0] > runs[0][-1], "numbering continues after the crash"
     assert decode_ok(local / "replay.mp4")
     mp4_duration = probe(local / "replay.mp4").duration or 0.0
-    assert abs(mp4_duration - sum(s.duration for s in playlist.segments)) <= 2.5
+    # the MP4 holds every segment; across the crash it may keep the time the class was not
+    # recorded (at most the recording's lost seconds, which a loaded machine makes longer)
+    recorded = sum(s.duration for s in playlist.segments)
+    lost = await Recording.select(Recording.lost_seconds).where(
+        Recording.session_id == session_id
+    ).first()
+    gap = float(lost["lost_seconds"]) if lost else 0.0
+    assert recorded - 2.5 <= mp4_duration <= recorded + gap + 2.5, (mp4_duration, recorded, gap)
 
 
 async def test_store_outage_during_the_class_loses_nothing(
@@ -357,7 +364,7 @@ async def test_a_worker_with_another_work_folder_takes_over_without_overwriting(
             job = await jobs.find(f"record:{session_id}")
             return job is not None and job.state == JobState.doing
 
-        await until(child_records, "the child worker to take the record job", 30)
+        await until(child_records, "the child worker to take the record job", 90)
         source = await push(port, 30)
 
         async def three_segments_up() -> bool:

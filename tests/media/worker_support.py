@@ -13,6 +13,7 @@ from hub.streaming import (
     Ingest,
     NoOptions,
     Playback,
+    ProviderBase,
     RecordingSource,
     StreamContext,
 )
@@ -21,7 +22,7 @@ from hub.tables import Course, LiveSession, Teacher, Visibility
 PROVIDER = "test_feed"
 
 
-class FeedProvider:
+class FeedProvider(ProviderBase):
     """Records from `url_for(ctx)`: a listener (SRT, UDP) or a pulled URL."""
 
     name: ClassVar[str] = PROVIDER
