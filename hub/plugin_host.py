@@ -20,6 +20,7 @@ import pluggy
 from hub import hookspecs, jobs
 from hub.errors import Invalid
 from hub.job_runner import JobKind
+from hub.reporter_base import ReporterBase
 from hub.settings import Settings
 from hub.streaming import ProviderBase, StreamingProvider
 
@@ -197,6 +198,12 @@ class PluginHost:
             record.providers.append(provider.name)
 
     def _add_reporter(self, record: PluginRecord, reporter: Any) -> None:
+        if not isinstance(reporter, ReporterBase):
+            record.fail(
+                f"reporter {getattr(reporter, 'name', reporter)!r} must subclass "
+                "hub.reporter_base.ReporterBase (its optional parts' defaults)"
+            )
+            return
         if self._add(record, reporter, ("name", "label"), self.reporters, self.reporter_options):
             record.reporters.append(reporter.name)
 

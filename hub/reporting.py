@@ -129,7 +129,20 @@ class Reporter(Protocol):
     extension: str
     settings_model: ClassVar[type[msgspec.Struct]] | type[msgspec.Struct]
 
+    needs_detail: ClassVar[bool]
+    publishes: ClassVar[bool]
+
     def render(self, data: ReportData, options: Any) -> bytes | Awaitable[bytes]: ...
+
+    async def publish(
+        self,
+        *,
+        figures: dict[str, Any],
+        document: bytes,
+        options: Any,
+        key: str,
+        settings: Settings,
+    ) -> None: ...
 
 
 class ReportOut(msgspec.Struct):
@@ -280,7 +293,7 @@ async def generate(
     try:
         if data is None or data.period != period:
             data = await report_data(period, settings)
-        if getattr(reporter, "needs_detail", False):
+        if reporter.needs_detail:
             await load_detail(data)
         data.report_id = report_id
         document = await maybe_await(reporter.render(data, options))
@@ -292,7 +305,7 @@ async def generate(
     except BaseException:
         await ImpactReport.delete().where(ImpactReport.id == report_id).run()
         raise
-    publishes = callable(getattr(reporter, "publish", None))
+    publishes = reporter.publishes
     await (
         ImpactReport.update(
             {
@@ -371,8 +384,7 @@ async def run_publish_job(payload: dict[str, Any], plugins: PluginHost, settings
     if row["publish_state"] == "published":
         return
     reporter = plugins.reporter(row["reporter"])
-    publish = getattr(reporter, "publish", None)
-    if publish is None:
+    if not reporter.publishes:
         raise Invalid(f"reporter {reporter.name} does not publish", field="reporter")
     storage = storage_for(settings)
     body = await storage.get_bytes(row["storage_key"])
@@ -384,7 +396,7 @@ async def run_publish_job(payload: dict[str, Any], plugins: PluginHost, settings
     )
     try:
         await maybe_await(
-            publish(
+            reporter.publish(
                 figures=figures,
                 document=body,
                 options=plugins.reporter_options[reporter.name],

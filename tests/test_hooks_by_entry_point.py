@@ -28,6 +28,7 @@ EVERY_HOOK = """
     from hub.hookspecs import hookimpl
     from hub.job_runner import JobKind
     from hub.jobs import RetryPolicy
+    from hub.reporter_base import ReporterBase
     from hub.streaming import Capabilities, Ingest, NoOptions, Playback, ProviderBase
 
     RAN = []
@@ -48,7 +49,7 @@ EVERY_HOOK = """
         def recording_source(self, ctx):
             return None
 
-    class Postcard:
+    class Postcard(ReporterBase):
         name = "postcard"
         label = "Postcard"
 

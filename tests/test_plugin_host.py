@@ -23,6 +23,7 @@ from hub import cli, hookspecs
 from hub.app import create_app
 from hub.hookspecs import hookimpl
 from hub.plugin_host import PluginHost
+from hub.reporter_base import ReporterBase
 from hub.settings import Settings, load_settings
 from hub.streaming import (
     Capabilities,
@@ -63,7 +64,7 @@ class EchoProvider(ProviderBase):
         return None
 
 
-class EchoReporter:
+class EchoReporter(ReporterBase):
     name = "echo_report"
     label = "Echo report"
 
@@ -290,6 +291,25 @@ def test_a_provider_that_does_not_subclass_the_base_fails_clearly(tmp_path: Path
     assert host.plugins["bare"].state == "failed"
     assert "must subclass hub.streaming.ProviderBase" in (host.plugins["bare"].error or "")
     assert "bare" not in host.providers
+
+
+def test_a_reporter_that_does_not_subclass_the_base_fails_clearly(tmp_path: Path) -> None:
+    class Bare:
+        name = "bare_report"
+        label = "Bare report"
+
+        def render(self, data: Any, options: Any) -> bytes:
+            return b""
+
+    class Plugin:
+        @hookimpl
+        def register_reporters(self, register: Callable[[Any], None]) -> None:
+            register(Bare())
+
+    host = PluginHost(bare_settings(tmp_path), entry_points=False, extra=[("bare", Plugin())])
+    assert host.plugins["bare"].state == "failed"
+    assert "must subclass hub.reporter_base.ReporterBase" in (host.plugins["bare"].error or "")
+    assert "bare_report" not in host.reporters
 
 
 def test_settings_options_are_validated_at_start_up_naming_plugin_and_key(

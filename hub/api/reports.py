@@ -55,7 +55,7 @@ class ReportController(Controller):
                 name=name,
                 label=r.label,
                 media_type=getattr(r, "media_type", "application/octet-stream"),
-                publishes=callable(getattr(r, "publish", None)),
+                publishes=r.publishes,
                 monthly=name in monthly,
             )
             for name, r in sorted(plugins.reporters.items())
@@ -109,7 +109,7 @@ class ReportController(Controller):
         """Publish (again) through the reporter; queued as a job when the queue exists."""
         report = await reporting.get_report(report_id)
         reporter = plugins.reporter(report.reporter)
-        if not callable(getattr(reporter, "publish", None)):
+        if not reporter.publishes:
             raise Invalid(f"reporter {reporter.name} does not publish", field="reporter")
         if report.publish_state == "published":
             return PublishOut(id=report_id, publish_state="published")

@@ -15,6 +15,7 @@ import msgspec
 from hub import method
 from hub.hookspecs import hookimpl
 from hub.impact import Figures
+from hub.reporter_base import ReporterBase
 from hub.reporting import ReportData
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -55,7 +56,7 @@ def _narrative(parent: ET.Element, tag: str, zh: str, en: str, **attrs: str) -> 
     return element
 
 
-class IatiActivity:
+class IatiActivity(ReporterBase):
     name = "iati_activity"
     label = "IATI 2.03 activity file (XML)"
     media_type = "application/xml"

@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 from hub import method
 from hub.hookspecs import hookimpl
 from hub.impact import FIGURE_NAMES
+from hub.reporter_base import ReporterBase
 from hub.reporting import FIGURE_LABELS, ReportData
 
 HEADLINE = [
@@ -121,7 +122,7 @@ def environment() -> jinja2.Environment:
     )
 
 
-class PrintableReport:
+class PrintableReport(ReporterBase):
     name = "impact_printable"
     label = "Printable impact report (HTML, Chinese and English)"
     media_type = "text/html"  # the server adds the charset

@@ -27,6 +27,7 @@ import msgspec
 
 from hub import outbound
 from hub.hookspecs import hookimpl
+from hub.reporter_base import ReporterBase
 from hub.reporting import ReportData
 from hub.settings import Settings
 
@@ -52,12 +53,13 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-class WebhookReporter:
+class WebhookReporter(ReporterBase):
     name = "webhook"
     label = "Signed JSON webhook (figures to a charity platform)"
     media_type = "application/json"
     extension = "json"
     settings_model = WebhookSettings
+    publishes = True
 
     def render(self, data: ReportData, options: WebhookSettings) -> bytes:
         return json.dumps(data.figures_document(), ensure_ascii=False, sort_keys=True).encode()

@@ -14,6 +14,7 @@ from hub import method
 from hub.exports import DATETIME_FORMAT, TIME_COLUMNS, Dataset, local_datetime
 from hub.hookspecs import hookimpl
 from hub.impact import FIGURE_NAMES, Impact
+from hub.reporter_base import ReporterBase
 from hub.reporting import FIGURE_LABELS, ReportData
 from hub.sheetcells import WORKBOOK_OPTIONS, write_cells
 
@@ -35,7 +36,7 @@ def _header(name: str) -> str:
     return f"{zh} {en}"
 
 
-class ImpactWorkbook:
+class ImpactWorkbook(ReporterBase):
     name = "impact_workbook"
     label = "Impact workbook (XLSX)"
     media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
