@@ -80,6 +80,14 @@ async def seed(hls_url: str) -> dict[str, int]:
             )
         ).run()
     )[0]["id"]
+    # a second center booked the class on air: the attendance export names it whatever the
+    # hour (the class in 30 minutes may fall on tomorrow, outside the export's default days)
+    ids["center2"] = (
+        await ShareCenter.insert(
+            ShareCenter(name="威宁共享中心", province="贵州省", city="毕节市", county="威宁县")
+        ).run()
+    )[0]["id"]
+    await Booking.insert(Booking(session=ids["live"], center=ids["center2"])).run()
     # a self-hosted class starting now, taught by a second teacher: the test pushes to it
     teacher2_user = await accounts.create_user("teacher2", PASSWORD, Role.teacher, "李老师")
     ids["teacher2"] = (

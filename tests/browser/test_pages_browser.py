@@ -170,7 +170,7 @@ def test_admin_downloads_the_xlsx_export(hub: Hub, new_page: Any, tmp_path: Any)
             if "xl/sharedStrings.xml" in book.namelist()
             else ""
         )
-    assert "镇雄共享中心" in sheet + strings
+    assert "威宁共享中心" in sheet + strings  # booked the class on air (today, any hour)
     json.dumps({"downloaded": path.name})
 
 
