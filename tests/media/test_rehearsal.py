@@ -101,3 +101,50 @@ async def test_a_rehearsal_push_leaves_nothing_in_the_replay(
 
 async def is_live(session_id: int) -> bool:
     return await session_status(session_id) == "live"
+
+
+@pytest.mark.in_process("moves the live window (hub.live.LIVE_EARLY) during the push")
+async def test_a_rehearsal_that_goes_on_into_the_class_leaves_its_part_out(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The teacher rehearses and keeps pushing as the class begins: the class turns live at
+    its start and the replay begins there, without the rehearsal before it."""
+    from dataclasses import replace
+
+    settings = replace(settings, segment_seconds=2)
+    port = free_udp_port()
+    session_id = await make_session(starts_in=600, lasts=10)
+    listen_url = f"srt://127.0.0.1:{port}?mode=listener&passphrase={PASSPHRASE}&pbkeylen=16"
+    host = feed_host(settings, {session_id: listen_url}, listen=True)
+    worker = quick_worker(settings, host, relisten_seconds=600)
+    worker.start()
+    store = LocalStorage(settings.storage_dir)
+    whole = 24
+    pushing = None
+    try:
+        pushing = await push(port, whole)
+
+        async def rehearsing() -> bool:
+            return (await live.session_row(session_id))["pushing_since"] is not None
+
+        await until(rehearsing, "the rehearsal noticed", 60)
+        await asyncio.sleep(8)  # some seconds of rehearsal are recorded
+        assert await session_status(session_id) == "scheduled"
+        monkeypatch.setattr(live, "LIVE_EARLY", timedelta(minutes=20))  # the class begins
+        await until(lambda: is_live(session_id), "the class turned live on the push", 60)
+        assert await pushing.wait() == 0
+
+        async def replay_ready() -> bool:
+            row = await Recording.select().where(Recording.session_id == session_id).first()
+            return bool(row and row["state"] == "ready")
+
+        await until(replay_ready, "the replay", 90)
+    finally:
+        if pushing is not None and pushing.returncode is None:
+            pushing.kill()
+        await worker.stop()
+    row = await live.session_row(session_id)
+    assert row["live_at"] is not None
+    duration = probe(store.path_for(f"sessions/{session_id}/replay.mp4")).duration or 0.0
+    # at least the 8 s of rehearsal are left out; the class part is kept
+    assert 2 <= duration <= whole - 8 + settings.segment_seconds, duration
