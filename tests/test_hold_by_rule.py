@@ -25,7 +25,7 @@ async def link_class(world: World, hours_ago: float) -> int:
             "provider": "external_link",
             "provider_settings": {"meeting_url": "https://meeting.example.cn/j/9"},
         },
-        "teacher",
+        "admin",  # a class already given: only an administrator enters one afterwards
     )
     assert created.status_code == 201, created.text
     return int(created.json()["id"])

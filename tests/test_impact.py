@@ -11,6 +11,7 @@ import pytest
 from hub import views
 from hub.impact import GroupBy, Period, compute
 from hub.tables import Booking, LiveSession, ShareCenter
+from plugins.self_hosted.provider import NAME as PROVIDER
 from tests.conftest import World, app_settings, reseeded
 
 pytestmark = pytest.mark.cross_process
@@ -39,7 +40,7 @@ async def add_session(
             starts_at=start,
             ends_at=start + timedelta(minutes=minutes),
             status=status,
-            **extra,
+            **{"provider": PROVIDER, **extra},
         )
     ).run()
     return int(row[0]["id"])

@@ -17,6 +17,7 @@ from hub.app import create_app
 from hub.settings import Settings
 from hub.storage import LocalStorage, StorageUnavailable
 from hub.tables import Job, LiveSession
+from plugins.self_hosted.provider import NAME as PROVIDER
 from tests.conftest import World
 
 pytestmark = pytest.mark.cross_process
@@ -127,6 +128,7 @@ async def test_beacon_tally_and_flush_lag(world: World) -> None:
                 starts_at=start,
                 ends_at=start + timedelta(hours=1),
                 status="live",
+                provider=PROVIDER,
             )
         ).run()
     )[0]["id"]

@@ -26,6 +26,7 @@ from hub.tables import (
     Visibility,
 )
 from hub.views import ViewCounter
+from plugins.self_hosted.provider import NAME as PROVIDER
 from tests.conftest import World, flush_views, reseeded
 
 pytestmark = pytest.mark.cross_process
@@ -86,6 +87,7 @@ async def new_session(world: World, status: str = "live", minutes_ago: int = 10)
             starts_at=start,
             ends_at=start + timedelta(hours=1),
             status=status,
+            provider=PROVIDER,
         )
     ).run()
     return int(row[0]["id"])

@@ -23,6 +23,7 @@ import pytest
 
 from hub import views
 from hub.tables import LiveSession, ViewerWindow, ViewPeak, ViewTally
+from plugins.self_hosted.provider import NAME as PROVIDER
 from tests.conftest import World, reseeded
 from tests.netutil import free_port, start_server, stop, wait_ready
 
@@ -57,6 +58,7 @@ async def test_two_serve_processes_count_exactly(
                 starts_at=start,
                 ends_at=start + timedelta(hours=1),
                 status="live",
+                provider=PROVIDER,
             )
         ).run()
     )[0]["id"]
