@@ -13,8 +13,7 @@ import hashlib
 import json
 import logging
 import shutil
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,6 @@ from media.playlist import (
     parse_segments,
     rebuild_playlist,
     total_duration,
-    wall_clock,
 )
 from media.spool import Spool
 from media.workdir import WorkDir, segment_number
@@ -245,28 +243,6 @@ class _Finalizer:
         return None
 
 
-SINCE_SLACK = 1.0
-"""Seconds a segment may end before the class began and still be kept (the recorder's and the
-hub's clocks, and the segment that was being written when the class went live)."""
-
-
-def from_class_start(segments: list[Segment], since: datetime | None) -> list[Segment]:
-    """``segments`` without the ones that ended before ``since`` (by their stamped wall-clock
-    start and their duration); unstamped segments are kept. A recording whose every segment is
-    older keeps them all (the class's own clock went wrong, not the recording)."""
-    if since is None:
-        return segments
-    limit = since.timestamp() - SINCE_SLACK
-    kept = []
-    for segment in segments:
-        stamp = wall_clock(segment.program_date_time)
-        if stamp is None or stamp + segment.duration > limit:
-            kept.append(segment)
-    if kept and kept[0].discontinuity and kept[0] is not segments[0]:
-        kept[0] = replace(kept[0], discontinuity=False)  # the class's first segment
-    return kept or segments
-
-
 async def finalize(
     session_key_prefix: str,
     work_dir: Path,
@@ -276,7 +252,6 @@ async def finalize(
     poster_at: float = 10.0,
     binary: str | None = None,
     names: tuple[str, ...] = ARTEFACTS,
-    since: datetime | None = None,
 ) -> FinalizeResult:
     """Close the recording under `session_key_prefix` and make its replay artefacts.
 
@@ -284,8 +259,7 @@ async def finalize(
     the segments are then downloaded. Waiting spooled objects (by default those in
     `work_dir/spool`) are uploaded first; StorageUnavailable if the store is still down.
     `names` limits which artefacts are made now; the manifest keeps the others recorded
-    for the same segments. `since` is when the class began (it went live): segments that
-    ended before it are a rehearsal that went on into the class, and stay out of the replay.
+    for the same segments.
     """
     keys = ArchiveKeys(session_key_prefix)
     work = WorkDir(Path(work_dir))
@@ -294,7 +268,7 @@ async def finalize(
         spool = Spool(work.path / "spool")
     await _drain_spool(spool, storage)
 
-    segments = from_class_start(await _segments(keys, work, storage), since)
+    segments = await _segments(keys, work, storage)
     if not segments:
         raise FinalizeError(f"nothing was recorded for {session_key_prefix} in {work.path}")
     vod = rebuild_playlist(segments, ended=True, playlist_type="VOD")

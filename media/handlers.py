@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from hub import jobs, live, outbound, recordings
-from hub.errors import Conflict, DomainError, database_unavailable
+from hub.errors import Conflict, database_unavailable
 from hub.job_runner import (
     HandBack,
     Handler,
@@ -367,14 +367,6 @@ async def record(ctx: JobContext) -> None:
             await _wait_or_stop(ctx, probe_wait(worker.retry_wait, misses))
 
 
-async def _class_began(session_id: int) -> datetime | None:
-    """When the class went live: a rehearsal push that went on into it is left out before."""
-    try:
-        return (await live.session_row(session_id))["live_at"]
-    except DomainError:
-        return None
-
-
 async def finalize_job(ctx: JobContext) -> None:
     session_id = ctx.session_id()
     row = await recordings.get(session_id)
@@ -383,10 +375,7 @@ async def finalize_job(ctx: JobContext) -> None:
     started = time.monotonic()
     async with work_lock(work / "final.lock", ctx.stopping):
         try:
-            began = await _class_began(session_id)
-            result = await finalize(
-                prefix, work, ctx.storage, names=("mp4", "poster"), since=began
-            )
+            result = await finalize(prefix, work, ctx.storage, names=("mp4", "poster"))
         except FinalizeError as exc:
             if "nothing was recorded" in str(exc):
                 await recordings.failed(session_id, str(exc))
@@ -432,8 +421,7 @@ async def transcode(ctx: JobContext) -> None:
     work = ctx.worker.work_dir(session_id)
     async with work_lock(work / "final.lock", ctx.stopping):
         try:
-            began = await _class_began(session_id)
-            result = await finalize(prefix, work, ctx.storage, names=("low", "audio"), since=began)
+            result = await finalize(prefix, work, ctx.storage, names=("low", "audio"))
         except FinalizeError as exc:
             if "nothing was recorded" in str(exc):
                 raise PermanentError(str(exc)) from exc

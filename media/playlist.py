@@ -205,7 +205,7 @@ def merge_with_discontinuity(a: str, b: str) -> str:
     return render_playlist(merged)
 
 
-def wall_clock(text: str | None) -> float | None:
+def _wall_clock(text: str | None) -> float | None:
     if not text:
         return None
     try:
@@ -226,7 +226,7 @@ def lost_seconds(segments: Sequence[Segment]) -> float:
     lost = 0.0
     end: float | None = None
     for segment in segments:
-        stamp = wall_clock(segment.program_date_time)
+        stamp = _wall_clock(segment.program_date_time)
         resumed = segment.discontinuity and RESUMED in segment.tags
         if resumed and end is not None and stamp is not None:
             lost += max(0.0, stamp - end)
