@@ -155,13 +155,15 @@ def test_waiting_room_then_live_then_ended_then_replay(hub: Hub, new_page: Any) 
     phone.wait_for_selector("#audio-controls", state="visible")
     box = phone.locator("#audio-controls").bounding_box()
     assert box is not None and box["width"] <= 390 and box["height"] > 30
+    # switching reloads the player; a pause while it loads is kept (nothing resumes it)
     phone.wait_for_function(f"() => !{VIDEO}.paused")
+    label = "document.getElementById('audio-play').textContent.trim()"
     phone.click("#audio-play")
-    phone.wait_for_function(f"() => {VIDEO}.paused")
-    assert phone.inner_text("#audio-play") == "播放"
+    phone.wait_for_function(f"() => {VIDEO}.paused && {label} === '播放'")
+    phone.wait_for_timeout(1500)
+    assert phone.evaluate(f"{VIDEO}.paused") is True  # nothing resumes it behind the user
     phone.click("#audio-play")
-    phone.wait_for_function(f"() => !{VIDEO}.paused")
-    assert phone.inner_text("#audio-play") == "暂停"
+    phone.wait_for_function(f"() => !{VIDEO}.paused && {label} === '暂停'")
     phone.fill("#audio-volume", "0.5")
     phone.wait_for_function(f"() => Math.abs({VIDEO}.volume - 0.5) < 0.01")
     phone.wait_for_function("() => Number(document.getElementById('audio-seek').max) > 3")

@@ -22,7 +22,7 @@ import httpx
 from tests import netutil
 
 ROOT = Path(__file__).resolve().parents[2]
-ADMIN_PASSWORD = "fault-admin-password"
+ADMIN_PASSWORD = "fault-owner-password"  # a password may not contain the username
 free_tcp_port = netutil.free_port
 """tests/netutil.py's ``free_port``, by the name the fault tests import."""
 

@@ -26,6 +26,7 @@
   var mode = null;        // waiting | live | ended | replay | cancelled
   var seen = [];          // the states this page went through (tests read it)
   var hls = null, current = null, retryTimer = null, retryDelay = 1000;
+  var userPaused = false;  // paused with the audio player's button: a reload does not resume
   var SOUND_KEY = "sharehub_sound";
 
   function store(key, value) { try { localStorage.setItem(key, value); } catch (e) {} }
@@ -98,7 +99,7 @@
         retryDelay = 1000;
         pickLevel(quality.value);
         if (at > 0) video.currentTime = at;
-        play();
+        if (!userPaused) play();
       });
       hls.on(window.Hls.Events.ERROR, function (_, data) {
         if (!data.fatal) return;
@@ -168,7 +169,13 @@
     audioTime.textContent = clock(video.currentTime) + (kind === "replay" ? " / " + clock(range.to) : "");
   }
   audioPlay.addEventListener("click", function () {
-    if (video.paused) { var p = video.play(); if (p && p.catch) p.catch(function () {}); } else { video.pause(); }
+    if (video.paused) {
+      userPaused = false;
+      var p = video.play(); if (p && p.catch) p.catch(function () {});
+    } else {
+      userPaused = true;
+      video.pause();
+    }
   });
   audioSeek.addEventListener("change", function () { video.currentTime = Number(audioSeek.value); });
   audioMute.addEventListener("click", function () {
