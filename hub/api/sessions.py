@@ -26,7 +26,7 @@ from hub.api.common import (
     need,
     viewer_zone,
 )
-from hub.api.streams import check_provider_choice
+from hub.api.streams import check_provider_choice, teacher_session
 from hub.auth import teacher_or_admin
 from hub.cache import ResponseCache
 from hub.errors import Conflict, Invalid
@@ -478,8 +478,7 @@ class SessionController(Controller):
         """开始上课: the session's teacher (or an admin) turns the class live now, also before
         its start or after a rehearsal, and for a class held in a meeting app. 409 when the
         session is cancelled, archived or ended longer ago than the restart grace."""
-        row = await schedule.get_session(session_id)
-        schedule.may_teach(need(principal), row["teacher"])
+        await teacher_session(session_id, principal)
         await live.start_class(session_id)
         return await one_session(session_id, ZoneInfo("UTC"))
 
@@ -488,8 +487,7 @@ class SessionController(Controller):
         """下课: the session's teacher (or an admin) ends the live class now; its replay is
         made from what was recorded. Ending an ended class again changes nothing; 409 for a
         class that never started."""
-        row = await schedule.get_session(session_id)
-        schedule.may_teach(need(principal), row["teacher"])
+        await teacher_session(session_id, principal)
         await live.end_class(session_id)
         return await one_session(session_id, ZoneInfo("UTC"))
 

@@ -14,7 +14,7 @@ from markupsafe import Markup
 from hub import live, recordings, schedule, series
 from hub.api.common import PathId
 from hub.api.sessions import session_rows
-from hub.api.streams import check_provider_choice, ingest_out
+from hub.api.streams import check_provider_choice, ingest_out, teacher_session
 from hub.auth import teacher_or_admin
 from hub.errors import Conflict, DomainError
 from hub.pages.forms import form_of, int_field, see_other
@@ -326,10 +326,7 @@ async def cancel_class(request: Request[Any, Any, Any], session_id: PathId) -> R
 async def start_class(request: Request[Any, Any, Any], session_id: PathId) -> Response[Any]:
     """开始上课: the class is live now (after a rehearsal, or for a meeting-app class)."""
     await form_of(request)
-    who = principal_of(request)
-    assert who is not None
-    row = await live.session_row(session_id)
-    schedule.may_teach(who, row["teacher"])
+    await teacher_session(session_id, principal_of(request))
     await live.start_class(session_id)
     return see_other(f"/teacher/sessions/{session_id}")
 
@@ -342,10 +339,7 @@ async def start_class(request: Request[Any, Any, Any], session_id: PathId) -> Re
 async def end_class(request: Request[Any, Any, Any], session_id: PathId) -> Response[Any]:
     """下课: the live class ends now."""
     await form_of(request)
-    who = principal_of(request)
-    assert who is not None
-    row = await live.session_row(session_id)
-    schedule.may_teach(who, row["teacher"])
+    await teacher_session(session_id, principal_of(request))
     await live.end_class(session_id)
     return see_other(f"/teacher/sessions/{session_id}")
 
