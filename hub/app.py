@@ -26,6 +26,7 @@ from hub.api.enrolment import EnrolmentController
 from hub.api.exports import ExportController
 from hub.api.impact import ImpactController
 from hub.api.jobs import JobController
+from hub.api.materials import MaterialController
 from hub.api.media_files import LocalMediaController, RecordingController
 from hub.api.reports import ReportController
 from hub.api.series import SeriesController, TermController
@@ -146,6 +147,7 @@ def create_app(
             StreamController,
             *host.routes,
             JobController,
+            MaterialController,
             RecordingController,
             LocalMediaController,
             *page_handlers(),

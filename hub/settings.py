@@ -109,6 +109,12 @@ class Settings:
     """A push this long before the start turns the class live; earlier it is a rehearsal."""
     media_url_seconds: int = 7200
     """Lifetime of presigned storage URLs handed to players."""
+    material_max_mb: int = 50
+    """Largest course material file (PDF, image, PPTX/DOCX, audio) a teacher may attach."""
+    course_materials_max_mb: int = 500
+    """All the materials of one course together may take at most this much."""
+    material_upload_seconds: int = 900
+    """Lifetime of a material's upload address (the presigned POST on S3)."""
     spool_max_mb: int = 2048
     """Disk a recorder may fill with segments while the store is unreachable."""
     log_format: str = "text"

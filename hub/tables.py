@@ -381,6 +381,37 @@ class LoginFailure(Table, tablename="login_failure"):
     """Unix ms of the latest failure."""
 
 
+class MaterialUse(StrEnum):
+    print = "print"
+    show = "show"
+
+
+class MaterialState(StrEnum):
+    pending = "pending"
+    ready = "ready"
+
+
+class Material(Table):
+    """A file a teacher attaches to a course or to one class of it (``session_id``): a PDF,
+    an image, a slide deck or document (PPTX, DOCX) or audio. ``pending`` until the stored
+    object is checked (size, type by its content); ``attached_at`` is when it became ready."""
+
+    course_id = Integer(index=True)
+    session_id = Integer(null=True, default=None, index=True)
+    title = Varchar(length=200)
+    filename = Varchar(length=200)
+    use = Varchar(length=8, choices=MaterialUse, default=MaterialUse.show)
+    content_type = Varchar(length=100, default="")
+    size = BigInt(default=0)
+    declared_size = BigInt(default=0)
+    storage_key = Varchar(length=300, default="")
+    preview_key = Varchar(length=300, default="")
+    state = Varchar(length=10, choices=MaterialState, default=MaterialState.pending)
+    created_by = Integer(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+    attached_at = Timestamptz(null=True, default=None)
+
+
 CORE_TABLES: list[type[Table]] = [
     ShareCenter,
     User,
@@ -404,4 +435,5 @@ CORE_TABLES: list[type[Table]] = [
     LoginFailure,
     CenterEnrolment,
     CalendarFeed,
+    Material,
 ]
