@@ -25,7 +25,7 @@ from litestar.routes import HTTPRoute
 
 from hub import jobs
 from hub.pages.assets import Assets
-from tests import cluster
+from tests import cluster, material_files
 from tests.conftest import World, reseeded
 from tests.test_permissions import EXPECTED, OPEN, build_app
 
@@ -150,6 +150,11 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/schema/{path:str}"): "anyone",
     ("GET", "/schema/openapi.json"): "anyone",
     ("GET", "/schema/oauth2-redirect.html"): "anyone",
+    # materials of a public course (the programme's): anyone; centers-only courses' are not
+    # readable anonymously nor by centers that did not book (tests/test_materials.py)
+    ("GET", "/api/v1/courses/{course_id:int}/materials"): "anyone",
+    ("GET", "/api/v1/sessions/{session_id:int}/materials"): "anyone",
+    ("GET", "/api/v1/materials/{material_id:int}/file"): "anyone",
 }
 
 # a valid body for changes that take one: a refused role must be refused for who it is,
@@ -163,6 +168,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/series/{series_id:int}/cancel"): {"from_date": "2027-03-08"},
     ("POST", "/api/v1/bookings/{booking_id:int}/check-in"): {"children": 12},
     ("POST", "/center/bookings/{booking_id:int}/check-in"): {"children": "12"},
+    ("POST", "/api/v1/courses/{course_id:int}/materials"): {"filename": "a.pdf", "size": 10},
 }
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/sessions/{session_id:int}/ingest/qr.svg"): {"protocol": "srt"},
@@ -315,6 +321,11 @@ async def programme(module_client: World) -> AsyncIterator[tuple[World, dict[str
     r = await world.post("/api/v1/calendar/feeds", {"center_id": ids["center"]}, who="center")
     assert r.status_code == 201, r.text
     ids["feed_id"] = r.json()["id"]
+    r = await material_files.attach(
+        world, ids["course"], material_files.pdf(), "讲义.pdf", "teacher"
+    )
+    assert r.status_code == 200, r.text
+    ids["material_id"] = r.json()["id"]
     ids["teacher_id"] = ids["teacher_id"]
     ids["center_id"] = ids["center"]
     ids["course_id"] = ids["course"]

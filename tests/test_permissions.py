@@ -21,6 +21,7 @@ from litestar.routes import HTTPRoute
 
 from hub.app import create_app
 from hub.settings import Settings
+from tests import material_files
 from tests.conftest import World, reseeded
 
 READ_ONLY = {"GET", "HEAD", "OPTIONS"}
@@ -82,6 +83,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/reports/{report_id:int}/publish"): "admin",
     ("POST", "/api/v1/jobs/{job_id:int}/retry"): "admin",
     ("POST", "/api/v1/jobs/{job_id:int}/cancel"): "admin",
+    ("POST", "/api/v1/courses/{course_id:int}/materials"): "admin, the course's teacher",
+    ("PUT", "/api/v1/materials/{material_id:int}/content"): "admin, the course's teacher",
+    ("POST", "/api/v1/materials/{material_id:int}/complete"): "admin, the course's teacher",
+    ("DELETE", "/api/v1/materials/{material_id:int}"): "admin, the course's teacher",
 }
 
 
@@ -894,6 +899,23 @@ async def test_admin_may_do_everything(world: World) -> None:
     job = (await a_job(world))["job"]
     await call("POST", "/api/v1/jobs/{job_id:int}/cancel", job_id=job)
     await call("POST", "/api/v1/jobs/{job_id:int}/retry", job_id=job)
+
+    pdf = material_files.pdf()
+    asked = await call(
+        "POST",
+        "/api/v1/courses/{course_id:int}/materials",
+        {"filename": "讲义.pdf", "size": len(pdf), "title": "讲义"},
+        course_id=course["id"],
+    )
+    content = "/api/v1/materials/{material_id:int}/content"
+    material_id = asked["material"]["id"]
+    r = await world.client.put(
+        _fill(content, {"material_id": material_id}), content=pdf, headers=world.auth("admin")
+    )
+    assert r.status_code == 204, r.text
+    done.add(("PUT", content))
+    await call("POST", "/api/v1/materials/{material_id:int}/complete", material_id=material_id)
+    await call("DELETE", "/api/v1/materials/{material_id:int}", material_id=material_id)
 
     assert done == set(EXPECTED) - PAGE_FORMS, "the walk missed a mutating route"
 
