@@ -157,11 +157,9 @@ async def test_kill_9_of_the_worker_mid_class_then_a_new_worker_resumes(
     # the MP4 holds every segment; across the crash it may keep the time the class was not
     # recorded (at most the recording's lost seconds, which a loaded machine makes longer)
     recorded = sum(s.duration for s in playlist.segments)
-    lost = (
-        await Recording.select(Recording.lost_seconds)
-        .where(Recording.session_id == session_id)
-        .first()
-    )
+    lost = await Recording.select(Recording.lost_seconds).where(
+        Recording.session_id == session_id
+    ).first()
     gap = float(lost["lost_seconds"]) if lost else 0.0
     assert recorded - 2.5 <= mp4_duration <= recorded + gap + 2.5, (mp4_duration, recorded, gap)
 
