@@ -442,3 +442,32 @@ def download_url(row: dict[str, Any], storage: Storage, settings: Settings) -> s
             ExpiresIn=settings.media_url_seconds,
         )
     )
+
+
+async def ready_for_classes(classes: list[tuple[int, int]]) -> dict[int, list[dict[str, Any]]]:
+    """Per class (``(session id, course id)`` pairs), its ready materials: the course's and
+    its own, in the order attached (one query; for a center's booked classes)."""
+    courses = {course for _, course in classes}
+    found: dict[int, list[dict[str, Any]]] = {session: [] for session, _ in classes}
+    if not courses:
+        return found
+    rows = (
+        await Material.select()
+        .where(Material.course_id.is_in(list(courses)) & (Material.state == MaterialState.ready))
+        .order_by(Material.id)
+        .run()
+    )
+    for session, course in classes:
+        found[session] = [
+            r for r in rows if r["course_id"] == course and r["session_id"] in (None, session)
+        ]
+    return found
+
+
+async def shown_on_watch_page(principal: Principal | None, session_id: int) -> list[dict[str, Any]]:
+    """The class's ready materials the viewer may see (for the watch page)."""
+    try:
+        rows = await of_session(principal, session_id)
+    except NotFound:
+        return []
+    return [r for r in rows if r["state"] == MaterialState.ready]

@@ -340,3 +340,32 @@ async def test_on_s3_the_bucket_and_the_hub_refuse_bad_files(s3_world: Any) -> N
     assert done.status_code == 400, done.text
     assert done.json()["extra"][0]["key"] == "file"
     assert await store.list(asked["upload"]["fields"]["key"]) == [], "the refused file is deleted"
+
+
+async def test_center_and_watch_pages_show_a_booked_class_materials(world: World) -> None:
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    r = await world.post(
+        "/api/v1/sessions",
+        {
+            "course_id": world.ids["course"],
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(minutes=45)).isoformat(),
+        },
+        who="teacher",
+    )
+    assert r.status_code == 201, r.text
+    session_id = r.json()["id"]
+    r = await world.post(
+        f"/api/v1/sessions/{session_id}/bookings", {"center_id": world.ids["center"]}, "center"
+    )
+    assert r.status_code == 201, r.text
+    home = await world.get("/center", "center")
+    assert "第一课讲义" not in home.text
+    attached = await attach(world, material_files.pdf(), "讲义.pdf", session_id=session_id)
+    material_id = attached.json()["id"]
+    home = await world.get("/center", "center")
+    assert home.status_code == 200
+    assert "第一课讲义" in home.text and "课前打印" in home.text
+    assert f"/api/v1/materials/{material_id}/file" in home.text
+    watch = await world.get(f"/watch/{session_id}", "center")
+    assert "课程资料" in watch.text and f"/api/v1/materials/{material_id}/file" in watch.text

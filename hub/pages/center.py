@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from litestar import Request, Response, get, post
 from litestar.params import Parameter
 
-from hub import schedule
+from hub import materials, schedule
 from hub.api.common import PathId
 from hub.api.sessions import session_rows
 from hub.auth import center_or_admin
@@ -65,6 +65,7 @@ async def center_home(request: Request[Any, Any, Any], center: OptionalId = None
     booked = await schedule_view.upcoming_for_center(place["id"], now)
     for row in booked:
         row["checkin_open"] = checkin_open(row, now)
+    attached = await materials.ready_for_classes([(r["id"], r["course_id"]) for r in booked])
     offer = await schedule_view.bookable(
         place["id"], schedule_view.week_start(today, "this"), lang.tz, now
     )
@@ -75,6 +76,7 @@ async def center_home(request: Request[Any, Any, Any], center: OptionalId = None
         {
             "center": place,
             "booked": booked,
+            "materials": attached,
             "offer": offer,
             "today": today,
             "notice": lang.gettext(NOTICES[ok]) if ok in NOTICES else None,

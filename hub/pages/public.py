@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from litestar import Request, Response, get
 from litestar.params import Parameter
 
-from hub import live, schedule, watch_state
+from hub import live, materials, schedule, watch_state
 from hub.api.common import PathId
 from hub.api.sessions import session_rows
 from hub.errors import Conflict, NotFound
@@ -145,6 +145,7 @@ async def watch_page(
             "start_low": start_low,
             "teacher": teacher,
             "upcoming": row["status"] == SessionStatus.scheduled.value,
+            "materials": await materials.shown_on_watch_page(principal, session_id),
         }
 
     return await public_page(request, "watch.html", build, lang=lang_of(request))
