@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from hub import exports, jobs, live, recordings, reporting
+from hub import exports, jobs, live, materials, previews, recordings, reporting
 from hub.job_runner import JobContext, JobKind, NoPayload
 from hub.jobs import RetryPolicy
 from hub.tables import Booking, LiveSession, SessionStatus, ViewTally
@@ -129,4 +129,11 @@ CORE_KINDS: tuple[JobKind, ...] = (
     JobKind(ARCHIVE_FINISHED, archive_finished, PERIODIC_POLICY, payload=NoPayload, every=1.0),
     JobKind(QUEUE_REPORTS, queue_reports, PERIODIC_POLICY, payload=NoPayload, every=1.0),
     JobKind(HOLD_BY_RULE, hold_by_rule_job, PERIODIC_POLICY, payload=NoPayload, every=30.0),
+    JobKind(
+        materials.MATERIAL_PREVIEW,
+        previews.make_preview,
+        RetryPolicy(max_attempts=3, base_seconds=10, cap_seconds=300),
+        cpu=True,
+        payload=previews.PreviewPayload,
+    ),
 )

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from hub import jobs
 from hub.accounts import Principal
 from hub.errors import Conflict, Forbidden, Invalid, NotFound
 from hub.schedule import get_course, get_session
@@ -46,6 +47,14 @@ from hub.tables import Booking, LiveSession, Material, MaterialState, Visibility
 MiB = 1024 * 1024
 HEAD_BYTES = 64 * 1024
 """How much of a stored file is read to tell its type."""
+MATERIAL_PREVIEW = "material-preview"
+"""The job kind that draws a material's preview (``hub.previews``)."""
+PREVIEW_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
+def wants_preview(content_type: str) -> bool:
+    """PDFs (their first page) and images get a preview."""
+    return content_type in PREVIEW_TYPES
 
 
 @dataclass(frozen=True)
@@ -303,6 +312,10 @@ async def finish(
         .where(Material.id == material_id)
         .run()
     )
+    if wants_preview(row["content_type"]):
+        await jobs.enqueue(
+            MATERIAL_PREVIEW, {"material_id": material_id}, dedupe_key=f"preview:{material_id}"
+        )
     return await get(material_id)
 
 

@@ -155,6 +155,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/courses/{course_id:int}/materials"): "anyone",
     ("GET", "/api/v1/sessions/{session_id:int}/materials"): "anyone",
     ("GET", "/api/v1/materials/{material_id:int}/file"): "anyone",
+    ("GET", "/api/v1/materials/{material_id:int}/preview"): "anyone",
 }
 
 # a valid body for changes that take one: a refused role must be refused for who it is,
@@ -183,6 +184,7 @@ ADMITTED: dict[tuple[str, str], int | dict[str, int]] = {
     ("GET", "/api/v1/sessions/{session_id:int}/hls/{name:str}"): 404,  # no recording yet
     ("GET", "/api/v1/sessions/{session_id:int}/recording"): 404,
     ("GET", "/media/{key:path}"): 404,
+    ("GET", "/api/v1/materials/{material_id:int}/preview"): 404,  # a DOCX has no preview
     ("POST", "/api/v1/auth/login"): 400,
     ("POST", "/api/v1/beacons/check"): 400,
     ("POST", "/api/v1/sessions/{session_id:int}/beacons"): 400,
@@ -322,7 +324,7 @@ async def programme(module_client: World) -> AsyncIterator[tuple[World, dict[str
     assert r.status_code == 201, r.text
     ids["feed_id"] = r.json()["id"]
     r = await material_files.attach(
-        world, ids["course"], material_files.pdf(), "讲义.pdf", "teacher"
+        world, ids["course"], material_files.docx(), "作业.docx", "teacher"
     )
     assert r.status_code == 200, r.text
     ids["material_id"] = r.json()["id"]

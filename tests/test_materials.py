@@ -10,13 +10,17 @@ are not readable anonymously.
 from __future__ import annotations
 
 import dataclasses
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
+from hub.job_runner import Runner
+from hub.materials import MATERIAL_PREVIEW
 from hub.storage import storage_for
 from tests import material_files
 from tests.conftest import World, hub_client
@@ -369,3 +373,29 @@ async def test_center_and_watch_pages_show_a_booked_class_materials(world: World
     assert f"/api/v1/materials/{material_id}/file" in home.text
     watch = await world.get(f"/watch/{session_id}", "center")
     assert "课程资料" in watch.text and f"/api/v1/materials/{material_id}/file" in watch.text
+
+
+async def test_the_worker_draws_previews_of_pdfs_and_images(world: World) -> None:
+    pdf = (await attach(world, material_files.pdf(), "讲义.pdf")).json()
+    png = (await attach(world, material_files.png(640, 320), "板书.png")).json()
+    doc = (await attach(world, material_files.docx(), "作业.docx")).json()
+    assert pdf["preview_url"] is None
+    assert (await world.get(f"/api/v1/materials/{pdf['id']}/preview")).status_code == 404
+    settings = world.client._transport.app.state.settings  # type: ignore[attr-defined]
+    host = world.client._transport.app.state.plugins  # type: ignore[attr-defined]
+    await Runner(settings, host, kinds=[MATERIAL_PREVIEW], poll_interval=0.1).run_until_idle(60)
+
+    sizes = {}
+    for material in (pdf, png):
+        listed = await world.get(f"/api/v1/courses/{world.ids['course']}/materials")
+        urls = {m["id"]: m["preview_url"] for m in listed.json()}
+        assert urls[material["id"]] == f"/api/v1/materials/{material['id']}/preview"
+        r = await world.get(urls[material["id"]])
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        with Image.open(io.BytesIO(r.content)) as image:
+            sizes[material["filename"]] = image.size
+    assert sizes["讲义.pdf"] == (371, 480)  # a US Letter page drawn 480 high
+    assert sizes["板书.png"] == (480, 240)
+    assert (await world.get(f"/api/v1/materials/{doc['id']}/preview")).status_code == 404
+    page = await world.get(f"/watch/{await a_class(world)}")
+    assert f"/api/v1/materials/{pdf['id']}/preview" in page.text

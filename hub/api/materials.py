@@ -15,9 +15,9 @@ from hub import materials
 from hub.accounts import Principal
 from hub.api.common import PathId, PositiveId, need
 from hub.auth import teacher_or_admin
-from hub.errors import Conflict
+from hub.errors import Conflict, NotFound
 from hub.settings import Settings
-from hub.storage import LocalStorage, Storage
+from hub.storage import LocalStorage, ObjectMissing, Storage
 from hub.tables import MaterialUse
 
 Title = Annotated[str, msgspec.Meta(max_length=200)]
@@ -45,6 +45,7 @@ class MaterialOut(msgspec.Struct):
     state: str
     attached_at: datetime | None
     download_url: str
+    preview_url: str | None
 
 
 class UploadOut(msgspec.Struct):
@@ -71,6 +72,7 @@ def material_out(row: dict[str, Any]) -> MaterialOut:
         state=row["state"],
         attached_at=row["attached_at"],
         download_url=f"/api/v1/materials/{row['id']}/file",
+        preview_url=f"/api/v1/materials/{row['id']}/preview" if row["preview_key"] else None,
     )
 
 
@@ -185,4 +187,22 @@ class MaterialController(Controller):
                 "X-Content-Type-Options": "nosniff",
                 "Cache-Control": private,
             },
+        )
+
+    @get("/materials/{material_id:int}/preview")
+    async def preview(
+        self, request: Request[Any, Any, Any], material_id: PathId, principal: Principal | None
+    ) -> Response[bytes]:
+        """A PDF's first page or an image, small (PNG), once the worker has drawn it."""
+        row = await materials.readable_one(principal, material_id)
+        if not row["preview_key"]:
+            raise NotFound(f"material {material_id} has no preview (yet)", field="material_id")
+        try:
+            data = await store_of(request).get_bytes(row["preview_key"])
+        except ObjectMissing:
+            raise NotFound(f"material {material_id} has no preview", field="material_id") from None
+        return Response(
+            data,
+            media_type="image/png",
+            headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
         )
