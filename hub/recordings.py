@@ -272,6 +272,11 @@ class RecordingOut(msgspec.Struct):
     renditions: list[RenditionOut]
     started_at: datetime | None
     finished_at: datetime | None
+    download_url: str | None = None
+    """The MP4 through the hub, named after the course, date and teacher."""
+    low_download_url: str | None = None
+    """The low rendition as one MP4 (360p), once the worker has made it."""
+    low_mp4_bytes: int = 0
 
 
 def hls_path(session_id: int, name: str = "index") -> str:
@@ -282,6 +287,8 @@ def recording_out(
     row: dict[str, Any], settings: Settings, sign: Callable[[str], str]
 ) -> RecordingOut:
     ready = row["state"] == RecordingState.ready
+    download = f"/api/v1/sessions/{row['session_id']}/replay.mp4"
+    low = (row["renditions"] or {}).get("low_mp4") or {}
     renditions = [
         RenditionOut(
             name=name,
@@ -308,4 +315,7 @@ def recording_out(
         renditions=renditions,
         started_at=row["started_at"],
         finished_at=row["finished_at"],
+        download_url=absolute(settings, download) if ready and row["mp4_key"] else None,
+        low_download_url=absolute(settings, download + "?quality=low") if ready and low else None,
+        low_mp4_bytes=int(low.get("bytes", 0)),
     )

@@ -73,8 +73,9 @@ class FinalizeResult:
     """Class time nobody recorded: where a recorder was cut off and another went on."""
 
 
-ARTEFACTS = ("mp4", "low", "audio", "poster")
-"""Everything finalize can make; the worker makes mp4+poster first, low+audio after."""
+ARTEFACTS = ("mp4", "low", "audio", "poster", "low_mp4")
+"""Everything finalize can make; the worker makes mp4+poster first, low+audio (and the low
+rendition as one MP4 for download, ``low_mp4``) after."""
 
 
 async def _drain_spool(spool: Spool | None, storage: Storage) -> None:
@@ -195,6 +196,7 @@ class _Finalizer:
         self.out = work.path / "final"
         self.mp4 = self.out / "replay.mp4"
         self._info: MediaInfo | None = None
+        self._low: Path | None = None
 
     async def local_mp4(self) -> MediaInfo:
         """Make the MP4 on local disk (once) and describe it."""
@@ -217,19 +219,33 @@ class _Finalizer:
             self._info = await asyncio.to_thread(probe, self.mp4)
         return self._info
 
-    async def make(self, name: str) -> Artefact | None:
-        info = await self.local_mp4()
-        if name == "mp4":
-            size = await self.storage.put_file(self.keys.mp4, self.mp4)
-            return Artefact(self.keys.mp4, size, info.duration, {self.keys.mp4: size})
-        if name == "low" and info.has_video:
+    async def local_low(self, info: MediaInfo) -> Path:
+        """Make the low-bandwidth HLS rendition on local disk (once per finalize)."""
+        if self._low is None:
             directory = _fresh_dir(self.out / "low")
             await run_ffmpeg(
                 low_rendition_cmd(
                     self.mp4, directory, with_audio=info.has_audio, binary=self.binary
                 )
             )
-            return await _upload_hls(self.storage, directory, self.keys.low_dir)
+            self._low = directory
+        return self._low
+
+    async def make(self, name: str) -> Artefact | None:
+        info = await self.local_mp4()
+        if name == "mp4":
+            size = await self.storage.put_file(self.keys.mp4, self.mp4)
+            return Artefact(self.keys.mp4, size, info.duration, {self.keys.mp4: size})
+        if name == "low" and info.has_video:
+            return await _upload_hls(self.storage, await self.local_low(info), self.keys.low_dir)
+        if name == "low_mp4" and info.has_video:
+            playlist = (await self.local_low(info)) / PLAYLIST_NAME
+            partial = self.out / "replay-low.partial.mp4"
+            await run_ffmpeg(mp4_from_playlist_cmd(playlist, partial, binary=self.binary))
+            low_mp4 = partial.replace(self.out / "replay-low.mp4")
+            size = await self.storage.put_file(self.keys.low_mp4, low_mp4)
+            duration = (await asyncio.to_thread(probe, low_mp4)).duration
+            return Artefact(self.keys.low_mp4, size, duration, {self.keys.low_mp4: size})
         if name == "audio" and info.has_audio:
             directory = _fresh_dir(self.out / "audio")
             await run_ffmpeg(audio_only_cmd(self.mp4, directory, binary=self.binary))

@@ -37,6 +37,11 @@ class ArchiveKeys:
         return f"{self.prefix}/low"
 
     @property
+    def low_mp4(self) -> str:
+        """The low rendition as one MP4, for download (offline lesson packs, poor links)."""
+        return f"{self.prefix}/replay-low.mp4"
+
+    @property
     def audio_dir(self) -> str:
         return f"{self.prefix}/audio"
 

@@ -156,6 +156,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/sessions/{session_id:int}/materials"): "anyone",
     ("GET", "/api/v1/materials/{material_id:int}/file"): "anyone",
     ("GET", "/api/v1/materials/{material_id:int}/preview"): "anyone",
+    ("GET", "/api/v1/sessions/{session_id:int}/replay.mp4"): "anyone",
 }
 
 # a valid body for changes that take one: a refused role must be refused for who it is,
@@ -185,6 +186,7 @@ ADMITTED: dict[tuple[str, str], int | dict[str, int]] = {
     ("GET", "/api/v1/sessions/{session_id:int}/recording"): 404,
     ("GET", "/media/{key:path}"): 404,
     ("GET", "/api/v1/materials/{material_id:int}/preview"): 404,  # a DOCX has no preview
+    ("GET", "/api/v1/sessions/{session_id:int}/replay.mp4"): 404,  # no recording yet
     ("POST", "/api/v1/auth/login"): 400,
     ("POST", "/api/v1/beacons/check"): 400,
     ("POST", "/api/v1/sessions/{session_id:int}/beacons"): 400,

@@ -37,4 +37,19 @@ def downloads(recording: RecordingOut | None) -> list[dict[str, Any]]:
     """What a center can download ahead of a class: the MP4 (faststart) once ready."""
     if recording is None or recording.state != RecordingState.ready or not recording.mp4_url:
         return []
-    return [{"url": recording.mp4_url, "label": "MP4", "size": recording.mp4_bytes}]
+    files = [
+        {
+            "url": recording.download_url or recording.mp4_url,
+            "label": "MP4",
+            "size": recording.mp4_bytes,
+        }
+    ]
+    if recording.low_download_url:
+        files.append(
+            {
+                "url": recording.low_download_url,
+                "label": "MP4 360p",
+                "size": recording.low_mp4_bytes,
+            }
+        )
+    return files

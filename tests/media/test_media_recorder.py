@@ -47,7 +47,7 @@ async def test_record_then_finalize(source_ts: Path, s3_storage: S3Storage, tmp_
     assert recorder.progress.get("progress") == "end"
 
     result = await finalize(PREFIX, work, s3_storage)
-    assert set(result.artefacts) == {"playlist", "mp4", "low", "audio", "poster"}
+    assert set(result.artefacts) == {"playlist", "mp4", "low", "audio", "poster", "low_mp4"}
     assert result.duration == pytest.approx(12.0, abs=2.1)
 
     local = await download(s3_storage, PREFIX, tmp_path / "fetched")
@@ -74,6 +74,13 @@ async def test_record_then_finalize(source_ts: Path, s3_storage: S3Storage, tmp_
     low_info = await asyncio.to_thread(probe, local / "low" / "index.m3u8")
     assert low_info.height == 360 and low_info.has_audio
 
+    low_mp4 = local / "replay-low.mp4"  # the low rendition as one MP4, for download
+    low_mp4_info = await asyncio.to_thread(probe, low_mp4, decode=True)
+    assert low_mp4_info.height == 360 and low_mp4_info.has_audio
+    assert low_mp4_info.duration == pytest.approx(12.0, abs=2.0)
+    assert low_mp4.read_bytes()[:4096].find(b"moov") != -1
+    assert result.artefacts["low_mp4"].bytes == low_mp4.stat().st_size < mp4.stat().st_size
+
     audio_info = await asyncio.to_thread(probe, local / "audio" / "index.m3u8")
     assert audio_info.has_audio and not audio_info.has_video
 
@@ -81,7 +88,7 @@ async def test_record_then_finalize(source_ts: Path, s3_storage: S3Storage, tmp_
     assert poster.width == 640 and (local / "poster.jpg").stat().st_size > 1000
 
     again = await finalize(PREFIX, work, s3_storage)
-    assert set(again.skipped) == {"playlist", "mp4", "low", "audio", "poster"}
+    assert set(again.skipped) == {"playlist", "mp4", "low", "audio", "poster", "low_mp4"}
     assert again.artefacts["mp4"] == result.artefacts["mp4"]
     # another worker, without the work directory, finds everything done too
     elsewhere = await finalize(PREFIX, tmp_path / "elsewhere", s3_storage)

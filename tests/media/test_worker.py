@@ -10,6 +10,8 @@ from asyncio.subprocess import DEVNULL
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -39,6 +41,11 @@ async def until(condition: Any, what: str, seconds: float = 60) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.25)
+
+
+def probe_bytes(data: bytes, path: Path) -> Any:
+    path.write_bytes(data)
+    return probe(path)
 
 
 def recorder_command_line(work: Path) -> bytes:
@@ -146,11 +153,37 @@ async def test_srt_push_is_recorded_live_and_archived(settings: Settings, tmp_pa
         info = (await web.get(f"/api/v1/sessions/{session_id}/recording")).json()
         vod = await web.get(f"/api/v1/sessions/{session_id}/hls/index.m3u8")
         low = await web.get(f"/api/v1/sessions/{session_id}/hls/low.m3u8")
+        full = await web.get(f"/api/v1/sessions/{session_id}/replay.mp4")
+        small = await web.get(f"/api/v1/sessions/{session_id}/replay.mp4?quality=low")
+        rest = await web.get(
+            f"/api/v1/sessions/{session_id}/replay.mp4?quality=low",
+            headers={"Range": "bytes=1000-"},
+        )
     assert info["state"] == "ready" and info["segments"] >= 4
     assert "#EXT-X-ENDLIST" in vod.text and "max-age=30" in vod.headers["cache-control"]
     assert vod.headers["cache-control"].startswith("private")
     assert {r["name"] for r in info["renditions"]} == {"low", "audio"}
     assert low.status_code == 200 and "/low/seg_" in low.text
+    # downloads named after the course, the day and the teacher (RFC 6266 filename*), and the
+    # low rendition as one MP4 next to the full one; a cut download resumes with Range
+    starts = (await LiveSession.select(LiveSession.starts_at).where(LiveSession.id == session_id))[
+        0
+    ]
+    day = starts["starts_at"].astimezone(ZoneInfo(settings.timezone)).date().isoformat()
+    assert full.status_code == 200 and full.headers["content-type"] == "video/mp4"
+    named = quote(f"录播测试 {day} 录课老师.mp4", safe="")
+    assert full.headers["content-disposition"].startswith("attachment;")
+    assert f"filename*=UTF-8''{named}" in full.headers["content-disposition"]
+    assert small.status_code == 200 and len(small.content) < len(full.content)
+    assert (
+        quote(f"录播测试 {day} 录课老师 360p.mp4", safe="") in small.headers["content-disposition"]
+    )
+    assert probe_bytes(small.content, tmp_path / "low.mp4").height == 360
+    assert rest.status_code == 206 and small.content[:1000] + rest.content == small.content
+    assert info["low_download_url"].endswith(
+        f"/api/v1/sessions/{session_id}/replay.mp4?quality=low"
+    )
+    assert info["low_mp4_bytes"] == len(small.content)
 
     store = LocalStorage(settings.storage_dir)
     mp4 = store.path_for(f"sessions/{session_id}/replay.mp4")
