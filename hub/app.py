@@ -28,6 +28,7 @@ from hub.api.impact import ImpactController
 from hub.api.jobs import JobController
 from hub.api.materials import MaterialController
 from hub.api.media_files import LocalMediaController, RecordingController
+from hub.api.packs import PackController
 from hub.api.replay_downloads import ReplayDownloadController
 from hub.api.reports import ReportController
 from hub.api.series import SeriesController, TermController
@@ -149,6 +150,7 @@ def create_app(
             *host.routes,
             JobController,
             MaterialController,
+            PackController,
             RecordingController,
             ReplayDownloadController,
             LocalMediaController,

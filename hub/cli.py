@@ -218,6 +218,28 @@ def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
     return int(asyncio.run(with_db(settings, work)))
 
 
+def cmd_pack(settings: Settings, args: argparse.Namespace) -> int:
+    """Build a center's offline lesson pack of a week and write its files into a folder."""
+    from pathlib import Path
+
+    from hub import packs
+    from hub.errors import DomainError
+    from hub.storage import storage_for
+
+    async def work() -> int:
+        storage = storage_for(settings)
+        try:
+            pack = await packs.build(args.center, packs.week_of(args.week), storage)
+            written = await packs.write_pack(pack, storage, Path(args.out))
+        except DomainError as exc:
+            print(f"sharehub pack: {exc.detail}", file=sys.stderr)
+            return 1
+        print(f"wrote {pack['files']} files and the page ({written} bytes) to {args.out}")
+        return 0
+
+    return int(asyncio.run(with_db(settings, work)))
+
+
 def parser(plugins: PluginHost | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sharehub", description="Sharehub: live classes hub")
     sub = p.add_subparsers(dest="command", required=True)
@@ -267,6 +289,12 @@ def parser(plugins: PluginHost | None = None) -> argparse.ArgumentParser:
     from hub.export_cli import add_export_parser
 
     add_export_parser(sub)
+
+    pack = sub.add_parser("pack", help="write a center's offline lesson pack of a week")
+    pack.add_argument("center", type=int, help="the share-center's id")
+    pack.add_argument("--week", required=True, help="any day of the week, YYYY-MM-DD")
+    pack.add_argument("-o", "--out", required=True, help="the folder to write the pack into")
+    pack.set_defaults(run=cmd_pack)
 
     for name, helptext, run in (
         ("serve", "serve HTTP", cmd_serve),

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from hub import exports, jobs, live, materials, previews, recordings, reporting
+from hub import exports, jobs, live, materials, packs, previews, recordings, reporting
 from hub.job_runner import JobContext, JobKind, NoPayload
 from hub.jobs import RetryPolicy
 from hub.tables import Booking, LiveSession, SessionStatus, ViewTally
@@ -36,6 +36,7 @@ HOLD_LOOKBACK = timedelta(days=7)
 """Slots that ended within this long are looked at (older ones were looked at before)."""
 ARCHIVE_FINISHED = "archive-finished"
 QUEUE_REPORTS = "queue-reports"
+QUEUE_PACKS = "queue-packs"
 PERIODIC_POLICY = RetryPolicy(max_attempts=1, base_seconds=5, cap_seconds=5)
 """A periodic job that fails waits for the next tick (which queues it again)."""
 
@@ -116,6 +117,23 @@ async def hold_by_rule_job(ctx: JobContext) -> None:
     await hold_by_rule(ctx)
 
 
+class PackPayload(msgspec.Struct):
+    center_id: int
+    week: str
+
+
+async def build_pack(ctx: JobContext) -> None:
+    payload: PackPayload = ctx.payload
+    pack = await packs.build(payload.center_id, packs.week_of(payload.week), ctx.storage)
+    log.info("pack of center %d, week %s: %d files", payload.center_id, payload.week, pack["files"])
+
+
+async def queue_packs(ctx: JobContext) -> None:
+    queued = await packs.queue_due(ctx.settings, datetime.now(UTC))
+    if queued:
+        log.info("lesson packs queued: %s", queued)
+
+
 CORE_KINDS: tuple[JobKind, ...] = (
     JobKind(exports.EXPORT_JOB, export, cpu=True, payload=ExportPayload),
     JobKind(
@@ -136,4 +154,12 @@ CORE_KINDS: tuple[JobKind, ...] = (
         cpu=True,
         payload=previews.PreviewPayload,
     ),
+    JobKind(
+        packs.BUILD_PACK,
+        build_pack,
+        RetryPolicy(max_attempts=4, base_seconds=30, cap_seconds=900),
+        cpu=True,
+        payload=PackPayload,
+    ),
+    JobKind(QUEUE_PACKS, queue_packs, PERIODIC_POLICY, payload=NoPayload, every=3600.0),
 )

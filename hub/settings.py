@@ -115,6 +115,11 @@ class Settings:
     """All the materials of one course together may take at most this much."""
     material_upload_seconds: int = 900
     """Lifetime of a material's upload address (the presigned POST on S3)."""
+    pack_build_weekday: int = 5
+    """Offline lesson packs of next week are built on this day (1 = Monday ... 7; 0 = only
+    on request), in each center's time zone, for centers with a booking that week."""
+    pack_monthly_cap_mb: int = 20480
+    """A center may download at most this much of lesson packs per calendar month (0 = no cap)."""
     spool_max_mb: int = 2048
     """Disk a recorder may fill with segments while the store is unreachable."""
     log_format: str = "text"
@@ -235,6 +240,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         raise SettingsError(f"{PREFIX}S3_ADDRESSING_STYLE must be path, virtual or auto")
     if settings.log_format not in {"text", "json"}:
         raise SettingsError(f"{PREFIX}LOG_FORMAT must be text or json")
+    if not 0 <= settings.pack_build_weekday <= 7:
+        raise SettingsError(f"{PREFIX}PACK_BUILD_WEEKDAY must be 0 (off) or 1 (Monday) to 7")
     if settings.embedded_worker not in {"auto", "on", "off"}:
         raise SettingsError(f"{PREFIX}EMBEDDED_WORKER must be auto, on or off")
     return settings

@@ -412,6 +412,33 @@ class Material(Table):
     attached_at = Timestamptz(null=True, default=None)
 
 
+class CenterPack(Table, tablename="center_pack"):
+    """An offline lesson pack of one center and week (``hub.packs``): the manifest (paths,
+    sizes, SHA-256) and, kept apart, where each file is stored."""
+
+    center_id = Integer(index=True)
+    week = Varchar(length=10)
+    slot = Varchar(length=40, unique=True)
+    """``<center>:<week>``: one pack per center and week."""
+    state = Varchar(length=12, default="queued")
+    manifest = JSON(default={})
+    keys = JSON(default={})
+    bytes = BigInt(default=0)
+    files = Integer(default=0)
+    built_at = Timestamptz(null=True, default=None)
+
+
+class PackUsage(Table, tablename="pack_usage"):
+    """Bytes of packs served to a center, per week of pack and calendar month of serving."""
+
+    center_id = Integer(index=True)
+    week = Varchar(length=10)
+    month = Varchar(length=7, index=True)
+    slot = Varchar(length=60, unique=True)
+    """``<center>:<week>:<month>``."""
+    bytes = BigInt(default=0)
+
+
 CORE_TABLES: list[type[Table]] = [
     ShareCenter,
     User,
@@ -436,4 +463,6 @@ CORE_TABLES: list[type[Table]] = [
     CenterEnrolment,
     CalendarFeed,
     Material,
+    CenterPack,
+    PackUsage,
 ]

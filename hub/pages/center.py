@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from litestar import Request, Response, get, post
 from litestar.params import Parameter
 
-from hub import materials, schedule
+from hub import materials, packs, schedule
 from hub.api.common import PathId
 from hub.api.sessions import session_rows
 from hub.auth import center_or_admin
@@ -77,6 +77,7 @@ async def center_home(request: Request[Any, Any, Any], center: OptionalId = None
             "center": place,
             "booked": booked,
             "materials": attached,
+            "packs": await packs.packs_of(place["id"]),
             "offer": offer,
             "today": today,
             "notice": lang.gettext(NOTICES[ok]) if ok in NOTICES else None,
