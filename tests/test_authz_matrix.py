@@ -157,6 +157,9 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/materials/{material_id:int}/file"): "anyone",
     ("GET", "/api/v1/materials/{material_id:int}/preview"): "anyone",
     ("GET", "/api/v1/sessions/{session_id:int}/replay.mp4"): "anyone",
+    ("GET", "/api/v1/centers/{center_id:int}/packs"): "the center",
+    ("GET", "/api/v1/centers/{center_id:int}/packs/{week:str}/{path:path}"): "the center",
+    ("GET", "/api/v1/packs/usage"): "admin",
 }
 
 # a valid body for changes that take one: a refused role must be refused for who it is,
@@ -171,6 +174,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/bookings/{booking_id:int}/check-in"): {"children": 12},
     ("POST", "/center/bookings/{booking_id:int}/check-in"): {"children": "12"},
     ("POST", "/api/v1/courses/{course_id:int}/materials"): {"filename": "a.pdf", "size": 10},
+    ("POST", "/api/v1/centers/{center_id:int}/packs"): {"week": "2027-03-01"},
 }
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/sessions/{session_id:int}/ingest/qr.svg"): {"protocol": "srt"},
@@ -187,6 +191,8 @@ ADMITTED: dict[tuple[str, str], int | dict[str, int]] = {
     ("GET", "/media/{key:path}"): 404,
     ("GET", "/api/v1/materials/{material_id:int}/preview"): 404,  # a DOCX has no preview
     ("GET", "/api/v1/sessions/{session_id:int}/replay.mp4"): 404,  # no recording yet
+    # the week's pack is not built (no worker in the test's process)
+    ("GET", "/api/v1/centers/{center_id:int}/packs/{week:str}/{path:path}"): 404,
     ("POST", "/api/v1/auth/login"): 400,
     ("POST", "/api/v1/beacons/check"): 400,
     ("POST", "/api/v1/sessions/{session_id:int}/beacons"): 400,
@@ -338,6 +344,7 @@ async def programme(module_client: World) -> AsyncIterator[tuple[World, dict[str
     ids["item_id"] = ids["center"]
     ids["key"] = "sessions/1/nothing.ts"
     ids["path"] = "swagger"
+    ids["week"] = "2027-03-01"
     ids["static"] = Assets().url("js/app.js").removeprefix("/static/")
     yield world, ids
     ADMITTED_HERE.clear()

@@ -87,6 +87,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("PUT", "/api/v1/materials/{material_id:int}/content"): "admin, the course's teacher",
     ("POST", "/api/v1/materials/{material_id:int}/complete"): "admin, the course's teacher",
     ("DELETE", "/api/v1/materials/{material_id:int}"): "admin, the course's teacher",
+    ("POST", "/api/v1/centers/{center_id:int}/packs"): "admin, the center's operator",
 }
 
 
@@ -917,6 +918,12 @@ async def test_admin_may_do_everything(world: World) -> None:
     await call("POST", "/api/v1/materials/{material_id:int}/complete", material_id=material_id)
     await call("DELETE", "/api/v1/materials/{material_id:int}", material_id=material_id)
 
+    await call(
+        "POST",
+        "/api/v1/centers/{center_id:int}/packs",
+        {"week": "2027-03-01"},
+        center_id=center["id"],
+    )
     assert done == set(EXPECTED) - PAGE_FORMS, "the walk missed a mutating route"
 
 

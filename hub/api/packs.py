@@ -85,6 +85,7 @@ class PackController(Controller):
         self, center_id: PathId, data: PackIn, principal: Principal | None
     ) -> PackOut:
         """Build (or build again) the center's pack of a week: a worker job."""
+        await packs.get_center(center_id)  # 404 for a center that does not exist
         may_act_for_center(need(principal), center_id)
         row = await packs.request_build(center_id, packs.week_of(data.week))
         return pack_out(center_id, row)
