@@ -10,6 +10,7 @@ does.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hashlib
 import http.server
@@ -28,7 +29,7 @@ from hub.packs import BUILD_PACK
 from hub.storage import Storage, storage_for
 from media.ffmpeg_bin import find_ffmpeg
 from tests import material_files
-from tests.conftest import World
+from tests.conftest import World, hub_client
 from tests.netutil import free_port
 from tests.test_materials import attach
 
@@ -296,3 +297,24 @@ async def test_sharehub_pack_writes_the_same_pack_and_its_page_plays_offline(
     assert state["src"].endswith("/replay-low.mp4")
     assert "镇雄共享中心" in state["title"]
     assert any(link.endswith("讲义.pdf") for link in state["links"])
+
+
+async def test_a_center_over_its_monthly_cap_is_refused(world: World, week: dict[str, Any]) -> None:
+    pack = await built(world, week["settings"])
+    capped = dataclasses.replace(week["settings"], pack_monthly_cap_mb=1)
+    async with hub_client(capped, None) as client:
+        small = World(client=client, tokens=world.tokens, ids=world.ids)
+        base = pack["manifest_url"].rsplit("/", 1)[0]
+        manifest = (await small.get(pack["manifest_url"], "center")).json()
+        answers = []
+        for f in manifest["files"] * 3:
+            r = await small.get(f"{base}/{f['path']}", "center")
+            answers.append(r.status_code)
+            if r.status_code == 429:
+                assert r.json()["extra"][0]["key"] == "center_id"
+                assert "1 MB" in r.json()["detail"]
+                break
+        assert answers[0] == 200 and answers[-1] == 429, answers
+        usage = (await small.get("/api/v1/packs/usage", "admin")).json()
+        assert sum(u["bytes"] for u in usage) >= 1024 * 1024
+        assert (await small.get(pack["manifest_url"], "center2")).status_code == 403
