@@ -2,7 +2,8 @@
 
 A pack holds, for each class the center booked in the week (Monday to Sunday in the center's
 time zone), the class's ready materials and its replay in the low rendition (one 360p MP4,
-made by the worker's transcode job), plus ``manifest.json`` (every file's path, size and
+made by the worker's transcode job; audio only, one M4A, for a center of the ``low``
+bandwidth class), plus ``manifest.json`` (every file's path, size and
 SHA-256) and ``index.html``, a page that plays the replays and opens the materials from the
 pack's own folder, with no network.
 
@@ -33,6 +34,7 @@ from hub.errors import Invalid, NotFound
 from hub.settings import Settings
 from hub.storage import LocalStorage, ObjectMissing, Storage
 from hub.tables import (
+    Bandwidth,
     Booking,
     CenterPack,
     Material,
@@ -113,10 +115,13 @@ async def pack_items(center: dict[str, Any], week: date) -> list[dict[str, Any]]
             .output(load_json=True)
             .run()
         )
-        low = ((recording or {}).get("renditions") or {}).get("low_mp4") or {}
-        if recording and recording["state"] == RecordingState.ready and low.get("key"):
+        made = (recording or {}).get("renditions") or {}
+        audio_only = center["bandwidth"] == Bandwidth.low.value and "audio_m4a" in made
+        replay = made.get("audio_m4a" if audio_only else "low_mp4") or {}
+        if recording and recording["state"] == RecordingState.ready and replay.get("key"):
+            name = "replay-audio.m4a" if audio_only else "replay-low.mp4"
             items.append(
-                {**about, "kind": "replay", "path": f"{folder}/replay-low.mp4", "key": low["key"]}
+                {**about, "kind": "replay", "path": f"{folder}/{name}", "key": replay["key"]}
             )
         materials = (
             await Material.select()
@@ -343,8 +348,9 @@ def index_html(pack: dict[str, Any]) -> bytes:
         )
         for f in files:
             if f["kind"] == "replay":
+                tag = "audio" if f["path"].endswith(".m4a") else "video"
                 parts.append(
-                    f'<video controls preload="metadata" src="{html.escape(f["path"])}"></video>'
+                    f'<{tag} controls preload="metadata" src="{html.escape(f["path"])}"></{tag}>'
                 )
         listed = [f for f in files if f["kind"] == "material"]
         if listed:

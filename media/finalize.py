@@ -73,9 +73,10 @@ class FinalizeResult:
     """Class time nobody recorded: where a recorder was cut off and another went on."""
 
 
-ARTEFACTS = ("mp4", "low", "audio", "poster", "low_mp4")
+ARTEFACTS = ("mp4", "low", "audio", "poster", "low_mp4", "audio_m4a")
 """Everything finalize can make; the worker makes mp4+poster first, low+audio (and the low
-rendition as one MP4 for download, ``low_mp4``) after."""
+rendition as one MP4 for download, ``low_mp4``, and the audio one as one M4A, ``audio_m4a``)
+after."""
 
 
 async def _drain_spool(spool: Spool | None, storage: Storage) -> None:
@@ -197,6 +198,7 @@ class _Finalizer:
         self.mp4 = self.out / "replay.mp4"
         self._info: MediaInfo | None = None
         self._low: Path | None = None
+        self._audio: Path | None = None
 
     async def local_mp4(self) -> MediaInfo:
         """Make the MP4 on local disk (once) and describe it."""
@@ -231,6 +233,14 @@ class _Finalizer:
             self._low = directory
         return self._low
 
+    async def local_audio(self) -> Path:
+        """Make the audio-only HLS rendition on local disk (once per finalize)."""
+        if self._audio is None:
+            directory = _fresh_dir(self.out / "audio")
+            await run_ffmpeg(audio_only_cmd(self.mp4, directory, binary=self.binary))
+            self._audio = directory
+        return self._audio
+
     async def make(self, name: str) -> Artefact | None:
         info = await self.local_mp4()
         if name == "mp4":
@@ -247,9 +257,16 @@ class _Finalizer:
             duration = (await asyncio.to_thread(probe, low_mp4)).duration
             return Artefact(self.keys.low_mp4, size, duration, {self.keys.low_mp4: size})
         if name == "audio" and info.has_audio:
-            directory = _fresh_dir(self.out / "audio")
-            await run_ffmpeg(audio_only_cmd(self.mp4, directory, binary=self.binary))
+            directory = await self.local_audio()
             return await _upload_hls(self.storage, directory, self.keys.audio_dir)
+        if name == "audio_m4a" and info.has_audio:
+            playlist = (await self.local_audio()) / PLAYLIST_NAME
+            partial = self.out / "replay-audio.partial.m4a"
+            await run_ffmpeg(mp4_from_playlist_cmd(playlist, partial, binary=self.binary))
+            m4a = partial.replace(self.out / "replay-audio.m4a")
+            size = await self.storage.put_file(self.keys.audio_m4a, m4a)
+            duration = (await asyncio.to_thread(probe, m4a)).duration
+            return Artefact(self.keys.audio_m4a, size, duration, {self.keys.audio_m4a: size})
         if name == "poster" and info.has_video:
             at = min(self.poster_at, (info.duration or 0.0) / 2)
             jpg = self.out / "poster.jpg"

@@ -421,7 +421,9 @@ async def transcode(ctx: JobContext) -> None:
     work = ctx.worker.work_dir(session_id)
     async with work_lock(work / "final.lock", ctx.stopping):
         try:
-            result = await finalize(prefix, work, ctx.storage, names=("low", "audio", "low_mp4"))
+            result = await finalize(
+                prefix, work, ctx.storage, names=("low", "audio", "low_mp4", "audio_m4a")
+            )
         except FinalizeError as exc:
             if "nothing was recorded" in str(exc):
                 raise PermanentError(str(exc)) from exc
@@ -429,7 +431,7 @@ async def transcode(ctx: JobContext) -> None:
     made = {
         name: {"key": a.key, "bytes": a.bytes, "duration": a.duration}
         for name, a in result.artefacts.items()
-        if name in ("low", "audio", "low_mp4")
+        if name in ("low", "audio", "low_mp4", "audio_m4a")
     }
     await recordings.add_renditions(session_id, made)
 

@@ -46,6 +46,11 @@ class ArchiveKeys:
         return f"{self.prefix}/audio"
 
     @property
+    def audio_m4a(self) -> str:
+        """The audio-only rendition as one file, for centers on the weakest links."""
+        return f"{self.prefix}/replay-audio.m4a"
+
+    @property
     def poster(self) -> str:
         return f"{self.prefix}/poster.jpg"
 

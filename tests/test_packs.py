@@ -89,8 +89,16 @@ async def recorded(storage: Storage, session_id: int, mp4: Path) -> None:
         mp4_bytes=size,
     )
     low = await storage.put_file(f"{prefix}/replay-low.mp4", mp4)
+    m4a = mp4.with_suffix(".m4a")
+    command = [find_ffmpeg(), "-v", "error", "-y", "-i", str(mp4), "-vn", "-c:a", "copy", str(m4a)]
+    await asyncio.to_thread(subprocess.run, command, check=True, capture_output=True, timeout=60)
+    audio = await storage.put_file(f"{prefix}/replay-audio.m4a", m4a)
     await recordings.add_renditions(
-        session_id, {"low_mp4": {"key": f"{prefix}/replay-low.mp4", "bytes": low, "duration": 4.0}}
+        session_id,
+        {
+            "low_mp4": {"key": f"{prefix}/replay-low.mp4", "bytes": low, "duration": 4.0},
+            "audio_m4a": {"key": f"{prefix}/replay-audio.m4a", "bytes": audio, "duration": 4.0},
+        },
     )
 
 
@@ -318,3 +326,25 @@ async def test_a_center_over_its_monthly_cap_is_refused(world: World, week: dict
         usage = (await small.get("/api/v1/packs/usage", "admin")).json()
         assert sum(u["bytes"] for u in usage) >= 1024 * 1024
         assert (await small.get(pack["manifest_url"], "center2")).status_code == 403
+
+
+async def test_a_low_bandwidth_centers_pack_carries_audio_only(
+    world: World, week: dict[str, Any]
+) -> None:
+    r = await world.patch(f"/api/v1/centers/{world.ids['center']}", {"bandwidth": "low"}, "center")
+    assert r.status_code == 200, r.text
+    pack = await built(world, week["settings"])
+    manifest = (await world.get(pack["manifest_url"], "center")).json()
+    replays = [f["path"] for f in manifest["files"] if f["kind"] == "replay"]
+    monday, thursday = week["sessions"]
+    assert replays == [
+        f"classes/{monday}/replay-audio.m4a",
+        f"classes/{thursday}/replay-audio.m4a",
+    ]
+    base = pack["manifest_url"].rsplit("/", 1)[0]
+    sound = await world.get(f"{base}/{replays[0]}", "center")
+    assert sound.headers["content-type"] == "audio/mp4"
+    assert b"ftyp" in sound.content[:16]
+    page = (await world.get(pack["index_url"], "center")).text
+    assert f'<audio controls preload="metadata" src="{replays[0]}"></audio>' in page
+    assert "<video" not in page

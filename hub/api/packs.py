@@ -141,7 +141,7 @@ class PackController(Controller):
             headers["Content-Range"] = f"bytes {first}-{last}/{size}"
         if path not in own:
             headers["Content-Disposition"] = content_disposition(
-                PurePosixPath(path).name, inline=path.endswith(".mp4")
+                PurePosixPath(path).name, inline=path.endswith((".mp4", ".m4a"))
             )
         storage: Storage = request.app.state["storage"]
         if path in own:

@@ -47,7 +47,15 @@ async def test_record_then_finalize(source_ts: Path, s3_storage: S3Storage, tmp_
     assert recorder.progress.get("progress") == "end"
 
     result = await finalize(PREFIX, work, s3_storage)
-    assert set(result.artefacts) == {"playlist", "mp4", "low", "audio", "poster", "low_mp4"}
+    assert set(result.artefacts) == {
+        "playlist",
+        "mp4",
+        "low",
+        "audio",
+        "poster",
+        "low_mp4",
+        "audio_m4a",
+    }
     assert result.duration == pytest.approx(12.0, abs=2.1)
 
     local = await download(s3_storage, PREFIX, tmp_path / "fetched")
@@ -83,12 +91,22 @@ async def test_record_then_finalize(source_ts: Path, s3_storage: S3Storage, tmp_
 
     audio_info = await asyncio.to_thread(probe, local / "audio" / "index.m3u8")
     assert audio_info.has_audio and not audio_info.has_video
+    m4a = await asyncio.to_thread(probe, local / "replay-audio.m4a", decode=True)
+    assert m4a.has_audio and not m4a.has_video and m4a.duration == pytest.approx(12.0, abs=2.0)
 
     poster = await asyncio.to_thread(probe, local / "poster.jpg")
     assert poster.width == 640 and (local / "poster.jpg").stat().st_size > 1000
 
     again = await finalize(PREFIX, work, s3_storage)
-    assert set(again.skipped) == {"playlist", "mp4", "low", "audio", "poster", "low_mp4"}
+    assert set(again.skipped) == {
+        "playlist",
+        "mp4",
+        "low",
+        "audio",
+        "poster",
+        "low_mp4",
+        "audio_m4a",
+    }
     assert again.artefacts["mp4"] == result.artefacts["mp4"]
     # another worker, without the work directory, finds everything done too
     elsewhere = await finalize(PREFIX, tmp_path / "elsewhere", s3_storage)
