@@ -18,12 +18,13 @@ import os
 import subprocess
 import sysconfig
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hub import recordings
+from hub import packs, recordings
 from hub.job_runner import Runner
 from hub.packs import BUILD_PACK
 from hub.storage import Storage, storage_for
@@ -348,3 +349,20 @@ async def test_a_low_bandwidth_centers_pack_carries_audio_only(
     page = (await world.get(pack["index_url"], "center")).text
     assert f'<audio controls preload="metadata" src="{replays[0]}"></audio>' in page
     assert "<video" not in page
+
+
+async def test_next_weeks_packs_are_queued_on_the_scheduled_day(
+    world: World, week: dict[str, Any]
+) -> None:
+    settings = week["settings"]
+    assert settings.pack_build_weekday == 5  # Friday
+    thursday = datetime(2026, 11, 19, 10, tzinfo=UTC)
+    assert await packs.queue_due(settings, thursday) == []
+    friday = datetime(2026, 11, 20, 2, tzinfo=UTC)  # 10:00 in Beijing
+    queued = await packs.queue_due(settings, friday)
+    assert sorted(queued) == sorted([(world.ids["center"], WEEK), (world.ids["center2"], WEEK)])
+    assert await packs.queue_due(settings, friday) == [], "once per center and week"
+    off = dataclasses.replace(settings, pack_build_weekday=0)
+    assert await packs.queue_due(off, datetime(2026, 11, 27, 2, tzinfo=UTC)) == []
+    listed = await world.get(f"/api/v1/centers/{world.ids['center']}/packs", "center")
+    assert [(p["week"], p["state"]) for p in listed.json()] == [(WEEK, "queued")]
