@@ -150,6 +150,12 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/schema/{path:str}"): "anyone",
     ("GET", "/schema/openapi.json"): "anyone",
     ("GET", "/schema/oauth2-redirect.html"): "anyone",
+    # volunteer records: a teacher's own ledger; the session or entry of a correction is in
+    # the body (ownership tested in tests/test_volunteer_ledger.py)
+    ("GET", "/api/v1/volunteer/teachers/{teacher_id:int}/ledger"): "the teacher",
+    ("GET", "/api/v1/volunteer/corrections"): "admin",
+    ("GET", "/api/v1/volunteer/audit"): "admin",
+    ("POST", "/api/v1/volunteer/corrections"): "teachers",
 }
 
 # a valid body for changes that take one: a refused role must be refused for who it is,
@@ -163,6 +169,17 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/series/{series_id:int}/cancel"): {"from_date": "2027-03-08"},
     ("POST", "/api/v1/bookings/{booking_id:int}/check-in"): {"children": 12},
     ("POST", "/center/bookings/{booking_id:int}/check-in"): {"children": "12"},
+    ("PATCH", "/api/v1/volunteer/teachers/{teacher_id:int}/profile"): {"organisation": "志愿队"},
+    ("POST", "/api/v1/volunteer/teachers/{teacher_id:int}/records"): {
+        "kind": "award",
+        "day": "2026-11-01",
+        "title": "优秀志愿教师",
+    },
+    ("POST", "/api/v1/volunteer/entries/{entry_id:int}/decide"): {"approve": True},
+    ("POST", "/api/v1/volunteer/corrections/{correction_id:int}/decide"): {
+        "approve": False,
+        "reason": "不符",
+    },
 }
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/sessions/{session_id:int}/ingest/qr.svg"): {"protocol": "srt"},
@@ -315,6 +332,26 @@ async def programme(module_client: World) -> AsyncIterator[tuple[World, dict[str
     r = await world.post("/api/v1/calendar/feeds", {"center_id": ids["center"]}, who="center")
     assert r.status_code == 201, r.text
     ids["feed_id"] = r.json()["id"]
+    r = await world.post(
+        "/api/v1/volunteer/entries",
+        {
+            "teacher_id": ids["teacher_id"],
+            "kind": "visit",
+            "day": "2026-11-02",
+            "hours": 3,
+            "content": "送教下乡",
+        },
+        who="admin",
+    )
+    assert r.status_code == 201, r.text
+    ids["entry_id"] = r.json()["id"]
+    r = await world.post(
+        "/api/v1/volunteer/corrections",
+        {"entry_id": ids["entry_id"], "hours": 4, "reason": "实为4小时"},
+        who="teacher",
+    )
+    assert r.status_code == 201, r.text
+    ids["correction_id"] = r.json()["id"]
     ids["teacher_id"] = ids["teacher_id"]
     ids["center_id"] = ids["center"]
     ids["course_id"] = ids["course"]

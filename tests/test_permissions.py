@@ -82,6 +82,13 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/reports/{report_id:int}/publish"): "admin",
     ("POST", "/api/v1/jobs/{job_id:int}/retry"): "admin",
     ("POST", "/api/v1/jobs/{job_id:int}/cancel"): "admin",
+    # volunteer records (tests/test_volunteer_*.py)
+    ("PATCH", "/api/v1/volunteer/teachers/{teacher_id:int}/profile"): "admin, the teacher",
+    ("POST", "/api/v1/volunteer/teachers/{teacher_id:int}/records"): "admin",
+    ("POST", "/api/v1/volunteer/entries"): "admin",
+    ("POST", "/api/v1/volunteer/entries/{entry_id:int}/decide"): "admin",
+    ("POST", "/api/v1/volunteer/corrections"): "admin, the teacher",
+    ("POST", "/api/v1/volunteer/corrections/{correction_id:int}/decide"): "admin",
 }
 
 
@@ -894,6 +901,41 @@ async def test_admin_may_do_everything(world: World) -> None:
     job = (await a_job(world))["job"]
     await call("POST", "/api/v1/jobs/{job_id:int}/cancel", job_id=job)
     await call("POST", "/api/v1/jobs/{job_id:int}/retry", job_id=job)
+    mine = {"teacher_id": world.ids["teacher_id"]}
+    await call(
+        "PATCH",
+        "/api/v1/volunteer/teachers/{teacher_id:int}/profile",
+        {"organisation": "志愿队"},
+        **mine,
+    )
+    await call(
+        "POST",
+        "/api/v1/volunteer/teachers/{teacher_id:int}/records",
+        {"kind": "evaluation", "day": "2026-11-20", "title": "优秀"},
+        **mine,
+    )
+    entry = await call(
+        "POST",
+        "/api/v1/volunteer/entries",
+        {**mine, "kind": "training", "day": "2026-11-02", "hours": 2, "content": "直播培训"},
+    )
+    fix = await call(
+        "POST",
+        "/api/v1/volunteer/corrections",
+        {"entry_id": entry["id"], "hours": 1.5, "reason": "实为一个半小时"},
+    )
+    await call(
+        "POST",
+        "/api/v1/volunteer/corrections/{correction_id:int}/decide",
+        {"approve": True, "reason": "核实"},
+        correction_id=fix["id"],
+    )
+    await call(
+        "POST",
+        "/api/v1/volunteer/entries/{entry_id:int}/decide",
+        {"approve": False, "reason": "重复录入"},
+        entry_id=entry["id"],
+    )
 
     assert done == set(EXPECTED) - PAGE_FORMS, "the walk missed a mutating route"
 
