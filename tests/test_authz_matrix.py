@@ -156,6 +156,10 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/volunteer/corrections"): "admin",
     ("GET", "/api/v1/volunteer/audit"): "admin",
     ("POST", "/api/v1/volunteer/corrections"): "teachers",
+    ("POST", "/api/v1/volunteer/certificates"): "teachers",
+    ("GET", "/api/v1/volunteer/certificates/{certificate_id:int}/pdf"): "the teacher",
+    ("GET", "/api/v1/volunteer/teachers/{teacher_id:int}/certificates"): "the teacher",
+    ("GET", "/verify/{number:str}"): "anyone",
 }
 
 # a valid body for changes that take one: a refused role must be refused for who it is,
@@ -180,6 +184,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "approve": False,
         "reason": "不符",
     },
+    ("POST", "/api/v1/volunteer/certificates/{certificate_id:int}/decide"): {"approve": True},
+    ("POST", "/api/v1/volunteer/certificates/{certificate_id:int}/revoke"): {"reason": "有误"},
 }
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/sessions/{session_id:int}/ingest/qr.svg"): {"protocol": "srt"},
@@ -352,6 +358,14 @@ async def programme(module_client: World) -> AsyncIterator[tuple[World, dict[str
     )
     assert r.status_code == 201, r.text
     ids["correction_id"] = r.json()["id"]
+    r = await world.post(
+        "/api/v1/volunteer/certificates",
+        {"teacher_id": ids["teacher_id"], "from": "2026-11-01", "to": "2026-11-30"},
+        who="admin",
+    )
+    assert r.status_code == 201, r.text
+    ids["certificate_id"] = r.json()["id"]
+    ids["number"] = r.json()["number"]
     ids["teacher_id"] = ids["teacher_id"]
     ids["center_id"] = ids["center"]
     ids["course_id"] = ids["course"]

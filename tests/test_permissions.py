@@ -89,6 +89,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/volunteer/entries/{entry_id:int}/decide"): "admin",
     ("POST", "/api/v1/volunteer/corrections"): "admin, the teacher",
     ("POST", "/api/v1/volunteer/corrections/{correction_id:int}/decide"): "admin",
+    ("POST", "/api/v1/volunteer/certificates"): "admin, the teacher",
+    ("POST", "/api/v1/volunteer/certificates/{certificate_id:int}/decide"): "admin",
+    ("POST", "/api/v1/volunteer/certificates/{certificate_id:int}/revoke"): "admin",
+    ("POST", "/api/v1/volunteer/certificates/{certificate_id:int}/reissue"): "admin",
 }
 
 
@@ -935,6 +939,27 @@ async def test_admin_may_do_everything(world: World) -> None:
         "/api/v1/volunteer/entries/{entry_id:int}/decide",
         {"approve": False, "reason": "重复录入"},
         entry_id=entry["id"],
+    )
+    period = {**mine, "from": "2026-11-01", "to": "2026-11-30"}
+    issued = await call("POST", "/api/v1/volunteer/certificates", period)
+    again = await call(
+        "POST",
+        "/api/v1/volunteer/certificates/{certificate_id:int}/reissue",
+        certificate_id=issued["id"],
+    )
+    await call(
+        "POST",
+        "/api/v1/volunteer/certificates/{certificate_id:int}/revoke",
+        {"reason": "时长有误"},
+        certificate_id=again["id"],
+    )
+    asked = await world.post("/api/v1/volunteer/certificates", period, "teacher")
+    assert asked.status_code == 201, asked.text
+    await call(
+        "POST",
+        "/api/v1/volunteer/certificates/{certificate_id:int}/decide",
+        {"approve": True},
+        certificate_id=asked.json()["id"],
     )
 
     assert done == set(EXPECTED) - PAGE_FORMS, "the walk missed a mutating route"

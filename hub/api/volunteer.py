@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, patch, post
+from litestar import Controller, Response, get, patch, post
 from litestar.params import Parameter, QueryParameter
 
 from hub.accounts import Principal
@@ -16,7 +16,7 @@ from hub.api.impact import FromParam, ToParam, period_of
 from hub.auth import admin_only, signed_in, teacher_or_admin
 from hub.errors import Invalid
 from hub.settings import Settings
-from hub.volunteer import audit, ledger, profile
+from hub.volunteer import audit, certificates, ledger, profile
 from hub.volunteer.ledger import Ledger, LedgerLine
 from hub.volunteer.tables import Decision, EntryKind, RecordKind
 
@@ -62,6 +62,46 @@ class RecordIn(msgspec.Struct, forbid_unknown_fields=True):
     day: date
     title: Content
     issuer: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class CertificateIn(
+    msgspec.Struct, forbid_unknown_fields=True, rename={"start": "from", "end": "to"}
+):
+    teacher_id: PositiveId
+    start: date
+    end: date
+
+
+class ReasonIn(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Reason
+
+
+class CertificateOut(msgspec.Struct):
+    id: int
+    number: str
+    teacher_id: int
+    start: date
+    end: date
+    state: str
+    hours: float
+    reason: str
+    superseded_by: str
+    figures: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> CertificateOut:
+        return cls(
+            id=row["id"],
+            number=row["number"],
+            teacher_id=row["teacher_id"],
+            start=row["period_start"],
+            end=row["period_end"],
+            state=row["state"],
+            hours=round(int(row["seconds"]) / 3600, 2),
+            reason=row["reason"],
+            superseded_by=row["superseded_by"],
+            figures=row["figures"] or {},
+        )
 
 
 class LineOut(msgspec.Struct):
@@ -241,6 +281,73 @@ class VolunteerController(Controller):
     ) -> list[dict[str, Any]]:
         """The append-only log of every change (who, when, before, after), oldest first."""
         return plain_rows(await audit.lines(teacher_id))
+
+    @post("/certificates", guards=[teacher_or_admin])
+    async def create_certificate(
+        self, data: CertificateIn, principal: Principal | None, settings: Settings
+    ) -> CertificateOut:
+        """An administrator issues a certificate for a period (the PDF is made and kept); a
+        teacher asks for their own (``requested``, until an administrator decides)."""
+        row = await certificates.create(
+            need(principal), settings, data.teacher_id, data.start, data.end
+        )
+        return CertificateOut.of(row)
+
+    @post("/certificates/{certificate_id:int}/decide", guards=[admin_only])
+    async def decide_certificate(
+        self,
+        certificate_id: PathId,
+        data: DecisionIn,
+        principal: Principal | None,
+        settings: Settings,
+    ) -> CertificateOut:
+        """Issue a requested certificate, or refuse it with a reason."""
+        row = await certificates.decide(
+            need(principal), settings, certificate_id, data.approve, data.reason
+        )
+        return CertificateOut.of(row)
+
+    @post("/certificates/{certificate_id:int}/revoke", guards=[admin_only])
+    async def revoke_certificate(
+        self, certificate_id: PathId, data: ReasonIn, principal: Principal | None
+    ) -> CertificateOut:
+        """Revoke a certificate: its verification page says so from now on."""
+        return CertificateOut.of(
+            await certificates.revoke(need(principal), certificate_id, data.reason)
+        )
+
+    @post("/certificates/{certificate_id:int}/reissue", guards=[admin_only])
+    async def reissue_certificate(
+        self, certificate_id: PathId, principal: Principal | None, settings: Settings
+    ) -> CertificateOut:
+        """A new certificate with a new number for the same period; the old one superseded."""
+        return CertificateOut.of(
+            await certificates.reissue(need(principal), settings, certificate_id)
+        )
+
+    @get("/certificates/{certificate_id:int}/pdf", guards=[signed_in])
+    async def certificate_pdf(
+        self, certificate_id: PathId, principal: Principal | None, settings: Settings
+    ) -> Response[bytes]:
+        """The certificate's PDF (its teacher, or an administrator)."""
+        number, body = await certificates.pdf(need(principal), settings, certificate_id)
+        return Response(
+            body,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="{number}.pdf"',
+                "Cache-Control": "private, no-store",
+            },
+        )
+
+    @get("/teachers/{teacher_id:int}/certificates", guards=[signed_in])
+    async def teacher_certificates(
+        self, teacher_id: PathId, principal: Principal | None
+    ) -> list[CertificateOut]:
+        """A teacher's certificates and requests (the teacher, or an administrator)."""
+        await ledger.teacher_exists(teacher_id)
+        ledger.may_see(need(principal), teacher_id)
+        return [CertificateOut.of(r) for r in await certificates.of_teacher(teacher_id)]
 
 
 def no_future(day: date, field_name: str) -> None:

@@ -23,6 +23,7 @@ def page_handlers() -> list[Any]:
         public,
         teacher,
         teacher_courses,
+        volunteer_verify,
     )
 
     return [
@@ -35,6 +36,7 @@ def page_handlers() -> list[Any]:
         *center.HANDLERS,
         *admin.HANDLERS,
         *admin_edit.HANDLERS,
+        *volunteer_verify.HANDLERS,
     ]
 
 
