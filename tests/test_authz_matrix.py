@@ -160,6 +160,8 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/volunteer/certificates/{certificate_id:int}/pdf"): "the teacher",
     ("GET", "/api/v1/volunteer/teachers/{teacher_id:int}/certificates"): "the teacher",
     ("GET", "/verify/{number:str}"): "anyone",
+    ("GET", "/api/v1/volunteer/ledger.csv"): "admin",
+    ("GET", "/api/v1/volunteer/ledger.xlsx"): "admin",
 }
 
 # a valid body for changes that take one: a refused role must be refused for who it is,

@@ -16,7 +16,7 @@ from hub.api.impact import FromParam, ToParam, period_of
 from hub.auth import admin_only, signed_in, teacher_or_admin
 from hub.errors import Invalid
 from hub.settings import Settings
-from hub.volunteer import audit, certificates, ledger, profile
+from hub.volunteer import audit, certificates, exports, ledger, profile
 from hub.volunteer.ledger import Ledger, LedgerLine
 from hub.volunteer.tables import Decision, EntryKind, RecordKind
 
@@ -348,6 +348,54 @@ class VolunteerController(Controller):
         await ledger.teacher_exists(teacher_id)
         ledger.may_see(need(principal), teacher_id)
         return [CertificateOut.of(r) for r in await certificates.of_teacher(teacher_id)]
+
+    @get("/ledger.csv", guards=[admin_only])
+    async def ledger_csv(
+        self,
+        settings: Settings,
+        date_from: FromParam = None,
+        date_to: ToParam = None,
+        teacher_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
+        tz: TzParam = None,
+    ) -> Response[bytes]:
+        """The volunteer record (approved service and training, awards, evaluations) as CSV,
+        for the national or a city volunteer system; by period and teacher."""
+        data = await export_rows(settings, date_from, date_to, teacher_id, tz)
+        return Response(
+            exports.as_csv(data),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="volunteer-record.csv"'},
+        )
+
+    @get("/ledger.xlsx", guards=[admin_only])
+    async def ledger_xlsx(
+        self,
+        settings: Settings,
+        date_from: FromParam = None,
+        date_to: ToParam = None,
+        teacher_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
+        tz: TzParam = None,
+    ) -> Response[bytes]:
+        """The same as XLSX (text cells stay text)."""
+        data = await export_rows(settings, date_from, date_to, teacher_id, tz)
+        return Response(
+            exports.as_xlsx(data),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": 'attachment; filename="volunteer-record.xlsx"'},
+        )
+
+
+async def export_rows(
+    settings: Settings,
+    date_from: str | None,
+    date_to: str | None,
+    teacher_id: int | None,
+    tz: str | None,
+) -> list[list[Any]]:
+    if teacher_id is not None:
+        await ledger.teacher_exists(teacher_id)
+    period = period_of(date_from, date_to, settings, tz)
+    return await exports.rows(teacher_id, period, grace_of(settings))
 
 
 def no_future(day: date, field_name: str) -> None:
