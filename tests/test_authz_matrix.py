@@ -161,6 +161,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/volunteer/teachers/{teacher_id:int}/certificates"): "the teacher",
     ("GET", "/verify/{number:str}"): "anyone",
     ("GET", "/api/v1/volunteer/ledger.csv"): "admin",
+    ("GET", "/teacher/volunteer"): "teachers",
     ("GET", "/api/v1/volunteer/ledger.xlsx"): "admin",
 }
 

@@ -328,3 +328,30 @@ async def test_a_national_id_number_is_never_stored(world: World, number: str) -
     )
     assert r.status_code == 200 and r.json()["volunteer_number"] == "3101150012345"
     assert (await world.patch(url, {"organisation": "x"}, "teacher2")).status_code == 403
+
+
+async def test_the_teachers_record_page_shows_their_hours_in_chinese(
+    world: World, settings: Settings, clock: Clock
+) -> None:
+    want = await a_class_day(world, settings, clock)
+    hours = round(sum(s.total_seconds() for s in want.values()) / 3600, 2)
+    period = {"from": "2026-11-01", "to": "2026-11-30"}
+    r = await world.get("/teacher/volunteer", "teacher", params=period)
+    assert r.status_code == 200, r.text
+    assert "志愿服务记录" in r.text and "直播授课" in r.text and "数学直播课" in r.text
+    assert f"<b>{hours:g}</b>" in r.text.replace(",", "")
+    # another teacher sees their own record, whatever teacher_id they ask for
+    r = await world.get(
+        "/teacher/volunteer",
+        "teacher2",
+        params={**period, "teacher_id": str(world.ids["teacher_id"])},
+    )
+    assert r.status_code == 200 and "数学直播课" not in r.text
+    # an administrator picks the teacher
+    r = await world.get("/teacher/volunteer", "admin")
+    assert r.status_code == 200 and "选择教师" in r.text
+    r = await world.get(
+        "/teacher/volunteer", "admin", params={**period, "teacher_id": world.ids["teacher_id"]}
+    )
+    assert r.status_code == 200 and "数学直播课" in r.text
+    assert (await world.get("/teacher/volunteer", "center")).status_code == 403
