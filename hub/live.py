@@ -42,6 +42,9 @@ def configure(settings: Settings) -> None:
     """Take ``SHAREHUB_LIVE_EARLY_SECONDS`` (called by the app and the CLI at start-up)."""
     global LIVE_EARLY
     LIVE_EARLY = timedelta(seconds=max(0, settings.live_early_seconds))
+    from hub.volunteer import ledger
+
+    ledger.configure(settings)  # the volunteer hours of a class follow the same clocks
 
 
 def in_rehearsal(starts_at: datetime, at: datetime, early: timedelta | None = None) -> bool:

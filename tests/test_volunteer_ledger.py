@@ -355,3 +355,40 @@ async def test_the_teachers_record_page_shows_their_hours_in_chinese(
     )
     assert r.status_code == 200 and "数学直播课" in r.text
     assert (await world.get("/teacher/volunteer", "center")).status_code == 403
+
+
+async def test_volunteer_hours_join_the_impact_figures_dashboard_and_reports(
+    world: World, settings: Settings, clock: Clock
+) -> None:
+    want = await a_class_day(world, settings, clock)
+    hours = round(sum(s.total_seconds() for s in want.values()) / 3600, 2)
+    r = await world.get("/api/v1/impact", params=PERIOD)
+    assert r.status_code == 200, r.text
+    totals = r.json()["totals"]
+    assert (totals["volunteer_hours"], totals["volunteers_active"]) == (hours, 1)
+    october = (
+        await world.get("/api/v1/impact", params={"from": "2026-10-01", "to": "2026-10-31"})
+    ).json()
+    assert (october["totals"]["volunteer_hours"], october["totals"]["volunteers_active"]) == (0, 0)
+    dashboard = await world.get("/admin", "admin")
+    assert dashboard.status_code == 200 and 'id="volunteer-hours"' in dashboard.text
+
+    files: dict[str, bytes] = {}
+    for reporter in ("iati_activity", "impact_printable", "impact_workbook"):
+        r = await world.post("/api/v1/reports", {"reporter": reporter, **PERIOD}, "admin")
+        assert r.status_code == 201, r.text
+        report_id = r.json()["id"]
+        figures = await world.get(f"/api/v1/reports/{report_id}/figures", "admin")
+        assert figures.json()["totals"]["volunteer_hours"] == hours, figures.text
+        got = await world.get(f"/api/v1/reports/{report_id}/file", "admin")
+        assert got.status_code == 200
+        files[reporter] = got.content
+    from lxml import etree
+
+    document = etree.fromstring(files["iati_activity"])
+    actual = {
+        r.findtext("title/narrative"): r.find("indicator/period/actual").get("value")
+        for r in document.iter("result")
+    }
+    assert float(actual["志愿服务小时"]) == hours
+    assert "志愿服务小时" in files["impact_printable"].decode()

@@ -28,11 +28,20 @@ from zoneinfo import ZoneInfo
 from hub.accounts import Principal
 from hub.errors import Conflict, Forbidden, Invalid, NotFound
 from hub.impact import Period
+from hub.settings import Settings
 from hub.tables import Booking, LiveSession, SessionStatus, Teacher
 from hub.volunteer import audit
 from hub.volunteer.tables import Decision, EntryKind, VolunteerCorrection, VolunteerEntry
 
 HELD = (SessionStatus.ended.value, SessionStatus.archived.value)
+GRACE = timedelta(minutes=10)
+"""``SHAREHUB_VOLUNTEER_GRACE_MINUTES`` for callers without the settings (the impact figures)."""
+
+
+def configure(settings: Settings) -> None:
+    """Take ``SHAREHUB_VOLUNTEER_GRACE_MINUTES`` (called with ``hub.live.configure``)."""
+    global GRACE
+    GRACE = timedelta(minutes=max(0, settings.volunteer_grace_minutes))
 
 
 def class_seconds(
