@@ -9,6 +9,6 @@ from hub.volunteer import ledger
 async def volunteer_figures(period: Period) -> tuple[float, int]:
     """Counted volunteer hours of the period (held classes within the rules, approved entries,
     approved corrections) and the number of teachers with some."""
-    found = await ledger.ledger(None, period, ledger.GRACE)
+    found = await ledger.ledger(None, period, ledger.GRACE, with_reach=False)
     active = sum(1 for seconds in found.by_teacher().values() if seconds > 0)
     return found.hours, active

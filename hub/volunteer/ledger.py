@@ -112,9 +112,15 @@ class Ledger:
 
 
 async def held_classes(
-    teacher_id: int | None, lo: datetime, hi: datetime, tz: ZoneInfo, grace: timedelta
+    teacher_id: int | None,
+    lo: datetime,
+    hi: datetime,
+    tz: ZoneInfo,
+    grace: timedelta,
+    with_reach: bool = True,
 ) -> list[LedgerLine]:
-    """The held classes that started in [lo, hi) (of one teacher, or all), as ledger lines."""
+    """The held classes that started in [lo, hi) (of one teacher, or all), as ledger lines;
+    ``with_reach``: with the centers checked in and their child visits."""
     where = (
         LiveSession.status.is_in(list(HELD))
         & LiveSession.live_at.is_not_null()
@@ -142,15 +148,18 @@ async def held_classes(
         .run()
     )
     reach: dict[int, tuple[int, int]] = {}
-    if rows:
-        bookings = await (
-            Booking.select(Booking.session, Booking.children_present)
-            .where(
-                Booking.session.is_in([r["id"] for r in rows]) & Booking.checked_in_at.is_not_null()
-            )
-            .run()
+    if rows and with_reach:
+        booked = (
+            Booking.checked_in_at.is_not_null()
+            & Booking.session.status.is_in(list(HELD))
+            & (Booking.session.starts_at >= lo)
+            & (Booking.session.starts_at < hi)
         )
-        for b in bookings:
+        if teacher_id is not None:
+            booked &= Booking.session.teacher == teacher_id
+        for b in (
+            await Booking.select(Booking.session, Booking.children_present).where(booked).run()
+        ):
             centers, children = reach.get(b["session"], (0, 0))
             reach[b["session"]] = (centers + 1, children + int(b["children_present"] or 0))
     lines = []
@@ -203,31 +212,26 @@ async def entries(teacher_id: int | None, start: date, end: date) -> list[Ledger
     ]
 
 
-async def apply_corrections(lines: list[LedgerLine]) -> None:
+async def apply_corrections(lines: list[LedgerLine], teacher_id: int | None) -> None:
     """Approved corrections replace the seconds of the lines they are about (the latest
-    decided one wins)."""
-    sessions = [line.session_id for line in lines if line.session_id is not None]
-    entry_ids = [line.entry_id for line in lines if line.entry_id is not None]
-    if not sessions and not entry_ids:
+    decided one wins). Corrections are few: all approved ones of the teacher (or all) are read."""
+    if not lines:
         return
-    about = None
-    if sessions:
-        about = VolunteerCorrection.session_id.is_in(sessions)
-    if entry_ids:
-        by_entry = VolunteerCorrection.entry_id.is_in(entry_ids)
-        about = by_entry if about is None else (about | by_entry)
-    assert about is not None
-    rows = await (
+    query = (
         VolunteerCorrection.select(
             VolunteerCorrection.session_id,
             VolunteerCorrection.entry_id,
             VolunteerCorrection.seconds,
         )
-        .where((VolunteerCorrection.state == Decision.approved.value) & about)
+        .where(VolunteerCorrection.state == Decision.approved.value)
         .order_by(VolunteerCorrection.decided_at)
         .order_by(VolunteerCorrection.id)
-        .run()
     )
+    if teacher_id is not None:
+        query = query.where(VolunteerCorrection.teacher_id == teacher_id)
+    rows = await query.run()
+    if not rows:
+        return
     by_session = {r["session_id"]: r["seconds"] for r in rows if r["session_id"] is not None}
     by_entry_id = {r["entry_id"]: r["seconds"] for r in rows if r["entry_id"] is not None}
     for line in lines:
@@ -241,12 +245,14 @@ async def apply_corrections(lines: list[LedgerLine]) -> None:
             line.seconds = int(found)
 
 
-async def ledger(teacher_id: int | None, period: Period, grace: timedelta) -> Ledger:
+async def ledger(
+    teacher_id: int | None, period: Period, grace: timedelta, with_reach: bool = True
+) -> Ledger:
     """The ledger of one teacher (or all) for the period's local days."""
     lines = await held_classes(
-        teacher_id, period.utc_start, period.utc_end, period.tz, grace
+        teacher_id, period.utc_start, period.utc_end, period.tz, grace, with_reach
     ) + await entries(teacher_id, period.start, period.end)
-    await apply_corrections(lines)
+    await apply_corrections(lines, teacher_id)
     lines.sort(key=lambda line: (line.day, line.session_id or 0, line.entry_id or 0))
     return Ledger(lines)
 
