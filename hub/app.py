@@ -36,6 +36,7 @@ from hub.api.sessions import SessionController
 from hub.api.streams import StreamController
 from hub.api.teachers import CourseController, TeacherController
 from hub.api.tokens import TokenController
+from hub.api.volunteer import VolunteerController
 from hub.auth import AuthMiddleware, provide_principal
 from hub.cache import InvalidateOnWrite, ResponseCache
 from hub.errors import DomainError, domain_error_handler, internal_error_handler
@@ -151,6 +152,7 @@ def create_app(
             JobController,
             MaterialController,
             PackController,
+            VolunteerController,
             RecordingController,
             ReplayDownloadController,
             LocalMediaController,

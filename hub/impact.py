@@ -123,6 +123,10 @@ class Figures(msgspec.Struct, kw_only=True):
     replay_hours_watched: float = 0.0
     provinces_reached: int = 0
     counties_reached: int = 0
+    volunteer_hours: float = 0.0
+    """Teachers' counted volunteer hours (hub.volunteer; programme totals only)."""
+    volunteers_active: int = 0
+    """Teachers with volunteer hours in the period (programme totals only)."""
 
 
 class GroupFigures(Figures, kw_only=True):
@@ -419,6 +423,9 @@ async def compute(
         totals=Figures(**total.figures()),
         group_by=group_by.value if group_by else None,
     )
+    from hub.volunteer.figures import volunteer_figures
+
+    impact.totals.volunteer_hours, impact.totals.volunteers_active = await volunteer_figures(period)
     if group_by is None:
         return impact
 

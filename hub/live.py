@@ -14,6 +14,7 @@ callbacks cannot undo each other.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,10 +30,21 @@ LIVE_EARLY = timedelta(seconds=300)
 """A push this long before the start turns the class live (``configure`` sets it)."""
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+clock: Callable[[], datetime] = _utc_now
+"""When a stream event happens (tests replace it to play a class day at set times)."""
+
+
 def configure(settings: Settings) -> None:
     """Take ``SHAREHUB_LIVE_EARLY_SECONDS`` (called by the app and the CLI at start-up)."""
     global LIVE_EARLY
     LIVE_EARLY = timedelta(seconds=max(0, settings.live_early_seconds))
+    from hub.volunteer import ledger
+
+    ledger.configure(settings)  # the volunteer hours of a class follow the same clocks
 
 
 def in_rehearsal(starts_at: datetime, at: datetime, early: timedelta | None = None) -> bool:
@@ -168,7 +180,7 @@ async def go_live(
     Returns True when this call changed the status. A cancelled or archived session
     cannot go live (409).
     """
-    at = at or datetime.now(UTC)
+    at = at or clock()
     await (
         LiveSession.update({LiveSession.pushing_since: at})
         .where((LiveSession.id == session_id) & LiveSession.pushing_since.is_null())
@@ -187,12 +199,12 @@ def rehearsing(row: dict[str, Any]) -> bool:
 
 async def start_class(session_id: int, at: datetime | None = None) -> bool:
     """开始上课: the teacher (or an admin) turns the class live now, rehearsal or not."""
-    return await _turn_live(session_id, at or datetime.now(UTC))
+    return await _turn_live(session_id, at or clock())
 
 
 async def end_class(session_id: int, at: datetime | None = None) -> bool:
     """下课: a live class ends now (its replay is made from what was recorded)."""
-    at = at or datetime.now(UTC)
+    at = at or clock()
     if await end_stream(session_id, at):
         return True
     row = await session_row(session_id)
@@ -263,7 +275,7 @@ async def _turn_live(session_id: int, at: datetime) -> bool:
 async def end_stream(session_id: int, at: datetime | None = None) -> bool:
     """The stream stopped: live becomes ended (a rehearsal just stops). Returns True when
     this call changed the status."""
-    at = at or datetime.now(UTC)
+    at = at or clock()
     await (
         LiveSession.update({LiveSession.pushing_since: None})
         .where((LiveSession.id == session_id) & LiveSession.pushing_since.is_not_null())

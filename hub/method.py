@@ -93,6 +93,23 @@ FIGURES: list[tuple[str, str, str, str, str]] = [
         "Per held session the actual stream time, else the scheduled length.",
     ),
     (
+        "volunteer_hours",
+        "志愿服务小时",
+        "Volunteer hours",
+        "教师志愿服务记录中计入的小时：已举办课次从开播到下课的时长（以排定时间前后各加宽限为限，彩排不计），"
+        "加上经批准的备课、培训、送教条目与更正；不含路途时间。",
+        "Hours counted in the teachers' volunteer records: each held class from going live to "
+        "its end (within its slot widened by the grace; rehearsals not counted), plus approved "
+        "preparation, training and teaching-visit entries and corrections; travel never counts.",
+    ),
+    (
+        "volunteers_active",
+        "有服务记录的志愿教师",
+        "Volunteer teachers active",
+        "报告期内有计入志愿服务小时的教师数。",
+        "Teachers with counted volunteer hours in the period.",
+    ),
+    (
         "hours_watched",
         "观看小时",
         "Hours watched",

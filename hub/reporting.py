@@ -64,6 +64,8 @@ FIGURE_LABELS: dict[str, tuple[str, str]] = {
     "replay_hours_watched": ("回放观看小时", "Replay hours watched"),
     "provinces_reached": ("覆盖省份", "Provinces reached"),
     "counties_reached": ("覆盖县", "Counties reached"),
+    "volunteer_hours": ("志愿服务小时", "Volunteer hours"),
+    "volunteers_active": ("有服务记录的志愿教师", "Volunteer teachers active"),
 }
 """Every figure's name in Chinese and English, the same in every report."""
 

@@ -131,6 +131,15 @@ class Settings:
     pull_allow: str = ""
     """Hosts and networks (comma or space separated, e.g. ``cam.school.lan,10.8.0.0/16``)
     a teacher's stream address may name although they are not public (``hub.outbound``)."""
+    volunteer_grace_minutes: int = 10
+    """A class's volunteer hours run from going live to its end, counted from at most this
+    many minutes before the scheduled start to this many after the scheduled end."""
+    volunteer_second_approval: bool = False
+    """Volunteer entries an administrator adds count only once another administrator approves."""
+    volunteer_issuer: str = ""
+    """The organisation that issues volunteer certificates (empty: the programme's name)."""
+    volunteer_issuer_contact: str = ""
+    """Its contact (address, telephone, e-mail) printed on certificates."""
     plugin_options: dict[str, dict[str, str]] = field(default_factory=dict)
     """Per plugin, its settings: ``SHAREHUB_PLUGIN__<NAME>__<KEY>=value``."""
 

@@ -160,6 +160,19 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/centers/{center_id:int}/packs"): "the center",
     ("GET", "/api/v1/centers/{center_id:int}/packs/{week:str}/{path:path}"): "the center",
     ("GET", "/api/v1/packs/usage"): "admin",
+    # volunteer records: a teacher's own ledger; the session or entry of a correction is in
+    # the body (ownership tested in tests/test_volunteer_ledger.py)
+    ("GET", "/api/v1/volunteer/teachers/{teacher_id:int}/ledger"): "the teacher",
+    ("GET", "/api/v1/volunteer/corrections"): "admin",
+    ("GET", "/api/v1/volunteer/audit"): "admin",
+    ("POST", "/api/v1/volunteer/corrections"): "teachers",
+    ("POST", "/api/v1/volunteer/certificates"): "teachers",
+    ("GET", "/api/v1/volunteer/certificates/{certificate_id:int}/pdf"): "the teacher",
+    ("GET", "/api/v1/volunteer/teachers/{teacher_id:int}/certificates"): "the teacher",
+    ("GET", "/verify/{number:str}"): "anyone",
+    ("GET", "/api/v1/volunteer/ledger.csv"): "admin",
+    ("GET", "/teacher/volunteer"): "teachers",
+    ("GET", "/api/v1/volunteer/ledger.xlsx"): "admin",
 }
 
 # a valid body for changes that take one: a refused role must be refused for who it is,
@@ -175,6 +188,19 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/center/bookings/{booking_id:int}/check-in"): {"children": "12"},
     ("POST", "/api/v1/courses/{course_id:int}/materials"): {"filename": "a.pdf", "size": 10},
     ("POST", "/api/v1/centers/{center_id:int}/packs"): {"week": "2027-03-01"},
+    ("PATCH", "/api/v1/volunteer/teachers/{teacher_id:int}/profile"): {"organisation": "志愿队"},
+    ("POST", "/api/v1/volunteer/teachers/{teacher_id:int}/records"): {
+        "kind": "award",
+        "day": "2026-11-01",
+        "title": "优秀志愿教师",
+    },
+    ("POST", "/api/v1/volunteer/entries/{entry_id:int}/decide"): {"approve": True},
+    ("POST", "/api/v1/volunteer/corrections/{correction_id:int}/decide"): {
+        "approve": False,
+        "reason": "不符",
+    },
+    ("POST", "/api/v1/volunteer/certificates/{certificate_id:int}/decide"): {"approve": True},
+    ("POST", "/api/v1/volunteer/certificates/{certificate_id:int}/revoke"): {"reason": "有误"},
 }
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/sessions/{session_id:int}/ingest/qr.svg"): {"protocol": "srt"},
@@ -336,6 +362,34 @@ async def programme(module_client: World) -> AsyncIterator[tuple[World, dict[str
     )
     assert r.status_code == 200, r.text
     ids["material_id"] = r.json()["id"]
+    r = await world.post(
+        "/api/v1/volunteer/entries",
+        {
+            "teacher_id": ids["teacher_id"],
+            "kind": "visit",
+            "day": "2026-11-02",
+            "hours": 3,
+            "content": "送教下乡",
+        },
+        who="admin",
+    )
+    assert r.status_code == 201, r.text
+    ids["entry_id"] = r.json()["id"]
+    r = await world.post(
+        "/api/v1/volunteer/corrections",
+        {"entry_id": ids["entry_id"], "hours": 4, "reason": "实为4小时"},
+        who="teacher",
+    )
+    assert r.status_code == 201, r.text
+    ids["correction_id"] = r.json()["id"]
+    r = await world.post(
+        "/api/v1/volunteer/certificates",
+        {"teacher_id": ids["teacher_id"], "from": "2026-11-01", "to": "2026-11-30"},
+        who="admin",
+    )
+    assert r.status_code == 201, r.text
+    ids["certificate_id"] = r.json()["id"]
+    ids["number"] = r.json()["number"]
     ids["teacher_id"] = ids["teacher_id"]
     ids["center_id"] = ids["center"]
     ids["course_id"] = ids["course"]

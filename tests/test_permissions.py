@@ -88,6 +88,17 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/materials/{material_id:int}/complete"): "admin, the course's teacher",
     ("DELETE", "/api/v1/materials/{material_id:int}"): "admin, the course's teacher",
     ("POST", "/api/v1/centers/{center_id:int}/packs"): "admin, the center's operator",
+    # volunteer records (tests/test_volunteer_*.py)
+    ("PATCH", "/api/v1/volunteer/teachers/{teacher_id:int}/profile"): "admin, the teacher",
+    ("POST", "/api/v1/volunteer/teachers/{teacher_id:int}/records"): "admin",
+    ("POST", "/api/v1/volunteer/entries"): "admin",
+    ("POST", "/api/v1/volunteer/entries/{entry_id:int}/decide"): "admin",
+    ("POST", "/api/v1/volunteer/corrections"): "admin, the teacher",
+    ("POST", "/api/v1/volunteer/corrections/{correction_id:int}/decide"): "admin",
+    ("POST", "/api/v1/volunteer/certificates"): "admin, the teacher",
+    ("POST", "/api/v1/volunteer/certificates/{certificate_id:int}/decide"): "admin",
+    ("POST", "/api/v1/volunteer/certificates/{certificate_id:int}/revoke"): "admin",
+    ("POST", "/api/v1/volunteer/certificates/{certificate_id:int}/reissue"): "admin",
 }
 
 
@@ -900,6 +911,62 @@ async def test_admin_may_do_everything(world: World) -> None:
     job = (await a_job(world))["job"]
     await call("POST", "/api/v1/jobs/{job_id:int}/cancel", job_id=job)
     await call("POST", "/api/v1/jobs/{job_id:int}/retry", job_id=job)
+    mine = {"teacher_id": world.ids["teacher_id"]}
+    await call(
+        "PATCH",
+        "/api/v1/volunteer/teachers/{teacher_id:int}/profile",
+        {"organisation": "志愿队"},
+        **mine,
+    )
+    await call(
+        "POST",
+        "/api/v1/volunteer/teachers/{teacher_id:int}/records",
+        {"kind": "evaluation", "day": "2026-11-20", "title": "优秀"},
+        **mine,
+    )
+    entry = await call(
+        "POST",
+        "/api/v1/volunteer/entries",
+        {**mine, "kind": "training", "day": "2026-11-02", "hours": 2, "content": "直播培训"},
+    )
+    fix = await call(
+        "POST",
+        "/api/v1/volunteer/corrections",
+        {"entry_id": entry["id"], "hours": 1.5, "reason": "实为一个半小时"},
+    )
+    await call(
+        "POST",
+        "/api/v1/volunteer/corrections/{correction_id:int}/decide",
+        {"approve": True, "reason": "核实"},
+        correction_id=fix["id"],
+    )
+    await call(
+        "POST",
+        "/api/v1/volunteer/entries/{entry_id:int}/decide",
+        {"approve": False, "reason": "重复录入"},
+        entry_id=entry["id"],
+    )
+    period = {**mine, "from": "2026-11-01", "to": "2026-11-30"}
+    issued = await call("POST", "/api/v1/volunteer/certificates", period)
+    again = await call(
+        "POST",
+        "/api/v1/volunteer/certificates/{certificate_id:int}/reissue",
+        certificate_id=issued["id"],
+    )
+    await call(
+        "POST",
+        "/api/v1/volunteer/certificates/{certificate_id:int}/revoke",
+        {"reason": "时长有误"},
+        certificate_id=again["id"],
+    )
+    asked = await world.post("/api/v1/volunteer/certificates", period, "teacher")
+    assert asked.status_code == 201, asked.text
+    await call(
+        "POST",
+        "/api/v1/volunteer/certificates/{certificate_id:int}/decide",
+        {"approve": True},
+        certificate_id=asked.json()["id"],
+    )
 
     pdf = material_files.pdf()
     asked = await call(

@@ -143,7 +143,7 @@ async def test_iati_activity_file_is_valid(world: World, programme: dict[str, An
     assert actual["覆盖儿童（举办课程的共享中心登记人数）"] == "0"  # no enrolment recorded
     assert actual["直播课次"] == "4"
     baselines = [b.get("value") for b in document.iter("baseline")]
-    assert baselines == ["0"] * 5  # nothing before the first class
+    assert baselines == ["0"] * 6  # nothing before the first class
     links = document.findall(".//document-link")
     assert [link.get("url") for link in links] == ["http://testserver.local/impact/method"]
     assert len(document.findall(".//location")) == 2

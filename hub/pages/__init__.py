@@ -23,6 +23,8 @@ def page_handlers() -> list[Any]:
         public,
         teacher,
         teacher_courses,
+        volunteer_ledger,
+        volunteer_verify,
     )
 
     return [
@@ -35,6 +37,8 @@ def page_handlers() -> list[Any]:
         *center.HANDLERS,
         *admin.HANDLERS,
         *admin_edit.HANDLERS,
+        *volunteer_ledger.HANDLERS,
+        *volunteer_verify.HANDLERS,
     ]
 
 

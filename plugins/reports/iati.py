@@ -33,6 +33,11 @@ INDICATORS = [
     ("sessions_held", "Live sessions held", "直播课次"),
     ("online_views", "Online views (live and replay)", "线上观看（直播与回放）"),
     ("centers_active", "Share-centers active", "活跃共享中心"),
+    (
+        "volunteer_hours",
+        "Volunteer teaching hours (on-air time and approved entries)",
+        "志愿服务小时",
+    ),
 ]
 
 
@@ -136,13 +141,20 @@ class IatiActivity(ReporterBase):
                 {
                     "year": str(base_day.year),
                     "iso-date": base_day.isoformat(),
-                    "value": str(getattr(base, name) if base else 0),
+                    "value": _value(getattr(base, name) if base else 0),
                 },
             )
             period = ET.SubElement(indicator, "period")
             ET.SubElement(period, "period-start", {"iso-date": data.period.start.isoformat()})
             ET.SubElement(period, "period-end", {"iso-date": data.period.end.isoformat()})
-            ET.SubElement(period, "actual", {"value": str(getattr(actual, name))})
+            ET.SubElement(period, "actual", {"value": _value(getattr(actual, name))})
+
+
+def _value(value: float) -> str:
+    """An indicator value: counts as they are, hours with at most two decimals (0, 3.5)."""
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    return str(value)
 
 
 @hookimpl

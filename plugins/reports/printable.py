@@ -25,6 +25,7 @@ HEADLINE = [
     "children_served",
     "children_reached",
     "teaching_hours",
+    "volunteer_hours",
     "provinces_reached",
 ]
 TEXT = {

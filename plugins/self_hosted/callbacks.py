@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qs, parse_qsl
 
@@ -132,7 +132,7 @@ class IngestCallbackController(Controller):
             return plain("no such session", 403)
         if row["provider"] != PROVIDER or (row["provider_settings"] or {}).get("ingest") != "rtmp":
             return plain("this session does not take RTMP pushes here", 403)
-        now = datetime.now(UTC)
+        now = live.clock()
         opens, closes = publish_window(row)
         if not opens <= now <= closes:
             return plain(f"pushing is open from {opens:%Y-%m-%d %H:%M} UTC", 403)
