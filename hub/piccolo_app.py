@@ -4,12 +4,13 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
+from hub.classroom_tables import CLASSROOM_TABLES
 from hub.tables import CORE_TABLES
 
 APP_CONFIG = AppConfig(
     app_name="hub",
     migrations_folder_path=str(Path(__file__).parent / "migrations"),
-    table_classes=list(CORE_TABLES),
+    table_classes=[*CORE_TABLES, *CLASSROOM_TABLES],
     migration_dependencies=[],
     commands=[],
 )
