@@ -169,7 +169,7 @@ async def event_stream(
     with BUS.listening(viewer.session_id) as woken:
         with contextlib.suppress(Exception):
             await BUS.ensure_listening()
-        yield ServerSentEventMessage(retry=2000, comment="classroom")
+        yield ServerSentEventMessage(data=None, retry=2000, comment="classroom")
         while True:
             woken.clear()
             rows = await classroom.events_after(viewer, after)
@@ -187,7 +187,7 @@ async def event_stream(
                 await asyncio.wait_for(woken.wait(), timeout=min(KEEPALIVE_SECONDS, left))
             except TimeoutError:
                 if until - loop.time() > 0:
-                    yield ServerSentEventMessage(comment="keep-alive")
+                    yield ServerSentEventMessage(data=None, comment="keep-alive")
 
 
 AfterParam = Annotated[

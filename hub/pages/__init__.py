@@ -19,6 +19,7 @@ def page_handlers() -> list[Any]:
         assets_routes,
         auth,
         center,
+        classroom_screen,
         method_page,
         public,
         teacher,
@@ -33,6 +34,7 @@ def page_handlers() -> list[Any]:
         *teacher.HANDLERS,
         *teacher_courses.HANDLERS,
         *center.HANDLERS,
+        *classroom_screen.HANDLERS,
         *admin.HANDLERS,
         *admin_edit.HANDLERS,
     ]
