@@ -150,6 +150,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/teacher/courses/new"): "teachers",
     ("GET", "/center"): "centers",
     ("GET", "/center/bookings/{booking_id:int}"): "the center",
+    ("GET", "/center/bookings/{booking_id:int}/class"): "the center",
     ("GET", "/center/replays"): "centers",
     ("GET", "/admin"): "admin",
     ("GET", "/admin/reports"): "admin",

@@ -372,3 +372,20 @@ async def test_a_stream_on_one_process_gets_what_another_took(world: World) -> N
             took = asyncio.get_running_loop().time() - started
     assert [g["id"] for g in got] == [r.json()["id"]]
     assert took < 5
+
+
+async def test_the_pages_carry_the_panel_and_the_class_screen(world: World) -> None:
+    sid = await live_class(world, "center")
+    r = await world.get(f"/teacher/sessions/{sid}", "teacher")
+    assert r.status_code == 200, r.text
+    assert 'id="classroom-panel"' in r.text and "随机点名" in r.text
+    assert "classroom_panel" in r.text  # its script
+    booking = (await world.get(f"/api/v1/sessions/{sid}/bookings", "center")).json()[0]["id"]
+    checkin = await world.get(f"/center/bookings/{booking}", "center")
+    assert f"/center/bookings/{booking}/class" in checkin.text
+    screen = await world.get(f"/center/bookings/{booking}/class", "center")
+    assert screen.status_code == 200, screen.text
+    for word in ("举手", "听不清", "看不清", "太快了", "明白了", "拍照发给老师"):
+        assert word in screen.text
+    assert f'data-session="{sid}"' in screen.text
+    assert (await world.get(f"/center/bookings/{booking}/class", "center2")).status_code == 403

@@ -150,11 +150,10 @@ def created(out: EventOut) -> Response[EventOut]:
 
 
 def last_event_id(request: Request[Any, Any, Any], after: int | None) -> int:
-    if after is not None:
-        return after
+    """Where to resume: the browser's Last-Event-ID (a reconnect), else ``after``, else 0."""
     header = request.headers.get("last-event-id", "").strip()
     if not header:
-        return 0
+        return after or 0
     if not header.isdigit() or len(header) > 18:
         raise Invalid("Last-Event-ID must be an event id (digits)", field="last-event-id")
     return int(header)
