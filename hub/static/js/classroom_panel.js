@@ -31,7 +31,8 @@
     } catch (e) {}
   }
   function log(msg) {
-    var li = el("li", null, new Date().toLocaleTimeString() + " · " + msg);
+    var at = new Date().toLocaleTimeString(document.documentElement.lang || "zh-CN", { timeZone: root.getAttribute("data-tz") || undefined, hour12: false });
+    var li = el("li", null, at + " · " + msg);
     logList.insertBefore(li, logList.firstChild);
     while (logList.children.length > 30) logList.removeChild(logList.lastChild);
   }
