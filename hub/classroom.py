@@ -472,25 +472,6 @@ def _json(value: Any) -> dict[str, Any]:
     return dict(value or {})
 
 
-async def questions_per_center(session_ids: Sequence[int]) -> dict[tuple[int, int], int]:
-    """For the lesson record: (session, center) -> hands and photos the room sent."""
-    if not session_ids:
-        return {}
-    rows = (
-        await ClassroomEvent.select(ClassroomEvent.session_id, ClassroomEvent.center_id)
-        .where(
-            ClassroomEvent.session_id.is_in(list(session_ids))
-            & ClassroomEvent.kind.is_in(list(QUEUED_KINDS))
-        )
-        .run()
-    )
-    out: dict[tuple[int, int], int] = {}
-    for r in rows:
-        k = (int(r["session_id"]), int(r["center_id"]))
-        out[k] = out.get(k, 0) + 1
-    return out
-
-
 async def center_names(ids: Sequence[int]) -> dict[int, str]:
     if not ids:
         return {}

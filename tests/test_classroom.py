@@ -6,10 +6,12 @@ the streams deliver in order and catch up from Last-Event-ID, across serve proce
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -389,3 +391,22 @@ async def test_the_pages_carry_the_panel_and_the_class_screen(world: World) -> N
         assert word in screen.text
     assert f'data-session="{sid}"' in screen.text
     assert (await world.get(f"/center/bookings/{booking}/class", "center2")).status_code == 403
+
+
+async def test_the_lesson_record_counts_each_rooms_questions(world: World) -> None:
+    sid = await live_class(world, "center", "center2")
+    r = await world.post(f"/api/v1/sessions/{sid}/start", None, "teacher")
+    assert r.status_code == 200, r.text
+    for n in range(2):
+        r = await send(world, sid, "center", kind="hand", text=f"问题{n}", key=f"rec-hand-{n}")
+        assert r.status_code == 201, r.text
+    r = await send(world, sid, "center2", kind="signal", signal="understood", key="rec-sig-01")
+    assert r.status_code == 201, r.text  # a signal is no question
+    day = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    period = f"from={day - timedelta(days=1)}&to={day + timedelta(days=1)}"
+    r = await world.get(f"/api/v1/exports/lessons.csv?{period}", who="admin")
+    assert r.status_code == 200, r.text
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0][-1] == "课堂提问 Questions asked"
+    asked = {row[6]: row[-1] for row in rows[1:] if row[0] == str(sid)}
+    assert asked == {"镇雄共享中心": "2", "威宁共享中心": "0"}
