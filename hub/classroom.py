@@ -481,23 +481,23 @@ async def center_names(ids: Sequence[int]) -> dict[int, str]:
     return {int(r["id"]): str(r["name"]) for r in rows}
 
 
-async def expired_photo_keys_and_prune(
-    retention_days: int, now: datetime | None = None
-) -> list[str]:
-    """Delete the messages of classes that ended more than ``retention_days`` ago; the photo
-    keys they held (the caller deletes those from storage). 0 keeps everything."""
+async def prune(retention_days: int, storage: Any, now: datetime | None = None) -> int:
+    """Delete the messages (and photos) of classes that ended more than ``retention_days``
+    ago; how many messages went. 0 keeps everything."""
     if retention_days <= 0:
-        return []
+        return 0
     cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
     old = await LiveSession.select(LiveSession.id).where(LiveSession.ends_at < cutoff).run()
     ids = [int(r["id"]) for r in old]
     if not ids:
-        return []
-    keys = [
-        str(r["photo_key"])
-        for r in await ClassroomEvent.select(ClassroomEvent.photo_key)
-        .where(ClassroomEvent.session_id.is_in(ids) & (ClassroomEvent.photo_key != ""))
+        return 0
+    rows = (
+        await ClassroomEvent.select(ClassroomEvent.id, ClassroomEvent.photo_key)
+        .where(ClassroomEvent.session_id.is_in(ids))
         .run()
-    ]
-    await ClassroomEvent.delete().where(ClassroomEvent.session_id.is_in(ids)).run()
-    return keys
+    )
+    for key in {r["photo_key"] for r in rows if r["photo_key"]}:
+        await storage.delete(key)
+    if rows:
+        await ClassroomEvent.delete().where(ClassroomEvent.session_id.is_in(ids)).run()
+    return len(rows)

@@ -9,6 +9,8 @@ housekeeping kinds are periodic: every runner's tick queues them, so they run as
 - ``archive-finished``: ended sessions whose replay is ready (or that can no longer
   restart) are archived;
 - ``queue-reports``: last month's report for each monthly reporter, once;
+- ``classroom-retention``: classroom messages and photos of classes that ended more than
+  ``classroom_retention_days`` ago are deleted (hourly);
 - ``hold-by-rule``: a class given in another app (its provider takes no push, e.g.
   ``external_link``) that nobody started or ended with 开始上课 / 下课 and whose slot has
   passed counts as held when at least one share-center checked in or one center screen
@@ -23,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from hub import exports, jobs, live, recordings, reporting
+from hub import classroom, exports, jobs, live, recordings, reporting
 from hub.job_runner import JobContext, JobKind, NoPayload
 from hub.jobs import RetryPolicy
 from hub.tables import Booking, LiveSession, SessionStatus, ViewTally
@@ -36,6 +38,7 @@ HOLD_LOOKBACK = timedelta(days=7)
 """Slots that ended within this long are looked at (older ones were looked at before)."""
 ARCHIVE_FINISHED = "archive-finished"
 QUEUE_REPORTS = "queue-reports"
+CLASSROOM_RETENTION = "classroom-retention"
 PERIODIC_POLICY = RetryPolicy(max_attempts=1, base_seconds=5, cap_seconds=5)
 """A periodic job that fails waits for the next tick (which queues it again)."""
 
@@ -116,6 +119,13 @@ async def hold_by_rule_job(ctx: JobContext) -> None:
     await hold_by_rule(ctx)
 
 
+async def classroom_retention(ctx: JobContext) -> None:
+    """Classroom messages and photos older than ``classroom_retention_days`` go."""
+    gone = await classroom.prune(ctx.settings.classroom_retention_days, ctx.storage)
+    if gone:
+        log.info("classroom retention: deleted %s messages", gone)
+
+
 CORE_KINDS: tuple[JobKind, ...] = (
     JobKind(exports.EXPORT_JOB, export, cpu=True, payload=ExportPayload),
     JobKind(
@@ -129,4 +139,7 @@ CORE_KINDS: tuple[JobKind, ...] = (
     JobKind(ARCHIVE_FINISHED, archive_finished, PERIODIC_POLICY, payload=NoPayload, every=1.0),
     JobKind(QUEUE_REPORTS, queue_reports, PERIODIC_POLICY, payload=NoPayload, every=1.0),
     JobKind(HOLD_BY_RULE, hold_by_rule_job, PERIODIC_POLICY, payload=NoPayload, every=30.0),
+    JobKind(
+        CLASSROOM_RETENTION, classroom_retention, PERIODIC_POLICY, payload=NoPayload, every=3600.0
+    ),
 )

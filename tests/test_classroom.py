@@ -20,6 +20,7 @@ from PIL import Image
 from hub import classroom
 from hub.api.classroom import event_stream
 from hub.app import create_app
+from hub.classroom_tables import ClassroomEvent
 from tests import cluster
 from tests.conftest import World, app_settings
 
@@ -410,3 +411,25 @@ async def test_the_lesson_record_counts_each_rooms_questions(world: World) -> No
     assert rows[0][-1] == "课堂提问 Questions asked"
     asked = {row[6]: row[-1] for row in rows[1:] if row[0] == str(sid)}
     assert asked == {"镇雄共享中心": "2", "威宁共享中心": "0"}
+
+
+@pytest.mark.in_process("deletes through the app's own storage")
+async def test_retention_deletes_old_classes_messages_and_photos(world: World) -> None:
+    old = await live_class(world, "center", began=timedelta(days=400))
+    recent = await live_class(world, "center")
+    sent = await world.client.post(
+        BASE.format(old) + "/photos",
+        params={"key": "old-photo-1"},
+        content=photo_with_gps((300, 200)),
+        headers=world.auth("center"),
+    )
+    assert sent.status_code == 201, sent.text
+    assert (await send(world, recent, "center", kind="hand", key="recent-01")).status_code == 201
+    storage = world.client._transport.app.state["storage"]  # type: ignore[attr-defined]
+    key = (await ClassroomEvent.select(ClassroomEvent.photo_key).first().run())["photo_key"]
+    assert await storage.exists(key)
+    assert await classroom.prune(0, storage) == 0  # 0 keeps everything
+    assert await classroom.prune(app_settings(world).classroom_retention_days, storage) == 1
+    assert not await storage.exists(key)
+    assert await events(world, old, "teacher") == []
+    assert [e["kind"] for e in await events(world, recent, "teacher")] == ["hand"]
