@@ -172,8 +172,8 @@ async def append(
             )
         ).run()
         event_id = int(inserted[0]["id"])
-        await notify_in_transaction(session_id, event_id)
-    after_commit(session_id)
+        await notify_in_transaction(session_id, event_id, audience, center_id)
+    after_commit(session_id, audience, center_id)
     row = await ClassroomEvent.select().where(ClassroomEvent.id == event_id).first().run()
     assert row is not None
     return row, True

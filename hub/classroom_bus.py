@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -26,35 +27,51 @@ log = logging.getLogger("sharehub.classroom")
 CHANNEL = "sharehub_classroom"
 
 
+@dataclass(eq=False)
+class Waiter:
+    """One open stream: its wake-up, and what it may read (the teacher's view, or a room)."""
+
+    event: asyncio.Event
+    teacher: bool
+    center_id: int | None
+
+
 class ClassroomBus:
     """Per process: the streams waiting on each session, and the LISTEN connection."""
 
     def __init__(self) -> None:
-        self.waiting: dict[int, set[asyncio.Event]] = {}
+        self.waiting: dict[int, set[Waiter]] = {}
         self.connection: Any = None
         self.connection_loop: asyncio.AbstractEventLoop | None = None
         self.starting: asyncio.Lock | None = None
 
-    def wake(self, session_id: int) -> None:
-        for event in list(self.waiting.get(session_id, ())):
-            event.set()
+    def wake(self, session_id: int, audience: str = "all", center_id: int | None = None) -> None:
+        """Wake the session's streams that may read a message for ``audience`` (a room's
+        stream sleeps through what is for the teacher or another room)."""
+        for waiter in list(self.waiting.get(session_id, ())):
+            if waiter.teacher or audience == "all" or center_id == waiter.center_id:
+                waiter.event.set()
 
     def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        head, _, _ = payload.partition(":")
-        with contextlib.suppress(ValueError):
-            self.wake(int(head))
+        parts = payload.split(":")
+        with contextlib.suppress(ValueError, IndexError):
+            center = int(parts[3]) if len(parts) > 3 and parts[3] else None
+            self.wake(int(parts[0]), parts[2] if len(parts) > 2 else "all", center)
 
     @contextlib.contextmanager
-    def listening(self, session_id: int) -> Iterator[asyncio.Event]:
-        """An event set whenever the session has a new message (clear it before reading)."""
-        event = asyncio.Event()
-        self.waiting.setdefault(session_id, set()).add(event)
+    def listening(
+        self, session_id: int, teacher: bool = True, center_id: int | None = None
+    ) -> Iterator[asyncio.Event]:
+        """An event set whenever the session has a new message this reader may read (clear
+        it before reading)."""
+        waiter = Waiter(asyncio.Event(), teacher, center_id)
+        self.waiting.setdefault(session_id, set()).add(waiter)
         try:
-            yield event
+            yield waiter.event
         finally:
             waiters = self.waiting.get(session_id)
             if waiters is not None:
-                waiters.discard(event)
+                waiters.discard(waiter)
                 if not waiters:
                     self.waiting.pop(session_id, None)
 
@@ -91,20 +108,22 @@ BUS = ClassroomBus()
 """The process's bus (streams and writers of this process share it)."""
 
 
-async def notify_in_transaction(session_id: int, event_id: int) -> None:
-    """Inside the message's write transaction: PostgreSQL delivers it at commit."""
+async def notify_in_transaction(
+    session_id: int, event_id: int, audience: str, center_id: int | None
+) -> None:
+    """Inside the message's write transaction: PostgreSQL delivers it at commit, to every
+    process (``<session>:<event>:<audience>:<center>``)."""
     if not db.is_sqlite():
         from hub.classroom_tables import ClassroomEvent
 
-        await ClassroomEvent.raw(
-            "SELECT pg_notify({}, {})", CHANNEL, f"{session_id}:{event_id}"
-        ).run()
+        payload = f"{session_id}:{event_id}:{audience}:{center_id or ''}"
+        await ClassroomEvent.raw("SELECT pg_notify({}, {})", CHANNEL, payload).run()
 
 
-def after_commit(session_id: int) -> None:
+def after_commit(session_id: int, audience: str, center_id: int | None) -> None:
     """After the commit: wake this process's streams (SQLite has no other process)."""
     if db.is_sqlite():
-        BUS.wake(session_id)
+        BUS.wake(session_id, audience, center_id)
 
 
 @contextlib.asynccontextmanager

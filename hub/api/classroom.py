@@ -165,7 +165,7 @@ async def event_stream(
     """Every event the viewer may read after ``after``, then each new one as it comes."""
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
-    with BUS.listening(viewer.session_id) as woken:
+    with BUS.listening(viewer.session_id, viewer.teacher, viewer.center_id) as woken:
         with contextlib.suppress(Exception):
             await BUS.ensure_listening()
         yield ServerSentEventMessage(data=None, retry=2000, comment="classroom")
