@@ -165,6 +165,7 @@ async def event_stream(
     """Every event the viewer may read after ``after``, then each new one as it comes."""
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
+    names: dict[int, str] = {}
     with BUS.listening(viewer.session_id, viewer.teacher, viewer.center_id) as woken:
         with contextlib.suppress(Exception):
             await BUS.ensure_listening()
@@ -172,7 +173,10 @@ async def event_stream(
         while True:
             woken.clear()
             rows = await classroom.events_after(viewer, after)
-            for out in await outs(rows):
+            unknown = {r["center_id"] for r in rows if r["center_id"]} - names.keys()
+            if unknown:  # a room's name is looked up once per stream
+                names.update(await classroom.center_names(sorted(unknown)))
+            for out in (event_out(r, names) for r in rows):
                 after = out.id
                 yield ServerSentEventMessage(
                     data=msgspec.json.encode(out).decode(), event=out.kind, id=out.id
