@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
@@ -94,6 +95,14 @@ class EventOut(msgspec.Struct):
     data: dict[str, Any]
     created_at: datetime
     duplicate: bool = False
+
+
+AGAIN = {
+    200: ResponseSpec(
+        data_container=EventOut,
+        description="The same idempotency key again: the first message, with duplicate=true",
+    )
+}
 
 
 class ClassroomOut(msgspec.Struct):
@@ -268,7 +277,7 @@ class ClassroomController(Controller):
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
-    @post("/messages", status_code=201)
+    @post("/messages", status_code=201, responses=AGAIN)
     async def send(
         self, session_id: PathId, data: RoomMessageIn, principal: Principal | None
     ) -> Response[EventOut]:
@@ -289,7 +298,7 @@ class ClassroomController(Controller):
         )
         return created(await one_out(row, duplicate=not new))
 
-    @post("/photos", status_code=201, request_max_body_size=PHOTO_BODY_LIMIT)
+    @post("/photos", status_code=201, request_max_body_size=PHOTO_BODY_LIMIT, responses=AGAIN)
     async def photo(
         self,
         session_id: PathId,
