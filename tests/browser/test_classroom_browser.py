@@ -185,3 +185,23 @@ def test_rooms_talk_back_and_the_teacher_answers(hub: Hub, new_page: Any, tmp_pa
     assert teacher.locator("#cr-queue li:has-text('离线时的问题')").count() == 1
     shot(one, "classroom-room-answered")
     shot(teacher, "classroom-teacher-panel")
+
+
+def test_a_rooms_player_steps_down_after_repeated_stalls(hub: Hub, new_page: Any) -> None:
+    """The link-health script on a center's live player: three stalls within a minute step it
+    down to low bandwidth, three more to audio only, and the room is told each time."""
+    page = new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    sign_in(page, hub, "center")
+    page.goto(f"{hub.url}/watch/{hub.ids['live']}")
+    page.wait_for_function("() => window.sharehubLinkHealth && window.sharehubPlayer")
+    page.select_option("#quality", "auto")
+    for _ in range(3):
+        page.evaluate("() => window.sharehubLinkHealth.stalled()")
+    assert page.input_value("#quality") == "low"
+    assert "流畅" in page.inner_text("#link-notice")
+    for _ in range(3):
+        page.evaluate("() => window.sharehubLinkHealth.stalled()")
+    assert page.input_value("#quality") == "audio"
+    assert "仅声音" in page.inner_text("#link-notice")
+    assert page.evaluate("() => window.sharehubLinkHealth.stalls()") == 6
+    shot(page, "classroom-room-stepped-down")
