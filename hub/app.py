@@ -15,12 +15,13 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
-from hub import db, live, logs, metrics
+from hub import classroom_bus, db, live, logs, metrics
 from hub.api.accounts import AccountController
 from hub.api.beacons import BeaconController
 from hub.api.bookings import BookingController
 from hub.api.calendar import CalendarController, CalendarFeedController
 from hub.api.centers import CenterController
+from hub.api.classroom import ClassroomController
 from hub.api.common import document_errors
 from hub.api.enrolment import EnrolmentController
 from hub.api.exports import ExportController
@@ -148,6 +149,7 @@ def create_app(
             ExportController,
             ReportController,
             StreamController,
+            ClassroomController,
             *host.routes,
             JobController,
             MaterialController,
@@ -180,7 +182,7 @@ def create_app(
             Exception: html_errors(internal_error_handler),
         },
         template_config=template_config(),
-        lifespan=[lifespan, views_lifespan],
+        lifespan=[lifespan, views_lifespan, classroom_bus.running],
         openapi_config=OpenAPIConfig(
             title="Sharehub API",
             version=VERSION,

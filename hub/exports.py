@@ -99,6 +99,7 @@ HEADERS: dict[Dataset, list[str]] = {
         "到场儿童（人次） Child visits",
         "中心屏幕观看分钟 Center-screen minutes",
         "结果 Outcome",
+        "课堂提问 Questions asked",
     ],
     Dataset.views: [
         "课次 Session",
@@ -298,7 +299,7 @@ async def count_rows(dataset: Dataset, filters: Filters) -> int:
 def lessons_query(filters: Filters, sqlite: bool = True) -> tuple[str, list[Any]]:
     """The lesson delivery record: one row per booked center of each held session starting in
     the period (teacher's stream times, check-in, head count, the center screen's watched
-    milliseconds from its viewer windows)."""
+    milliseconds from its viewer windows, the questions the room asked in classroom mode)."""
     where = [
         "s.starts_at >= ? AND s.starts_at < ?",
         "s.status IN ('live', 'ended', 'archived')",
@@ -320,7 +321,9 @@ def lessons_query(filters: Filters, sqlite: bool = True) -> tuple[str, list[Any]
         "c.title, t.name, s.live_at, s.ended_at, sc.name, sc.province, sc.county, "
         "CASE WHEN b.checked_in_at IS NULL THEN 0 ELSE 1 END, b.children_present, "
         "(SELECT SUM(w.millis) FROM viewer_window w WHERE w.session_id = s.id "
-        " AND w.center_id = b.center) "
+        " AND w.center_id = b.center), "
+        "(SELECT COUNT(*) FROM classroom_event e WHERE e.session_id = s.id "
+        " AND e.center_id = b.center AND e.kind IN ('hand', 'photo')) "
         "FROM booking b JOIN live_session s ON s.id = b.session "
         "JOIN course c ON c.id = s.course JOIN teacher t ON t.id = s.teacher "
         "JOIN share_center sc ON sc.id = b.center "
@@ -413,7 +416,7 @@ def shape(dataset: Dataset, tz: ZoneInfo) -> Callable[[Sequence[Sequence[Any]]],
                 out.append(
                     (r[0], t[r[1]], t[r[2]], r[3], r[4], on_air_minutes(r[5], r[6]), r[7],
                      r[8], r[9], "是 Yes" if r[10] else "否 No", r[11],
-                     round(int(r[12] or 0) / 60000, 1), OUTCOMES[result])
+                     round(int(r[12] or 0) / 60000, 1), OUTCOMES[result], int(r[13] or 0))
                 )  # fmt: skip
             return out
 

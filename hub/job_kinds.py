@@ -9,6 +9,8 @@ housekeeping kinds are periodic: every runner's tick queues them, so they run as
 - ``archive-finished``: ended sessions whose replay is ready (or that can no longer
   restart) are archived;
 - ``queue-reports``: last month's report for each monthly reporter, once;
+- ``classroom-retention``: classroom messages and photos of classes that ended more than
+  ``classroom_retention_days`` ago are deleted (hourly);
 - ``hold-by-rule``: a class given in another app (its provider takes no push, e.g.
   ``external_link``) that nobody started or ended with 开始上课 / 下课 and whose slot has
   passed counts as held when at least one share-center checked in or one center screen
@@ -23,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from hub import exports, jobs, live, materials, packs, previews, recordings, reporting
+from hub import classroom, exports, jobs, live, materials, packs, previews, recordings, reporting
 from hub.job_runner import JobContext, JobKind, NoPayload
 from hub.jobs import RetryPolicy
 from hub.tables import Booking, LiveSession, SessionStatus, ViewTally
@@ -37,6 +39,7 @@ HOLD_LOOKBACK = timedelta(days=7)
 ARCHIVE_FINISHED = "archive-finished"
 QUEUE_REPORTS = "queue-reports"
 QUEUE_PACKS = "queue-packs"
+CLASSROOM_RETENTION = "classroom-retention"
 PERIODIC_POLICY = RetryPolicy(max_attempts=1, base_seconds=5, cap_seconds=5)
 """A periodic job that fails waits for the next tick (which queues it again)."""
 
@@ -134,6 +137,13 @@ async def queue_packs(ctx: JobContext) -> None:
         log.info("lesson packs queued: %s", queued)
 
 
+async def classroom_retention(ctx: JobContext) -> None:
+    """Classroom messages and photos older than ``classroom_retention_days`` go."""
+    gone = await classroom.prune(ctx.settings.classroom_retention_days, ctx.storage)
+    if gone:
+        log.info("classroom retention: deleted %s messages", gone)
+
+
 CORE_KINDS: tuple[JobKind, ...] = (
     JobKind(exports.EXPORT_JOB, export, cpu=True, payload=ExportPayload),
     JobKind(
@@ -162,4 +172,7 @@ CORE_KINDS: tuple[JobKind, ...] = (
         payload=PackPayload,
     ),
     JobKind(QUEUE_PACKS, queue_packs, PERIODIC_POLICY, payload=NoPayload, every=3600.0),
+    JobKind(
+        CLASSROOM_RETENTION, classroom_retention, PERIODIC_POLICY, payload=NoPayload, every=3600.0
+    ),
 )

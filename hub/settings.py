@@ -140,6 +140,12 @@ class Settings:
     """The organisation that issues volunteer certificates (empty: the programme's name)."""
     volunteer_issuer_contact: str = ""
     """Its contact (address, telephone, e-mail) printed on certificates."""
+    classroom_photo_max_bytes: int = 8 * 1024 * 1024
+    """The largest photo a share-center may send to the teacher (413 above it)."""
+    classroom_photo_max_side: int = 1600
+    """Photos are re-encoded (JPEG, no EXIF or GPS) to at most this many pixels a side."""
+    classroom_retention_days: int = 365
+    """Classroom messages and photos are deleted this many days after their class (0 = kept)."""
     plugin_options: dict[str, dict[str, str]] = field(default_factory=dict)
     """Per plugin, its settings: ``SHAREHUB_PLUGIN__<NAME>__<KEY>=value``."""
 

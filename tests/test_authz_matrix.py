@@ -29,6 +29,11 @@ from tests import cluster, material_files
 from tests.conftest import World, reseeded
 from tests.test_permissions import EXPECTED, OPEN, build_app
 
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+    "0000000c4944415408d763f8cfc000000301010018dd8db40000000049454e44ae426082"
+)
+"""A 1x1 PNG: the programme's room sends it as a photo."""
 ROLES = ["anonymous", "admin", "teacher", "teacher2", "center", "center2"]
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 MISSING = 999_999
@@ -44,12 +49,16 @@ ADMITS: dict[str, set[str]] = {
     "centers": {"admin", "center", "center2"},
     "the center": {"admin", "center"},
     "the teacher, centers": {"admin", "teacher", "center", "center2"},
+    "the teacher, the room": {"admin", "teacher", "center"},
+    "the room": {"center"},
     "secret": set(),
 }
 
 
 def _from_permissions(rule: str) -> str:
     """tests/test_permissions.py's words for a mutating route, as an ACCESS rule."""
+    if rule == "the center's operator, booked":
+        return "the room"  # a room of the class (not an admin: admins are no room)
     if rule == "admin":
         return "admin"
     if rule == "signed in":
@@ -59,6 +68,7 @@ def _from_permissions(rule: str) -> str:
     return "the teacher"
 
 
+CLASSROOM = "/api/v1/sessions/{session_id:int}/classroom"
 ACCESS: dict[tuple[str, str], str] = {
     **{route: _from_permissions(rule) for route, rule in EXPECTED.items()},
     **{route: "anyone" for route in OPEN},
@@ -140,6 +150,7 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/teacher/courses/new"): "teachers",
     ("GET", "/center"): "centers",
     ("GET", "/center/bookings/{booking_id:int}"): "the center",
+    ("GET", "/center/bookings/{booking_id:int}/class"): "the center",
     ("GET", "/center/replays"): "centers",
     ("GET", "/admin"): "admin",
     ("GET", "/admin/reports"): "admin",
@@ -173,6 +184,11 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/volunteer/ledger.csv"): "admin",
     ("GET", "/teacher/volunteer"): "teachers",
     ("GET", "/api/v1/volunteer/ledger.xlsx"): "admin",
+    # classroom mode: the session's teacher and admins, and the rooms that booked it
+    ("GET", CLASSROOM): "the teacher, the room",
+    ("GET", CLASSROOM + "/events"): "the teacher, the room",
+    ("GET", CLASSROOM + "/stream"): "the teacher, the room",
+    ("GET", CLASSROOM + "/photos/{event_id:int}"): "the teacher",
 }
 
 # a valid body for changes that take one: a refused role must be refused for who it is,
@@ -201,9 +217,20 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/api/v1/volunteer/certificates/{certificate_id:int}/decide"): {"approve": True},
     ("POST", "/api/v1/volunteer/certificates/{certificate_id:int}/revoke"): {"reason": "有误"},
+    ("POST", CLASSROOM + "/messages"): {"kind": "hand", "text": "问", "key": "matrix-01"},
+    ("POST", CLASSROOM + "/health"): {
+        "rendition": "low",
+        "stalls": 1,
+        "latency_ms": 900,
+        "watching": True,
+    },
+    ("POST", CLASSROOM + "/messages/{message_id:int}/show-all"): {"answer": "答"},
+    ("POST", CLASSROOM + "/centers/{center_id:int}/mute"): {"muted": True},
 }
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/sessions/{session_id:int}/ingest/qr.svg"): {"protocol": "srt"},
+    ("GET", CLASSROOM + "/stream"): {"seconds": "0"},  # catch up, then end
+    ("POST", CLASSROOM + "/photos"): {"key": "matrix-photo"},
 }
 
 ANONYMOUS_FORM = 403  # a page form without the CSRF token (Bearer requests skip the check)
@@ -390,6 +417,14 @@ async def programme(module_client: World) -> AsyncIterator[tuple[World, dict[str
     assert r.status_code == 201, r.text
     ids["certificate_id"] = r.json()["id"]
     ids["number"] = r.json()["number"]
+    r = await world.client.post(
+        f"/api/v1/sessions/{ids['session_id']}/classroom/photos",
+        params={"key": "matrix-photo-0"},
+        content=PNG,
+        headers=world.auth("center"),
+    )
+    assert r.status_code == 201, r.text
+    ids["event_id"] = ids["message_id"] = r.json()["id"]
     ids["teacher_id"] = ids["teacher_id"]
     ids["center_id"] = ids["center"]
     ids["course_id"] = ids["course"]

@@ -36,6 +36,7 @@ OPEN |= {("POST", "/api/v1/ingest/tencent/events")}
 # page forms anyone may post: sign in, sign out, the language switch (CSRF-checked)
 OPEN |= {("POST", "/login"), ("POST", "/logout"), ("POST", "/lang")}
 
+CLASSROOM = "/api/v1/sessions/{session_id:int}/classroom"
 # (method, route path as the router has it) -> who may call it
 EXPECTED: dict[tuple[str, str], str] = {
     # page forms (hub/pages; walked as the administrator in tests/test_pages.py)
@@ -99,10 +100,22 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/volunteer/certificates/{certificate_id:int}/decide"): "admin",
     ("POST", "/api/v1/volunteer/certificates/{certificate_id:int}/revoke"): "admin",
     ("POST", "/api/v1/volunteer/certificates/{certificate_id:int}/reissue"): "admin",
+    # classroom mode (tests/test_classroom.py): a room that booked the class sends; the
+    # session's teacher (or an admin) answers, calls the roll and mutes
+    ("POST", CLASSROOM + "/messages"): "the center's operator, booked",
+    ("POST", CLASSROOM + "/photos"): "the center's operator, booked",
+    ("POST", CLASSROOM + "/health"): "the center's operator, booked",
+    ("POST", CLASSROOM + "/messages/{message_id:int}/answer"): "admin, the session's teacher",
+    ("POST", CLASSROOM + "/messages/{message_id:int}/dismiss"): "admin, the session's teacher",
+    ("POST", CLASSROOM + "/messages/{message_id:int}/show-all"): "admin, the session's teacher",
+    ("POST", CLASSROOM + "/roll-call"): "admin, the session's teacher",
+    ("POST", CLASSROOM + "/centers/{center_id:int}/mute"): "admin, the session's teacher",
 }
 
 
 PAGE_FORMS = {k for k in EXPECTED if not k[1].startswith("/api/")}
+ROOM_ONLY = {k for k, rule in EXPECTED.items() if rule == "the center's operator, booked"}
+"""What only a room of the class sends (an administrator is no room: 403)."""
 
 
 def build_app() -> Any:
@@ -992,6 +1005,46 @@ async def test_admin_may_do_everything(world: World) -> None:
         center_id=center["id"],
     )
     assert done == set(EXPECTED) - PAGE_FORMS, "the walk missed a mutating route"
+    # classroom mode: a room asks (rooms send, admins are no room), the admin acts as teacher
+    began = datetime.now(UTC) - timedelta(minutes=20)
+    held = await call(
+        "POST",
+        "/api/v1/sessions",
+        {
+            "course_id": course["id"],
+            "starts_at": began.isoformat(),
+            "ends_at": (began + timedelta(minutes=15)).isoformat(),
+        },
+    )
+    room = await call(
+        "POST",
+        "/api/v1/sessions/{session_id:int}/bookings",
+        {"center_id": world.ids["center"]},
+        session_id=held["id"],
+    )
+    await call("POST", "/api/v1/bookings/{booking_id:int}/check-in", {"children": 9},
+               booking_id=room["id"])  # fmt: skip
+    asked = []
+    for n in range(2):
+        r = await world.post(
+            f"/api/v1/sessions/{held['id']}/classroom/messages",
+            {"kind": "hand", "text": "老师", "key": f"walk-hand-{n}"},
+            "center",
+        )
+        assert r.status_code == 201, r.text
+        asked.append(r.json()["id"])
+    ids = {"session_id": held["id"]}
+    await call("POST", CLASSROOM + "/messages/{message_id:int}/answer", {}, **ids,
+               message_id=asked[0])  # fmt: skip
+    await call("POST", CLASSROOM + "/messages/{message_id:int}/dismiss", {}, **ids,
+               message_id=asked[1])  # fmt: skip
+    await call("POST", CLASSROOM + "/messages/{message_id:int}/show-all", {"answer": "答"},
+               **ids, message_id=asked[0])  # fmt: skip
+    await call("POST", CLASSROOM + "/roll-call", {}, **ids)
+    await call("POST", CLASSROOM + "/centers/{center_id:int}/mute", {"muted": True}, **ids,
+               center_id=world.ids["center"])  # fmt: skip
+
+    assert done == set(EXPECTED) - PAGE_FORMS - ROOM_ONLY, "the walk missed a mutating route"
 
 
 def _fill(route: str, ids: dict[str, int]) -> str:
