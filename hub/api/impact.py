@@ -44,18 +44,20 @@ def period_of(
     )
 
 
-PUBLIC_FIGURES_SECONDS = 60.0
-"""How long one process shares an anonymous caller's figures for one period."""
-
-
-def public_figures(request: Request[Any, Any, Any]) -> Shared[Impact]:
-    """This app's shared anonymous figures: once per period per ``PUBLIC_FIGURES_SECONDS``,
-    callers meanwhile waiting for that one computation, one computation at a time (an
-    anonymous caller naming many periods queues behind the others instead of piling up)."""
+def public_figures(request: Request[Any, Any, Any], settings: Settings) -> Shared[Impact]:
+    """This app's shared anonymous figures: once per period per ``figures_cache_seconds``
+    (and again after a write this process handled, as the read cache), callers meanwhile
+    waiting for that one computation, one computation at a time (an anonymous caller naming
+    many periods queues behind the others instead of piling up)."""
     state = request.app.state
     shared: Shared[Impact] | None = state.get("public_figures")
     if shared is None:
-        shared = Shared(PUBLIC_FIGURES_SECONDS, max_entries=256, lanes=1)
+        shared = Shared(
+            settings.figures_cache_seconds,
+            max_entries=256,
+            lanes=1,
+            after_writes=state["read_cache"],
+        )
         state["public_figures"] = shared
     return shared
 
@@ -84,5 +86,5 @@ class ImpactController(Controller):
         period = period_of(date_from, date_to, settings)
         if principal is None:  # heavy figures are never worked out per anonymous request
             key = f"{period.start}:{period.end}:{period.tz.key}"
-            return await public_figures(request).get(key, lambda: compute(period))
+            return await public_figures(request, settings).get(key, lambda: compute(period))
         return await compute(period, group_by)
