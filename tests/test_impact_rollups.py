@@ -17,6 +17,7 @@ import pytest
 from hub import db, views
 from hub.impact import FAR_PAST, GroupBy, Period, compute, span_of
 from hub.migrations import hub_2026_12_03t23_00_01_000000_view_rollups_fill as fill
+from hub.pages import impact_view
 from hub.tables import LiveSession, ShareCenter
 from plugins.self_hosted.provider import NAME as PROVIDER
 from tests.conftest import World, app_settings, reseeded
@@ -162,3 +163,19 @@ async def test_the_migration_fills_the_rollups_from_the_windows(world: World) ->
     after = [as_dict(await compute(p, g, now=NOW)) for p in periods for g in GROUPS]
     assert after == before
     await assert_rollups_equal_direct(periods)
+
+
+async def test_the_dashboard_figures_equal_the_impact_service(world: World) -> None:
+    tz = ZoneInfo("Asia/Shanghai")
+    await generate(world, tz, seed=11)
+    impact_view.forget()
+    data = await impact_view.dashboard(tz)
+    impact_view.forget()
+    for first, views_in_week in data["views_per_week"]:
+        week = Period(first, first + timedelta(days=6), tz)
+        assert views_in_week == (await compute(week)).totals.online_views, first
+    assert sum(v for _, v in data["views_per_week"]) > 0
+    today = datetime.now(tz).date()
+    everything = await compute(Period.of(None, None, tz, today=today))
+    totals = msgspec.to_builtins(data["totals"])
+    assert totals == msgspec.to_builtins(everything.totals)
