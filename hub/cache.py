@@ -8,12 +8,15 @@ processes see the write within ``ttl``. Nothing here is needed by another proces
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from litestar.types import ASGIApp, Receive, Scope, Send
+
+log = logging.getLogger("sharehub.cache")
 
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 NOT_WRITES = ("/beacons", "/beacons/check")
@@ -132,3 +135,91 @@ class InvalidateOnWrite:
                 and not scope["path"].endswith(NOT_WRITES)
             ):
                 self.cache.invalidate()
+
+
+class Shared(Generic[T]):
+    """Values worked out at most once per ``ttl`` per process and key, shared by all callers.
+
+    An entry is stamped when its value is ready (not when the work began), so a value that
+    took longer than ``ttl`` to compute is still kept for ``ttl``. The first caller that
+    misses starts the work in a task of its own; callers arriving meanwhile wait for that
+    one value (a caller that gives up does not cancel it). With ``stale`` an expired value
+    is answered at once while one refresh runs behind it, so after the first computation
+    no caller waits for the figures. ``lanes`` bounds how many computations (any key) run
+    at once in this process, so callers asking for many different keys queue rather than
+    pile up. With ``after_writes`` (a read cache) a value worked out before a write this
+    process handled is not answered again. An error reaches the callers that waited for it
+    and is never kept.
+    """
+
+    def __init__(
+        self,
+        ttl: float,
+        max_entries: int = 64,
+        stale: bool = False,
+        lanes: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        after_writes: ResponseCache | None = None,
+    ) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.stale = stale
+        self.clock = clock
+        self.after_writes = after_writes
+        self._lanes = asyncio.Semaphore(lanes) if lanes else None
+        self._entries: OrderedDict[str, tuple[float, int, T]] = OrderedDict()
+        self._making: dict[tuple[str, int], asyncio.Task[T]] = {}
+        self.computed = 0
+        """How many values this cache worked out (tests and benchmarks read it)."""
+
+    def _generation(self) -> int:
+        return self.after_writes.generation if self.after_writes is not None else 0
+
+    async def get(self, key: str, make: Callable[[], Awaitable[T]]) -> T:
+        generation = self._generation()
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] == generation:
+            ready_at, _, value = entry
+            if self.clock() - ready_at < self.ttl:
+                self._entries.move_to_end(key)
+                return value
+            if self.stale:
+                self._start(key, generation, make)
+                return value
+        return await asyncio.shield(self._start(key, generation, make))
+
+    def _start(
+        self, key: str, generation: int, make: Callable[[], Awaitable[T]]
+    ) -> asyncio.Task[T]:
+        task = self._making.get((key, generation))
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._make(key, generation, make))
+            self._making[(key, generation)] = task
+            task.add_done_callback(_retrieve)
+        return task
+
+    async def _make(self, key: str, generation: int, make: Callable[[], Awaitable[T]]) -> T:
+        try:
+            if self._lanes is None:
+                value = await make()
+            else:
+                async with self._lanes:
+                    value = await make()
+            self.computed += 1
+            if generation == self._generation():  # no write while it was worked out
+                self._entries[key] = (self.clock(), generation, value)  # stamped when ready
+                self._entries.move_to_end(key)
+                if len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+            return value
+        finally:
+            self._making.pop((key, generation), None)
+
+    def forget(self) -> None:
+        self._entries.clear()
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Log a computation's error (a background refresh has nobody else to tell)."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.warning("shared value not refreshed: %r", exc)

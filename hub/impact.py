@@ -28,6 +28,16 @@ center's (a province's) views and hours watched are its (its centers') screens' 
 and watched time on the period's days; unique viewers are the centers whose screens counted.
 The views export filtered by center or province uses this same definition
 (``hub.exports.center_views_query``).
+
+Where the view figures are read (the beacon flush keeps them in its transaction, see
+``hub.views``): views and seconds per session per day from ``view_tally``; a center's screens'
+views and time per day from ``center_day_tally``; unique viewers from ``viewer_first``, each
+viewer's first counted day per span (the whole programme, each year, each month): the
+distinct viewers of the days from a span's start to D are the rows of that span with
+``first_day`` <= D, exact and one index range. So "everything until today", "this year so
+far", "this month so far" and whole months and years are a count; a period that does not
+begin a span (e.g. 3-17 March, a term) counts the viewer windows of its days. ``compute(...,
+direct=True)`` counts every view figure from the viewer windows (tests compare the two).
 """
 
 from __future__ import annotations
@@ -310,10 +320,55 @@ async def _tallies(period: Period) -> list[dict[str, Any]]:
     return rows
 
 
-async def _uniques(period: Period, group_by: GroupBy | None) -> dict[str, int]:
-    """Distinct viewers with a counted view in the period, per group key ("" = all)."""
+def span_of(period: Period) -> tuple[str, date] | None:
+    """The ``viewer_first`` span whose days begin with ``period``'s (all, a year, a month),
+    when its days are a prefix of one: its unique viewers are then a count of rows."""
+    start, end = period.start, period.end
+    if start == FAR_PAST:
+        return "all", FAR_PAST
+    if (start.month, start.day) == (1, 1) and end.year == start.year:
+        return "year", start
+    if start.day == 1 and (end.year, end.month) == (start.year, start.month):
+        return "month", start
+    return None
+
+
+async def online_views_per_day(first: date, last: date) -> dict[date, int]:
+    """Online views (live and replay) of each day ``first``..``last`` with any: the same
+    tallies ``compute`` sums for a period's ``online_views``, in one query (for charts)."""
+    rows = await _raw(
+        "SELECT day, SUM(views) AS views FROM view_tally WHERE day >= {} AND day <= {} "
+        "GROUP BY day",
+        first,
+        last,
+    )
+    out = {}
+    for r in rows:
+        day = r["day"] if isinstance(r["day"], date) else date.fromisoformat(str(r["day"]))
+        out[day] = int(r["views"] or 0)
+    return out
+
+
+async def _uniques(
+    period: Period, group_by: GroupBy | None, direct: bool = False
+) -> dict[str, int]:
+    """Distinct viewers with a counted view in the period, per group key ("" = all).
+
+    From the rollups unless ``direct``: programme-wide, the viewers whose first counted day
+    in the period's span (``span_of``) is on or before its last day; per center or
+    province, the centers whose screens counted a view (``center_day_tally``). Other
+    periods, and teachers and courses, count the viewer windows."""
     where = "w.counted AND w.day >= {} AND w.day <= {}"
-    if group_by is None:
+    span = None if direct else span_of(period)
+    if group_by is None and span is not None:
+        rows = await _raw(
+            "SELECT '' AS k, COUNT(*) AS n FROM viewer_first "
+            "WHERE span = {} AND span_start = {} AND first_day <= {}",
+            span[0],
+            span[1],
+            period.end,
+        )
+    elif group_by is None:
         rows = await _raw(
             f"SELECT '' AS k, COUNT(DISTINCT w.viewer) AS n FROM viewer_window w WHERE {where}",
             period.start,
@@ -324,6 +379,15 @@ async def _uniques(period: Period, group_by: GroupBy | None) -> dict[str, int]:
         rows = await _raw(
             f"SELECT {column} AS k, COUNT(DISTINCT w.viewer) AS n FROM viewer_window w "
             f"JOIN live_session s ON s.id = w.session_id WHERE {where} GROUP BY {column}",
+            period.start,
+            period.end,
+        )
+    elif not direct:
+        column = "c.id" if group_by is GroupBy.center else "c.province"
+        rows = await _raw(
+            f"SELECT {column} AS k, COUNT(DISTINCT t.center_id) AS n FROM center_day_tally t "
+            "JOIN share_center c ON c.id = t.center_id "
+            f"WHERE t.views > 0 AND t.day >= {{}} AND t.day <= {{}} GROUP BY {column}",
             period.start,
             period.end,
         )
@@ -363,10 +427,15 @@ async def _center_labels(ids: Iterable[int]) -> dict[int, tuple[str, str]]:
 
 
 async def compute(
-    period: Period, group_by: GroupBy | None = None, now: datetime | None = None
+    period: Period,
+    group_by: GroupBy | None = None,
+    now: datetime | None = None,
+    direct: bool = False,
 ) -> Impact:
     """The figures of ``period``: totals, and per group when ``group_by`` is given (``now``:
-    when slots are over, for the attendance rate)."""
+    when slots are over, for the attendance rate). View figures come from the rollups the
+    beacon flush keeps; ``direct`` counts the viewer windows instead (the same figures, the
+    rollups' check)."""
     moment = now or datetime.now(UTC)
     sessions = await _sessions(period)
     await _peaks(sessions, period)
@@ -413,7 +482,7 @@ async def compute(
                 acc.held(s)
     for v in tallies:
         total.viewed(v)
-    total.uniques = (await _uniques(period, None)).get("", 0)
+    total.uniques = (await _uniques(period, None, direct)).get("", 0)
     enrolled = await enrolment.in_effect(total.centers, period.end)
     total.reached = sum(enrolled.values())
     impact = Impact(
@@ -443,7 +512,7 @@ async def compute(
                 acc.label = owners.get(("label", v["session_id"]), "")  # type: ignore[arg-type]
             acc.viewed(v)
     else:
-        center_views = await _center_views(period)
+        center_views = await _center_views(period, direct)
         labels = await _center_labels(r["center_id"] for r in center_views)
         for v in center_views:
             name, province = labels.get(v["center_id"], ("", ""))
@@ -451,7 +520,7 @@ async def compute(
             acc = groups[key]
             acc.label = acc.label or (name if by_center else province)
             acc.viewed(v, center_only=True)
-    uniques = await _uniques(period, group_by)
+    uniques = await _uniques(period, group_by, direct)
     for key, acc in groups.items():
         acc.uniques = uniques.get(key, 0)
         acc.reached = sum(enrolled.get(c, 0) for c in acc.centers)
@@ -476,16 +545,22 @@ async def _owners(session_ids: set[int], ref: str) -> dict[Any, Any]:
     return out
 
 
-async def _center_views(period: Period) -> list[dict[str, Any]]:
-    """Counted views from center screens per center and kind (for the center/province view)."""
-    rows = await _raw(
-        "SELECT center_id, kind, SUM(CASE WHEN counted THEN 1 ELSE 0 END) AS n, "
-        "SUM(millis) AS ms FROM viewer_window "
-        "WHERE center_id IS NOT NULL AND day >= {} AND day <= {} "
-        "GROUP BY center_id, kind",
-        period.start,
-        period.end,
-    )
+async def _center_views(period: Period, direct: bool = False) -> list[dict[str, Any]]:
+    """Counted views and time watched on center screens per center and kind (for the
+    center/province view), from ``center_day_tally`` (the viewer windows when ``direct``)."""
+    if direct:
+        sql = (
+            "SELECT center_id, kind, SUM(CASE WHEN counted THEN 1 ELSE 0 END) AS n, "
+            "SUM(millis) AS ms FROM viewer_window "
+            "WHERE center_id IS NOT NULL AND day >= {} AND day <= {} "
+            "GROUP BY center_id, kind"
+        )
+    else:
+        sql = (
+            "SELECT center_id, kind, SUM(views) AS n, SUM(millis) AS ms FROM center_day_tally "
+            "WHERE day >= {} AND day <= {} GROUP BY center_id, kind"
+        )
+    rows = await _raw(sql, period.start, period.end)
     return [
         {
             "center_id": r["center_id"],

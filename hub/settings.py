@@ -62,6 +62,10 @@ class Settings:
     marks as the default choice (the self-hosted one), else the first registered."""
     public_cache_seconds: int = 2
     """How long a process reuses a shared answer (schedule, watch page, playback); 0 = never."""
+    figures_cache_seconds: float = 60.0
+    """How long a process shares the impact figures of one period with anonymous callers of
+    ``/api/v1/impact`` (after a write it handled: worked out again); 0 = for every caller,
+    though callers at the same moment still share one computation."""
     credential_cache_seconds: float = 2.0
     """How long a process remembers who a token or sign-in cookie is; a sign-out, revoked token
     or deactivated user reaches the other processes within this bound; 0 = ask every time."""

@@ -187,6 +187,31 @@ class ViewTally(Table, tablename="view_tally"):
     seconds_watched = DoublePrecision(default=0.0)
 
 
+class CenterDayTally(Table, tablename="center_day_tally"):
+    """A share-center's screens per local day per kind: counted views and milliseconds
+    watched (what ``viewer_window`` holds for the center's windows, summed). One row per
+    (center_id, day, kind) (unique index); the beacon flush adds to it in its transaction."""
+
+    center_id = Integer()
+    day = Date()
+    kind = Varchar(length=8)
+    views = Integer(default=0)
+    millis = BigInt(default=0)
+
+
+class ViewerFirst(Table, tablename="viewer_first"):
+    """The first local day on which a viewer had a counted view, per span: ``all`` (the whole
+    programme, ``span_start`` 2000-01-01), ``year`` and ``month`` (``span_start`` the span's
+    first day). One row per (viewer, span, span_start) (unique index), kept by the beacon
+    flush in its transaction: the distinct viewers of the days ``span_start``..D are the rows
+    of that span with ``first_day`` <= D (``hub.impact``)."""
+
+    viewer = Varchar(length=32)
+    span = Varchar(length=8)
+    span_start = Date()
+    first_day = Date()
+
+
 class CenterEnrolment(Table, tablename="center_enrolment"):
     """How many children a share-center serves, from ``effective_from`` on. Each change is a
     new row (the history is kept); the one in effect on a day is the latest from on or before
@@ -452,6 +477,8 @@ CORE_TABLES: list[type[Table]] = [
     Booking,
     ViewTally,
     ViewerWindow,
+    CenterDayTally,
+    ViewerFirst,
     BeaconSeen,
     ViewPeak,
     ImpactReport,

@@ -13,7 +13,11 @@ the last one. A process checks each beacon and keeps it in memory; every
    processes). A view is earned in server time: the threshold watched, and two or more beacons
    taken at least the threshold apart by the server, whatever the beacons claim;
 3. ``view_tally``: views and seconds per session per day per kind, added with an upsert;
-4. ``view_peak``: viewers of each touched session seen within the concurrency interval,
+4. ``center_day_tally`` and ``viewer_first``: the rollups the impact figures read instead of
+   the windows: a share-center's counted views and milliseconds per day per kind (by the
+   center stored on the window), and each viewer's earliest counted day per span (all, year,
+   month), kept with upserts (``hub.impact``);
+5. ``view_peak``: viewers of each touched session seen within the concurrency interval,
    counted in the database (so it includes every process), kept when higher.
 
 Windows are aligned to local midnight in the hub's time zone and never cross it: a view, its
@@ -49,6 +53,8 @@ from hub.tables import LiveSession, SessionStatus, Visibility
 log = logging.getLogger("sharehub.views")
 
 KINDS = ("live", "replay")
+SPAN_ALL = date(2000, 1, 1)
+"""``viewer_first.span_start`` of the span ``all`` (the impact figures' first day)."""
 CLOCK_SKEW = 120.0
 """A beacon's ``at`` may be this many seconds ahead of the server clock."""
 MAX_AGE = 600.0
@@ -583,6 +589,8 @@ async def write_batch(
             f"AND ({last}) - ({first}) >= {threshold})"
         )
         views: dict[tuple[int, date, str], list[int]] = {}
+        centers: dict[tuple[int, date, str], list[int]] = {}
+        firsts: dict[tuple[str, str, date], date] = {}
         for part in _chunks([windows[k] for k in sorted(windows)]):
             args = []
             for w in part:
@@ -605,14 +613,23 @@ async def write_batch(
                 "RETURNING viewer, session_id, window_start, counted_by, day, kind, center_id",
                 args,
             )
-            for _viewer, session_id, _start, counted_by, day, kind, center_id in rows:
-                if counted_by is not None and int(counted_by) == token:
-                    if isinstance(day, str):
-                        day = date.fromisoformat(day)
+            for viewer, session_id, start, counted_by, day, kind, center_id in rows:
+                if isinstance(day, str):
+                    day = date.fromisoformat(day)
+                earned = counted_by is not None and int(counted_by) == token
+                if center_id is not None:  # the row's stored center, which a later one keeps
+                    rollup = centers.setdefault((center_id, day, kind), [0, 0])
+                    rollup[0] += 1 if earned else 0
+                    rollup[1] += windows[(viewer, session_id, start)][6]
+                if earned:
                     counts = views.setdefault((session_id, day, kind), [0, 0])
                     counts[0] += 1
                     counts[1] += 1 if center_id is not None else 0
+                    for span_key, first in viewer_spans(viewer, day).items():
+                        if first < firsts.get(span_key, first + timedelta(days=1)):
+                            firsts[span_key] = first
         result.views = sum(v[0] for v in views.values())
+        await _write_rollups(conn, centers, firsts)
 
         tally = [
             [session_id, day, kind, *views.get((session_id, day, kind), [0, 0]), secs]
@@ -653,6 +670,41 @@ async def write_batch(
                 [x for s, c in counts for x in (s, int(c), int(now))],
             )
     return result
+
+
+def viewer_spans(viewer: str, day: date) -> dict[tuple[str, str, date], date]:
+    """The ``viewer_first`` keys a counted view on ``day`` touches (all, year, month)."""
+    return {
+        (viewer, "all", SPAN_ALL): day,
+        (viewer, "year", day.replace(month=1, day=1)): day,
+        (viewer, "month", day.replace(day=1)): day,
+    }
+
+
+async def _write_rollups(
+    conn: _Conn,
+    centers: dict[tuple[int, date, str], list[int]],
+    firsts: dict[tuple[str, str, date], date],
+) -> None:
+    """Add this flush's center-screen views and milliseconds to ``center_day_tally`` and keep
+    each viewer's earliest counted day per span in ``viewer_first`` (same transaction)."""
+    rows = [[*key, views, millis] for key, (views, millis) in sorted(centers.items())]
+    for part in _chunks(rows):
+        await conn.fetch(
+            "INSERT INTO center_day_tally (center_id, day, kind, views, millis) "
+            f"VALUES {_values(len(part), 5)} ON CONFLICT (center_id, day, kind) DO UPDATE SET "
+            "views = center_day_tally.views + excluded.views, "
+            "millis = center_day_tally.millis + excluded.millis",
+            [x for row in part for x in row],
+        )
+    spans = [[*key, day] for key, day in sorted(firsts.items())]
+    for part in _chunks(spans):
+        await conn.fetch(
+            "INSERT INTO viewer_first (viewer, span, span_start, first_day) "
+            f"VALUES {_values(len(part), 4)} ON CONFLICT (viewer, span, span_start) DO UPDATE "
+            "SET first_day = excluded.first_day WHERE excluded.first_day < viewer_first.first_day",
+            [x for row in part for x in row],
+        )
 
 
 # ------------------------------------------------------------------------------ reading

@@ -153,6 +153,7 @@ def base_env(database_url: str, s3_url: str) -> dict[str, str]:
         # tests check read-your-writes across processes
         "SHAREHUB_PUBLIC_CACHE_SECONDS": "0",
         "SHAREHUB_CREDENTIAL_CACHE_SECONDS": "0",
+        "SHAREHUB_FIGURES_CACHE_SECONDS": "0",
         "SHAREHUB_VIEW_FLUSH_SECONDS": str(VIEW_FLUSH_SECONDS),
         "SHAREHUB_PG_POOL": "4",
     }

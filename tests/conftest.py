@@ -178,6 +178,7 @@ def hub_settings(data_dir: Path, database_url: str) -> Settings:
         # every request asks who its credential is, as on the cluster: tests move token clocks
         # and revoke behind the app's back; tests of the memory itself turn it on
         credential_cache_seconds=0,
+        figures_cache_seconds=0,  # tests write rows behind the app's back
     )
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.params import Parameter, QueryParameter
 
 from hub.accounts import Principal
+from hub.cache import Shared
 from hub.errors import Forbidden, Invalid
 from hub.impact import GroupBy, Impact, Period, compute
 from hub.schedule import zone
@@ -43,6 +44,24 @@ def period_of(
     )
 
 
+def public_figures(request: Request[Any, Any, Any], settings: Settings) -> Shared[Impact]:
+    """This app's shared anonymous figures: once per period per ``figures_cache_seconds``
+    (and again after a write this process handled, as the read cache), callers meanwhile
+    waiting for that one computation, one computation at a time (an anonymous caller naming
+    many periods queues behind the others instead of piling up)."""
+    state = request.app.state
+    shared: Shared[Impact] | None = state.get("public_figures")
+    if shared is None:
+        shared = Shared(
+            settings.figures_cache_seconds,
+            max_entries=256,
+            lanes=1,
+            after_writes=state["read_cache"],
+        )
+        state["public_figures"] = shared
+    return shared
+
+
 class ImpactController(Controller):
     path = "/api/v1/impact"
     tags = ["impact"]
@@ -50,6 +69,7 @@ class ImpactController(Controller):
     @get("")
     async def impact(
         self,
+        request: Request[Any, Any, Any],
         settings: Settings,
         principal: Principal | None,
         date_from: FromParam = None,
@@ -63,4 +83,8 @@ class ImpactController(Controller):
         replay hours. Headline figures are public; ``group_by`` needs an administrator."""
         if group_by is not None and (principal is None or not principal.is_admin):
             raise Forbidden("breakdowns by group are for administrators", field="group_by")
-        return await compute(period_of(date_from, date_to, settings), group_by)
+        period = period_of(date_from, date_to, settings)
+        if principal is None:  # heavy figures are never worked out per anonymous request
+            key = f"{period.start}:{period.end}:{period.tz.key}"
+            return await public_figures(request, settings).get(key, lambda: compute(period))
+        return await compute(period, group_by)

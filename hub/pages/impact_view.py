@@ -1,36 +1,34 @@
 """Impact figures for the pages, from the impact service (``hub.impact``), briefly cached.
 
 The public schedule shows the programme's headline figures; computing them reads every
-session, booking and tally, so one process reuses them for ``HEADLINE_SECONDS``.
+session, booking and tally, so one process works them out once per ``HEADLINE_SECONDS``
+(the dashboard's once per ``DASHBOARD_SECONDS``) and shares them (``hub.cache.Shared``):
+the first caller computes, callers meanwhile wait for that value, each value is stamped
+when it is ready, and once there is a value an expired one is answered while one refresh
+runs behind it, so an anonymous visitor never waits for the figures to be worked out
+(except the very first in a fresh process). Anonymous ``/api/v1/impact`` answers are
+shared the same way (``hub.api.impact``).
 """
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.impact import GroupBy, Impact, Period, compute
+from hub.cache import Shared
+from hub.impact import GroupBy, Impact, Period, compute, online_views_per_day
 
 HEADLINE_SECONDS = 300.0
 DASHBOARD_SECONDS = 60.0
-_cache: dict[str, tuple[float, Any]] = {}
-
-
-async def _cached(key: str, ttl: float, make: Any) -> Any:
-    hit = _cache.get(key)
-    now = time.monotonic()
-    if hit and now - hit[0] < ttl:
-        return hit[1]
-    value = await make()
-    _cache[key] = (now, value)
-    return value
+_headlines: Shared[dict[str, int]] = Shared(HEADLINE_SECONDS, stale=True)
+_dashboards: Shared[dict[str, Any]] = Shared(DASHBOARD_SECONDS, stale=True)
 
 
 def forget() -> None:
     """Drop cached figures (tests)."""
-    _cache.clear()
+    _headlines.forget()
+    _dashboards.forget()
 
 
 async def headline(tz: ZoneInfo | None = None) -> dict[str, int]:
@@ -47,7 +45,7 @@ async def headline(tz: ZoneInfo | None = None) -> dict[str, int]:
             "reached": totals.children_reached,
         }
 
-    return await _cached("headline:" + zone.key, HEADLINE_SECONDS, make)
+    return await _headlines.get(zone.key, make)
 
 
 async def dashboard(tz: ZoneInfo, weeks: int = 12) -> dict[str, Any]:
@@ -56,15 +54,18 @@ async def dashboard(tz: ZoneInfo, weeks: int = 12) -> dict[str, Any]:
     async def make() -> dict[str, Any]:
         today = datetime.now(UTC).astimezone(tz).date()
         monday = today - timedelta(days=today.weekday())
+        first_week = monday - timedelta(days=7 * (weeks - 1))
+        daily = await online_views_per_day(first_week, monday + timedelta(days=6))
         per_week: list[tuple[date, int]] = []
-        for i in range(weeks - 1, -1, -1):
-            first = monday - timedelta(days=7 * i)
-            period = Period(first, first + timedelta(days=6), tz)
-            per_week.append((first, (await compute(period)).totals.online_views))
+        for i in range(weeks):
+            first = first_week + timedelta(days=7 * i)
+            days = (first + timedelta(days=d) for d in range(7))
+            per_week.append((first, sum(daily.get(day, 0) for day in days)))
         everything = Period.of(None, None, tz, today=today)
-        total: Impact = await compute(everything)
+        centers_and_totals = await compute(everything, GroupBy.center)
+        total: Impact = centers_and_totals  # the totals do not depend on the grouping
+        centers = centers_and_totals.groups
         provinces = (await compute(everything, GroupBy.province)).groups
-        centers = (await compute(everything, GroupBy.center)).groups
         from hub.exports import lesson_rollup
 
         return {
@@ -84,4 +85,4 @@ async def dashboard(tz: ZoneInfo, weeks: int = 12) -> dict[str, Any]:
             ),
         }
 
-    return await _cached("dashboard:" + tz.key, DASHBOARD_SECONDS, make)
+    return await _dashboards.get(f"{tz.key}:{weeks}", make)
