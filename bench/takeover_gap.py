@@ -7,7 +7,9 @@ folder) or a second worker with another work folder starts. Each run measures th
 the class missing from the replay (pushed length minus the replay's length), the replay's
 ``lost_seconds``, and how many segments stored before the kill are missing from the replay
 or were written again (must be 0). SQLite and local storage (the embedded default), the
-default lease (``SHAREHUB_WORKER_LEASE_SECONDS``) and 4 s segments.
+record jobs' own lease (``media.handlers.RECORD_LEASE_SECONDS``, renewed every
+``RECORD_RENEW_SECONDS``), a claim poll of 0.2 s and 4 s segments. The workers' logs, with
+times, stay in the printed data folder (``session_N.log``).
 
 The value is the larger gap of the two runs, the baseline one segment length; the target is
 a ratio of at most 2 (two segments) and ``stored_lost`` 0.
@@ -35,6 +37,7 @@ from hub.settings import Settings, load_settings
 from hub.storage import LocalStorage
 from hub.tables import JobState, Recording
 from media.ffmpeg_bin import find_ffmpeg
+from media.handlers import RECORD_LEASE_SECONDS, RECORD_RENEW_SECONDS
 from media.playlist import parse_playlist
 
 CLASS_SECONDS = 60
@@ -149,6 +152,7 @@ async def one_run(
         await until(enough_stored, "segments stored before the kill", 90)
         worker.send_signal(signal.SIGKILL)
         await worker.wait()
+        print(f"session {session_id}: worker killed at {time.strftime('%H:%M:%S')}", flush=True)
         stored = digests(store, hls)
         worker = await start_worker(settings, second_work, session_id, url, log)
         await push.wait()
@@ -187,6 +191,7 @@ async def one_run(
 async def main() -> None:
     settings, _host, _provider, data = await open_hub()
     try:
+        print(f"data and worker logs: {data}", flush=True)
         source = make_source(data / "class.ts", CLASS_SECONDS, size="640x360")
         same = await one_run(settings, source, True, data)
         other = await one_run(settings, source, False, data)
@@ -203,7 +208,8 @@ async def main() -> None:
                 "ratio": round(value / SEGMENT, 2),
                 "same_worker": same,
                 "second_worker": other,
-                "lease_seconds": settings.worker_lease_seconds,
+                "record_lease_s": RECORD_LEASE_SECONDS,
+                "record_renew_s": RECORD_RENEW_SECONDS,
                 "class_seconds": CLASS_SECONDS,
             }
         )
@@ -214,7 +220,9 @@ if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--worker":
         import logging
 
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+        logging.basicConfig(
+            level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+        )
         asyncio.run(worker_main(int(sys.argv[2]), sys.argv[3]))
     else:
         asyncio.run(main())
