@@ -482,7 +482,7 @@ class Runner:
         A renewal that comes late (a busy event loop, a slow database) does not push the
         next ones later: when one is due already, it goes at once. One that fails is tried
         again within half a second. A renewal later than half the lease is logged with how
-        late it came (a run of those is how a healthy job gets taken over by another worker).
+        late it came (a run of those is how a live job gets taken over by another worker).
         """
         interval = self.renew_of(job.kind)
         lease = self.lease_of(job.kind)
@@ -493,7 +493,7 @@ class Runner:
             started = time.monotonic()
             if started - renewed > lease / 2:
                 log.warning(
-                    "job %d renews its %.0fs lease %.1fs after the last renewal (the event "
+                    "job %d renews its %.1fs lease %.1fs after the last renewal (the event "
                     "loop or the database is slow)",
                     job.id,
                     lease,
@@ -503,7 +503,7 @@ class Runner:
                 held = await jobs.heartbeat(job.id, self.owner, lease)
             except Exception:
                 log.exception("heartbeat of job %d failed; trying again", job.id)
-                due = time.monotonic() + min(interval, 0.5) - interval
+                due = min(due, time.monotonic() + 0.5 - interval)  # next: within 0.5 s
                 continue
             if not held:
                 log.warning("job %d is no longer ours (cancelled or taken back): stopping", job.id)
