@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -439,7 +440,10 @@ async def test_a_worker_with_another_work_folder_takes_over_without_overwriting(
 
 
 async def test_viewers_keep_the_live_class_while_the_store_refuses_then_hangs(
-    settings: Settings, s3_storage: S3Storage, tmp_path: Path
+    settings: Settings,
+    s3_storage: S3Storage,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The store refuses connections, then accepts them and never answers: the hub answers
     every live playlist request within seconds, from the live window the recorder keeps in
@@ -510,6 +514,11 @@ async def test_viewers_keep_the_live_class_while_the_store_refuses_then_hangs(
             segment = await web.get(f"/api/v1/sessions/{session_id}/hls/{hung[-1]}")
             assert segment.status_code == 200 and len(segment.content) > 10_000
             assert slowest < 8.0, f"a playlist request waited {slowest:.1f}s on the store"
+            # what hangs is given up on in time, spooled and said (issue 14.3)
+            said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+            assert any(
+                "did not finish in" in m or "did not take a spooled object in" in m for m in said
+            ), said
 
             await proxy.stop()
             proxy.hanging = False
