@@ -2,14 +2,16 @@
 
 A worker runs in its own process (this script with ``--worker``) and records a class pushed
 in real time over UDP (a pre-encoded 640x360 file, ``ffmpeg -re -c copy``). Mid-class it is
-killed with ``kill -9``; then, at once, either the same worker is started again (same work
-folder) or a second worker with another work folder starts. Each run measures the seconds of
-the class missing from the replay (pushed length minus the replay's length), the replay's
-``lost_seconds``, and how many segments stored before the kill are missing from the replay
-or were written again (must be 0). SQLite and local storage (the embedded default), the
-record jobs' own lease (``media.handlers.RECORD_LEASE_SECONDS``, renewed every
-``RECORD_RENEW_SECONDS``), a claim poll of 0.2 s and 4 s segments. The workers' logs, with
-times, stay in the printed data folder (``session_N.log``).
+killed with ``kill -9``; then either the same worker is started again at once (same work
+folder) or a second worker with another work folder, running since the class began (as in
+the scale-out layout; on SQLite it waits for ``worker.lock``), takes the class over. Each
+run measures the seconds of the class missing from the replay (pushed length minus the
+replay's length), the replay's ``lost_seconds``, and how many segments stored before the
+kill are missing from the replay or were written again (must be 0). SQLite and local
+storage (the embedded default), the record jobs' own lease
+(``media.handlers.RECORD_LEASE_SECONDS``, renewed every ``RECORD_RENEW_SECONDS``), a claim
+poll of 0.2 s and 4 s segments. The workers' logs, with times, stay in the printed data
+folder (``session_N.log``).
 
 The value is the larger gap of the two runs, the baseline one segment length; the target is
 a ratio of at most 2 (two segments) and ``stored_lost`` 0.
@@ -119,6 +121,7 @@ async def one_run(
     second_work = first_work if same_worker else settings.data_dir / f"work_{session_id}_b"
     log = logs / f"session_{session_id}.log"
     worker = await start_worker(settings, first_work, session_id, url, log)
+    standby = None
     push = None
     try:
 
@@ -127,6 +130,8 @@ async def one_run(
             return job is not None and job.state == JobState.doing
 
         await until(recording, "the worker to take the record job", 60)
+        if not same_worker:  # the second worker runs already (SQLite: it waits for the lock)
+            standby = await start_worker(settings, second_work, session_id, url, log)
         await asyncio.sleep(1.0)
         push = await asyncio.create_subprocess_exec(
             find_ffmpeg(),
@@ -154,7 +159,7 @@ async def one_run(
         await worker.wait()
         print(f"session {session_id}: worker killed at {time.strftime('%H:%M:%S')}", flush=True)
         stored = digests(store, hls)
-        worker = await start_worker(settings, second_work, session_id, url, log)
+        worker = standby or await start_worker(settings, second_work, session_id, url, log)
         await push.wait()
 
         async def ready() -> bool:
@@ -167,7 +172,7 @@ async def one_run(
 
         await until(ready, "the replay", 180)
     finally:
-        for process in (worker, push):
+        for process in (worker, standby, push):
             if process is not None and process.returncode is None:
                 process.kill()
                 await process.wait()
