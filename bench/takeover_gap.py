@@ -2,12 +2,16 @@
 
 A worker runs in its own process (this script with ``--worker``) and records a class pushed
 in real time over UDP (a pre-encoded 640x360 file, ``ffmpeg -re -c copy``). Mid-class it is
-killed with ``kill -9``; then, at once, either the same worker is started again (same work
-folder) or a second worker with another work folder starts. Each run measures the seconds of
-the class missing from the replay (pushed length minus the replay's length), the replay's
-``lost_seconds``, and how many segments stored before the kill are missing from the replay
-or were written again (must be 0). SQLite and local storage (the embedded default), the
-default lease (``SHAREHUB_WORKER_LEASE_SECONDS``) and 4 s segments.
+killed with ``kill -9``; then either the same worker is started again at once (same work
+folder) or a second worker with another work folder, running since the class began (as in
+the scale-out layout; on SQLite it waits for ``worker.lock``), takes the class over. Each
+run measures the seconds of the class missing from the replay (pushed length minus the
+replay's length), the replay's ``lost_seconds``, and how many segments stored before the
+kill are missing from the replay or were written again (must be 0). SQLite and local
+storage (the embedded default), the record jobs' own lease
+(``media.handlers.RECORD_LEASE_SECONDS``, renewed every ``RECORD_RENEW_SECONDS``), a claim
+poll of 0.2 s and 4 s segments. The workers' logs, with times, stay in the printed data
+folder (``session_N.log``).
 
 The value is the larger gap of the two runs, the baseline one segment length; the target is
 a ratio of at most 2 (two segments) and ``stored_lost`` 0.
@@ -35,6 +39,7 @@ from hub.settings import Settings, load_settings
 from hub.storage import LocalStorage
 from hub.tables import JobState, Recording
 from media.ffmpeg_bin import find_ffmpeg
+from media.handlers import RECORD_LEASE_SECONDS, RECORD_RENEW_SECONDS
 from media.playlist import parse_playlist
 
 CLASS_SECONDS = 60
@@ -116,6 +121,7 @@ async def one_run(
     second_work = first_work if same_worker else settings.data_dir / f"work_{session_id}_b"
     log = logs / f"session_{session_id}.log"
     worker = await start_worker(settings, first_work, session_id, url, log)
+    standby = None
     push = None
     try:
 
@@ -124,6 +130,8 @@ async def one_run(
             return job is not None and job.state == JobState.doing
 
         await until(recording, "the worker to take the record job", 60)
+        if not same_worker:  # the second worker runs already (SQLite: it waits for the lock)
+            standby = await start_worker(settings, second_work, session_id, url, log)
         await asyncio.sleep(1.0)
         push = await asyncio.create_subprocess_exec(
             find_ffmpeg(),
@@ -149,8 +157,9 @@ async def one_run(
         await until(enough_stored, "segments stored before the kill", 90)
         worker.send_signal(signal.SIGKILL)
         await worker.wait()
+        print(f"session {session_id}: worker killed at {time.strftime('%H:%M:%S')}", flush=True)
         stored = digests(store, hls)
-        worker = await start_worker(settings, second_work, session_id, url, log)
+        worker = standby or await start_worker(settings, second_work, session_id, url, log)
         await push.wait()
 
         async def ready() -> bool:
@@ -163,7 +172,7 @@ async def one_run(
 
         await until(ready, "the replay", 180)
     finally:
-        for process in (worker, push):
+        for process in (worker, standby, push):
             if process is not None and process.returncode is None:
                 process.kill()
                 await process.wait()
@@ -187,6 +196,7 @@ async def one_run(
 async def main() -> None:
     settings, _host, _provider, data = await open_hub()
     try:
+        print(f"data and worker logs: {data}", flush=True)
         source = make_source(data / "class.ts", CLASS_SECONDS, size="640x360")
         same = await one_run(settings, source, True, data)
         other = await one_run(settings, source, False, data)
@@ -203,7 +213,8 @@ async def main() -> None:
                 "ratio": round(value / SEGMENT, 2),
                 "same_worker": same,
                 "second_worker": other,
-                "lease_seconds": settings.worker_lease_seconds,
+                "record_lease_s": RECORD_LEASE_SECONDS,
+                "record_renew_s": RECORD_RENEW_SECONDS,
                 "class_seconds": CLASS_SECONDS,
             }
         )
@@ -214,7 +225,9 @@ if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--worker":
         import logging
 
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+        logging.basicConfig(
+            level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
+        )
         asyncio.run(worker_main(int(sys.argv[2]), sys.argv[3]))
     else:
         asyncio.run(main())

@@ -130,7 +130,8 @@ class JobKind:
     lease_seconds: float | None = None
     """How long a claim holds without renewal (None: ``SHAREHUB_WORKER_LEASE_SECONDS``)."""
     renew_seconds: float | None = None
-    """How often a running job renews its lease (None: a third of its lease)."""
+    """How often a running job renews its lease (None, or more than a third of the lease:
+    a third of its lease, so two renewals in a row may come late or fail and it holds)."""
     cpu: bool = False
     """Encodes video or builds files: at most ``SHAREHUB_WORKER_CPU_SLOTS`` at once."""
     payload: type[msgspec.Struct] | None = None
@@ -222,10 +223,11 @@ class Runner:
         return float(found.lease_seconds) if found and found.lease_seconds else self.default_lease
 
     def renew_of(self, kind: str) -> float:
+        """How often a running job of the kind renews its lease: at most a third of it."""
         found = self.job_kinds.get(kind)
         lease = self.lease_of(kind)
         if found and found.renew_seconds and not self.lease_override:
-            return min(float(found.renew_seconds), lease / 2)
+            return min(float(found.renew_seconds), lease / 3)
         return max(lease / 3, 0.2)
 
     @property
@@ -475,19 +477,40 @@ class Runner:
             log.info("job %d (%s): %s", job.id, job.kind, outcome)
 
     async def _heartbeat(self, job: JobOut, handler_task: asyncio.Task[None]) -> None:
+        """Renew the lease every `renew_of(kind)` seconds, on a fixed schedule.
+
+        A renewal that comes late (a busy event loop, a slow database) does not push the
+        next ones later: when one is due already, it goes at once. One that fails is tried
+        again within half a second. A renewal later than half the lease is logged with how
+        late it came (a run of those is how a live job gets taken over by another worker).
+        """
         interval = self.renew_of(job.kind)
         lease = self.lease_of(job.kind)
+        renewed = due = time.monotonic()
         while True:
-            await asyncio.sleep(interval)
+            due += interval
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            started = time.monotonic()
+            if started - renewed > lease / 2:
+                log.warning(
+                    "job %d renews its %.1fs lease %.1fs after the last renewal (the event "
+                    "loop or the database is slow)",
+                    job.id,
+                    lease,
+                    started - renewed,
+                )
             try:
                 held = await jobs.heartbeat(job.id, self.owner, lease)
             except Exception:
                 log.exception("heartbeat of job %d failed; trying again", job.id)
+                due = min(due, time.monotonic() + 0.5 - interval)  # next: within 0.5 s
                 continue
             if not held:
                 log.warning("job %d is no longer ours (cancelled or taken back): stopping", job.id)
                 handler_task.cancel()
                 return
+            renewed = started
+            due = max(due, time.monotonic() - interval)  # far behind: next one at once
 
     async def _wind_down(self) -> None:
         if not self.running:

@@ -487,9 +487,12 @@ RECORD = jobs.RECORD
 FINALIZE = jobs.FINALIZE
 TRANSCODE = jobs.TRANSCODE
 ENSURE_RECORDINGS = "ensure-recordings"
-RECORD_LEASE_SECONDS = 12.0
-"""A record job's lease: short, so a dead recorder is taken over within seconds."""
-RECORD_RENEW_SECONDS = 3.0
+RECORD_LEASE_SECONDS = 4.0
+"""A record job's lease: short, so another worker takes a dead recorder's class over
+within two segments (the lease, the claim poll and ffmpeg's start; bench/takeover_gap.py).
+On PostgreSQL a live recorder loses its job only when three renewals in a row fail or
+come more than three seconds late; on SQLite one worker runs at a time, so never."""
+RECORD_RENEW_SECONDS = 1.0
 
 MEDIA_KINDS: tuple[JobKind, ...] = (
     # A recorder that lost its source retries fast: the class is going on.

@@ -107,6 +107,9 @@ async def test_each_kind_has_its_own_lease(settings: Settings) -> None:
     worker = Worker(settings, host)
     assert worker.lease_of("record") < worker.lease_of("finalize")
     assert worker.renew_of("record") < worker.renew_of("finalize")
+    # two renewals in a row may come late or fail and a live recording keeps its job
+    assert worker.renew_of("record") <= worker.lease_of("record") / 3
+    assert quick(settings, host, lease_seconds=1.5).renew_of("greet") == 0.5
     await jobs.enqueue("greet", {"name": "a"})
     await jobs.enqueue("export", {"export_id": 1})
     leases = {"greet": 7.0, "export": 30.0}
@@ -150,3 +153,38 @@ async def test_a_restarted_worker_takes_its_own_leases_back_at_once(
 def test_a_runner_refuses_kinds_nobody_registered(settings: Settings) -> None:
     with pytest.raises(ValueError, match="nope"):
         Runner(settings, PluginHost(settings, entry_points=False), kinds=["nope"])
+
+
+async def test_slow_renewals_do_not_push_the_next_ones_later(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Renewals keep their schedule when each takes long (a slow database) or one fails:
+    the lease of a live job never lapses for that, so no other worker takes it over."""
+    import asyncio
+    import itertools
+    import time
+
+    async def hold(ctx: JobContext) -> None:
+        await asyncio.sleep(1.6)
+
+    kind = JobKind("hold", hold, lease_seconds=0.9, renew_seconds=0.3)
+    calls: list[float] = []
+    real = jobs.heartbeat
+
+    async def slow_heartbeat(job_id: int, owner: str, lease: float) -> bool:
+        calls.append(time.monotonic())
+        await asyncio.sleep(0.2)
+        if len(calls) == 2:
+            raise OSError("the database went away for a moment")
+        return await real(job_id, owner, lease)
+
+    monkeypatch.setattr(jobs, "heartbeat", slow_heartbeat)
+    host = PluginHost(settings, entry_points=False)
+    runner = Runner(settings, host, job_kinds=[kind], poll_interval=0.1, tick_interval=60)
+    job_id = await jobs.enqueue("hold", {})
+    await runner.run_until_idle(limit=30)
+    assert (await jobs.get(job_id)).state == JobState.succeeded
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
+    # every 0.3 s although each renewal takes 0.2 s (sleeping 0.3 s after each: 0.5 s);
+    # the failed one is tried again on the same schedule
+    assert len(calls) >= 4 and max(gaps) < 0.45, gaps

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from pathlib import Path
 
@@ -10,12 +11,21 @@ import pytest
 from media_support import download, free_udp_port
 
 from hub.storage import LocalStorage, S3Storage
-from media.ffmpeg_bin import decode_ok, probe
+from media.ffmpeg_bin import decode_ok, find_ffmpeg, probe
 from media.finalize import finalize
 from media.playlist import ENDLIST, parse_playlist, total_duration
 from media.recorder import Recorder, RecorderBusy
 
 PREFIX = "sessions/101"
+
+
+def video_frame_hashes(path: Path) -> list[str]:
+    """The MD5 of each decoded video frame, in order, as the file holds them (no frame
+    dropped or duplicated to fit a constant rate)."""
+    command = [find_ffmpeg(), "-v", "error", "-i", str(path), "-map", "0:v"]
+    command += ["-fps_mode", "passthrough", "-f", "framemd5", "-"]
+    out = subprocess.run(command, check=True, capture_output=True, timeout=120).stdout
+    return [line.rsplit(",", 1)[1].strip() for line in out.decode().splitlines() if "," in line]
 
 
 async def wait_for_segment(storage: S3Storage, recorder: Recorder) -> list[str]:
@@ -70,6 +80,10 @@ async def test_record_then_finalize(source_ts: Path, s3_storage: S3Storage, tmp_
     assert info.duration == pytest.approx(12.0, abs=2.0)  # within one segment
     assert mp4.read_bytes()[:4096].find(b"moov") != -1  # faststart: moov before mdat
     assert result.artefacts["mp4"].bytes == mp4.stat().st_size
+    # issue 14.7: the MP4 keeps every video frame of the segments, the last ones too
+    segments = await asyncio.to_thread(video_frame_hashes, local / "hls" / "index.m3u8")
+    in_mp4 = await asyncio.to_thread(video_frame_hashes, mp4)
+    assert len(segments) >= 250 and in_mp4 == segments, (len(segments), len(in_mp4))
 
     low_playlist = (local / "low" / "index.m3u8").read_text()
     low_bytes = sum(p.stat().st_size for p in (local / "low").glob("seg_*.ts"))

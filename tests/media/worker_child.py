@@ -1,7 +1,8 @@
 """A `Worker` in its own process (the kill -9 test's victim).
 
 Usage: python worker_child.py SESSION_ID SOURCE_URL LISTEN(0|1)
-Settings come from the SHAREHUB_* environment.
+Settings come from the SHAREHUB_* environment. Each job kind holds its own lease, as in
+`sharehub worker` (a record job's is `media.handlers.RECORD_LEASE_SECONDS`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ async def main(session_id: int, url: str, listen: bool) -> None:
         host,
         poll_interval=0.2,
         tick_interval=0.5,
-        lease_seconds=3,
         record_timeout=4,
         relisten_seconds=0,
         retry_wait=0.5,
