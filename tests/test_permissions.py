@@ -1004,7 +1004,6 @@ async def test_admin_may_do_everything(world: World) -> None:
         {"week": "2027-03-01"},
         center_id=center["id"],
     )
-    assert done == set(EXPECTED) - PAGE_FORMS, "the walk missed a mutating route"
     # classroom mode: a room asks (rooms send, admins are no room), the admin acts as teacher
     began = datetime.now(UTC) - timedelta(minutes=20)
     held = await call(
