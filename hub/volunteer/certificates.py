@@ -136,7 +136,8 @@ def render_pdf(figures: dict[str, Any]) -> bytes:
     from weasyprint import HTML
 
     html = render_string(
-        "volunteer/certificate.html", {"c": figures, "qr": qr_data_uri(figures["verify_url"])}
+        "reports/volunteer_certificate.html",
+        {"c": figures, "qr": qr_data_uri(figures["verify_url"])},
     )
     return HTML(string=html).write_pdf()  # type: ignore[no-any-return]
 
