@@ -21,7 +21,7 @@ from hub.api.teachers import TeacherIn
 from hub.auth import admin_only
 from hub.errors import DomainError, Invalid
 from hub.impact import Period
-from hub.pages import charts, impact_view
+from hub.pages import charts, i18n, impact_view
 from hub.pages.forms import checked, error_into, field_errors, form_of, see_other, words
 from hub.pages.render import lang_of, page, principal_of, settings_of
 from hub.plugin_host import PluginHost
@@ -53,7 +53,7 @@ async def dashboard(request: Request[Any, Any, Any], plugins: PluginHost) -> Res
                 title=lang.gettext("Attendance rate per center (lowest 20)"),
                 unit="%",
             ),
-            "reporters": sorted(getattr(plugins, "reporters", {}) or {}),
+            "reporters": list(reporter_labels(plugins, lang.locale).values()),
             "lessons": data["lessons"],
         },
         lang=lang,
@@ -251,13 +251,42 @@ async def add(request: Request[Any, Any, Any], kind: str) -> Response[Any]:
     )
 
 
-async def reports_context(plugins: PluginHost, settings: Settings) -> dict[str, Any]:
+PUBLISH_STATES = {
+    "none": N_("Kept here (not sent anywhere)"),
+    "generating": N_("Being made"),
+    "pending": N_("Waiting to be sent"),
+    "retrying": N_("Sending failed; it will be tried again"),
+    "failed": N_("Sending failed; it will not be tried again"),
+    "published": N_("Sent"),
+}
+"""A report's ``publish_state`` in words."""
+
+
+def reporter_labels(plugins: PluginHost, locale: str) -> dict[str, str]:
+    """Every loaded reporter's label in the page's language, by name."""
+    return {
+        name: i18n.label_in(str(getattr(r, "label", name)), locale)
+        for name, r in sorted(plugins.reporters.items())
+    }
+
+
+def ready_reporters(plugins: PluginHost) -> list[str]:
+    """The reporters whose settings are complete (a webhook with no address is not one)."""
+    return [
+        name
+        for name, r in sorted(plugins.reporters.items())
+        if r.ready(plugins.reporter_options.get(name))
+    ]
+
+
+async def reports_context(plugins: PluginHost, settings: Settings, locale: str) -> dict[str, Any]:
     period = reporting.last_month(datetime.now(UTC), settings)
+    labels = reporter_labels(plugins, locale)
     return {
         "reports": await reporting.list_reports(limit=50),
-        "reporters": [
-            (name, getattr(r, "label", name)) for name, r in sorted(plugins.reporters.items())
-        ],
+        "reporters": [(name, labels[name]) for name in ready_reporters(plugins)],
+        "labels": labels,
+        "states": PUBLISH_STATES,
         "form": {"from": period.start.isoformat(), "to": period.end.isoformat()},
     }
 
@@ -266,9 +295,11 @@ async def reports_context(plugins: PluginHost, settings: Settings) -> dict[str, 
 async def reports(request: Request[Any, Any, Any], plugins: PluginHost) -> Response[Any]:
     """Reports made by the reporting plugins, and the form to make one."""
     lang = lang_of(request)
-    ctx = await reports_context(plugins, settings_of(request))
+    ctx = await reports_context(plugins, settings_of(request), lang.locale)
     if request.query_params.get("ok") == "made":
         ctx["notice"] = lang.gettext(N_("The report has been made."))
+    elif request.query_params.get("ok") == "sending":
+        ctx["notice"] = lang.gettext(N_("The report has been made; it is being sent."))
     return page(request, "admin/reports.html", ctx, lang=lang)
 
 
@@ -288,20 +319,23 @@ async def make_report(request: Request[Any, Any, Any], plugins: PluginHost) -> R
         errors["from"] = N_("Give the day as YYYY-MM-DD.")
     if first and last and last < first:
         errors["to"] = N_("The last day is before the first.")
-    if form.get("reporter") not in plugins.reporters:
+    if form.get("reporter") not in ready_reporters(plugins):
         errors["reporter"] = N_("Choose a reporter.")
     if not errors and first and last:
         try:
             period = Period.of(first, last, ZoneInfo(settings.timezone))
-            await reporting.generate(
+            made = await reporting.generate(
                 form["reporter"], period, plugins, settings, user_id=who.user_id
             )
-            return see_other("/admin/reports?ok=made")
+            return see_other(
+                "/admin/reports?ok=" + ("sending" if made.publish_state == "pending" else "made")
+            )
         except Invalid as exc:
             errors["from"] = exc.detail
-    ctx = await reports_context(plugins, settings)
+    lang = lang_of(request)
+    ctx = await reports_context(plugins, settings, lang.locale)
     ctx.update(form=form, errors=errors)
-    return page(request, "admin/reports.html", ctx, status_code=400)
+    return page(request, "admin/reports.html", ctx, status_code=400, lang=lang)
 
 
 HANDLERS = [dashboard, reports, make_report, manage, add]

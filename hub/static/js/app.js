@@ -34,3 +34,13 @@ document.addEventListener("submit", function (ev) {
     b.textContent = b.getAttribute(show ? "data-hide" : "data-show");
   });
 })();
+
+// Pickers that send their form when changed: <select data-submit> (region pickers). A new
+// province clears the city and county below it; a new city clears the county.
+document.addEventListener("change", function (ev) {
+  var el = ev.target;
+  if (!el || !el.hasAttribute || !el.hasAttribute("data-submit") || !el.form) return;
+  var below = { province: ["city", "county"], city: ["county"] }[el.name] || [];
+  below.forEach(function (name) { var x = el.form.elements[name]; if (x) x.value = ""; });
+  el.form.submit();
+});
