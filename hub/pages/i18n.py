@@ -43,6 +43,15 @@ ZONE_LABELS = {
     "UTC": N_("Coordinated Universal Time (UTC)"),
 }
 """Time zones as people name them; any other zone is shown by its IANA name."""
+ZONE_CHOICES = (
+    "Asia/Shanghai",
+    "Asia/Urumqi",
+    "Asia/Hong_Kong",
+    "Asia/Macau",
+    "Asia/Taipei",
+    "UTC",
+)
+"""The zones a center form offers (a center in another zone keeps its own)."""
 
 
 @functools.cache

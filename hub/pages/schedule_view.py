@@ -62,6 +62,17 @@ async def week(
     return days
 
 
+def by_day(rows: list[dict[str, Any]], tz: ZoneInfo) -> list[Day]:
+    """Rows in start order grouped by their day in ``tz``."""
+    days: list[Day] = []
+    for row in rows:
+        local = row["starts_at"].astimezone(tz).date()
+        if not days or days[-1].day != local:
+            days.append(Day(local))
+        days[-1].sessions.append(row)
+    return days
+
+
 def matches(row: dict[str, Any], text: str) -> bool:
     """Whether a session row's course title, subject or teacher holds ``text`` (any case)."""
     wanted = text.casefold()

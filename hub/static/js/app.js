@@ -44,3 +44,22 @@ document.addEventListener("change", function (ev) {
   below.forEach(function (name) { var x = el.form.elements[name]; if (x) x.value = ""; });
   el.form.submit();
 });
+
+// Forms answered in place: <form data-inline> posts in the background (X-Inline: 1) and shows
+// the JSON answer's message in the .inline-answer next to it; the button goes once done.
+document.addEventListener("submit", function (ev) {
+  var f = ev.target;
+  if (!f || !f.hasAttribute || !f.hasAttribute("data-inline") || !window.fetch) return;
+  ev.preventDefault();
+  var item = f.closest("li") || f.parentNode;
+  var out = item.querySelector(".inline-answer");
+  var button = f.querySelector("button");
+  if (button) button.disabled = true;
+  fetch(f.action, { method: "POST", body: new FormData(f), credentials: "same-origin", headers: { "X-Inline": "1", "Accept": "application/json" } })
+    .then(function (r) { return r.json().then(function (body) { return { ok: r.ok && body.ok, body: body }; }); })
+    .then(function (a) {
+      if (out) { out.hidden = false; out.textContent = a.body.message || ""; out.className = "inline-answer " + (a.ok ? "notice" : "alert"); }
+      if (a.ok) f.remove(); else if (button) button.disabled = false;
+    })
+    .catch(function () { f.submit(); });
+});
