@@ -178,7 +178,7 @@ async def book(
         ctx["answers"] = {session_id: message}
         return page(request, "center/home.html", ctx, lang=lang, status_code=409)
     if inline:
-        return Response({"ok": True, "message": lang.gettext(NOTICES["booked"])})
+        return Response({"ok": True, "message": lang.gettext(NOTICES["booked"])}, status_code=200)
     suffix = f"&center={place['id']}" if who.is_admin else ""
     return see_other(f"/center?ok=booked{suffix}#booked")
 
