@@ -22,7 +22,7 @@ from hub.api.teachers import TeacherIn
 from hub.auth import admin_only
 from hub.errors import DomainError, Invalid
 from hub.impact import Period
-from hub.pages import charts, i18n, impact_view, schedule_view
+from hub.pages import charts, i18n, impact_view, schedule_view, search
 from hub.pages.forms import checked, error_into, field_errors, form_of, see_other, words
 from hub.pages.render import lang_of, page, principal_of, settings_of
 from hub.plugin_host import PluginHost
@@ -88,26 +88,25 @@ def search_of(kind: str, q: str, role: str, place: dict[str, str]) -> Any:
             if value:
                 where &= getattr(ShareCenter, column) == value
         if q:
-            like = f"%{q}%"
             where &= (
-                ShareCenter.name.ilike(like)
-                | ShareCenter.county.ilike(like)
-                | ShareCenter.contact_name.ilike(like)
+                search.contains(ShareCenter.name, q)
+                | search.contains(ShareCenter.county, q)
+                | search.contains(ShareCenter.contact_name, q)
             )
         return where
     if kind == "teachers":
         where = Teacher.id.is_not_null()
         if q:
-            where &= Teacher.name.ilike(f"%{q}%") | Teacher.school.ilike(f"%{q}%")
+            where &= search.contains(Teacher.name, q) | search.contains(Teacher.school, q)
         return where
     where = User.id.is_not_null()
     if role in {r.value for r in Role}:
         where &= User.role == role
     if q:
         where &= (
-            User.username.ilike(f"%{q}%")
-            | User.display_name.ilike(f"%{q}%")
-            | User.center.name.ilike(f"%{q}%")
+            search.contains(User.username, q)
+            | search.contains(User.display_name, q)
+            | search.contains(User.center.name, q)
         )
     return where
 

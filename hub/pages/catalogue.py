@@ -12,7 +12,7 @@ from litestar.params import Parameter
 from hub.api.common import PathId
 from hub.api.sessions import ListQuery, list_rows
 from hub.errors import NotFound
-from hub.pages import schedule_view
+from hub.pages import schedule_view, search
 from hub.pages.render import lang_of, principal_of, public_page, settings_of
 from hub.tables import Course, Teacher, Visibility
 
@@ -48,7 +48,9 @@ async def courses_page(
         if grade_n:
             where &= (Course.grade_min <= grade_n) & (Course.grade_max >= grade_n)
         if text:
-            where &= Course.title.ilike(f"%{text}%") | Course.teacher.name.ilike(f"%{text}%")
+            where &= search.contains(Course.title, text) | search.contains(
+                Course.teacher.name, text
+            )
         total = await Course.count().where(where).run()
         rows = (
             await Course.select(
