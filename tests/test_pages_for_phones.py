@@ -184,6 +184,8 @@ async def test_center_books_in_place_and_a_full_room_names_the_class(
     item = page.text[page.text.index(f'id="s-{second["id"]}"') :]
     item = item[: item.index("</li>")]
     assert "教室已满" in item and "数学直播课" in item and "/book" not in item
+    assert f"/calendar/centers/{world.ids['center']}/schedule.ics" in page.text
+    assert "data-private-feed" in page.text and "订阅日历" in page.text
     # booked classes are grouped by day, searched and filtered
     assert 'id="booked"' in page.text and "<h3>" in page.text
     r = await browser.get("/center?q=美术", headers=HTML)

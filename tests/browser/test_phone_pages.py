@@ -108,6 +108,16 @@ def test_center_on_a_phone_books_in_place(hub: Hub, new_page: Any) -> None:
     refusal.scroll_into_view_if_needed()
     shot(page, "phone-center-refusal")
     fits_the_width(page)
+    # 订阅日历: a private address with every class the center booked
+    page.click("[data-private-feed]")
+    field = page.locator("#private-feed-url")
+    field.wait_for(state="visible")
+    assert "/calendar/private.ics" in field.input_value()
+    feed = page.request.get(field.input_value())
+    assert feed.status == 200 and "BEGIN:VCALENDAR" in feed.text()
+    field.scroll_into_view_if_needed()
+    fits_the_width(page)
+    shot(page, "phone-center-calendar")
 
 
 def test_admin_lists_and_the_user_form_on_a_phone(hub: Hub, new_page: Any) -> None:

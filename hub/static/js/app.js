@@ -63,3 +63,21 @@ document.addEventListener("submit", function (ev) {
     })
     .catch(function () { f.submit(); });
 });
+
+// The private calendar feed: <button data-private-feed='{"center_id": 1}'> asks the API for a
+// private address (every class, centers-only ones too) and shows it to copy into a calendar.
+document.addEventListener("click", function (ev) {
+  var b = ev.target.closest ? ev.target.closest("[data-private-feed]") : null;
+  if (!b || !window.fetch) return;
+  b.disabled = true;
+  fetch("/api/v1/calendar/feeds", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: b.getAttribute("data-private-feed") })
+    .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+    .then(function (a) {
+      var out = document.getElementById(b.getAttribute("aria-controls"));
+      if (!out) return;
+      out.hidden = false;
+      var field = out.querySelector("input");
+      if (a.ok && field) { field.value = a.body.url; field.select(); } else { out.textContent = b.getAttribute("data-failed"); }
+    })
+    .catch(function () { b.disabled = false; });
+});
