@@ -132,6 +132,11 @@ async def test_course_catalogue_teacher_page_and_help(world: World) -> None:
     assert r.status_code == 200 and "没有声音" in r.text and "联系谁" in r.text
     r = await world.client.get("/", headers=HTML)
     assert 'href="/calendar/public.ics"' in r.text and "订阅日历" in r.text
+    icon = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)"', r.text)
+    assert icon, "no favicon"
+    r = await world.client.get(icon.group(1))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    assert "immutable" in r.headers["cache-control"]
 
 
 async def test_error_pages_say_it_in_chinese(
