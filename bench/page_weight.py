@@ -1,4 +1,4 @@
-"""Page weight and first paint of the schedule, check-in and watch pages on a slow line.
+"""Page weight and first paint of the schedule, center, check-in and watch pages on a slow line.
 
 Loads the demo programme into a temporary data folder, serves it with one ``uvicorn``
 process, and opens each page in Debian's Chromium (Playwright) with a cold cache under
@@ -6,8 +6,8 @@ Chromium's network throttling: 1 Mbit/s down, 300 kbit/s up, 300 ms latency. For
 bytes transferred for HTML+CSS+JS (video and playlists excluded), time to first contentful
 paint, and time to ``load``; the median of 3 cold loads, then one warm load (cached assets).
 Baseline, same run and same throttling: the first paint of the hub's one-line ``/healthz``
-answer (what the line alone costs). Target: schedule and check-in painted within 3 s and
-under 150 KB. Run: python bench/page_weight.py
+answer (what the line alone costs). Target: schedule, the center's page and check-in painted
+within 3 s and under 150 KB. Run: python bench/page_weight.py
 """
 
 from __future__ import annotations
@@ -136,6 +136,7 @@ def main() -> None:
             login.close()
             pages = {
                 "schedule": base + "/",
+                "center": base + "/center",
                 "checkin": f"{base}/center/bookings/{booking}",
                 "watch": f"{base}/watch/{on_air}",
             }
@@ -160,20 +161,22 @@ def main() -> None:
     finally:
         stop(server, timeout=20)
         shutil.rmtree(data, ignore_errors=True)
-    value = max(results["schedule"]["fcp_ms"], results["checkin"]["fcp_ms"])
+    budgeted = ("schedule", "center", "checkin")
+    value = max(results[p]["fcp_ms"] for p in budgeted)
     ok = all(
-        results[p]["fcp_ms"] <= BUDGET_MS and results[p]["bytes"] <= BUDGET_BYTES
-        for p in ("schedule", "checkin")
+        results[p]["fcp_ms"] <= BUDGET_MS and results[p]["bytes"] <= BUDGET_BYTES for p in budgeted
     )
     print(
         json.dumps(
             {
                 "bench": "page_weight",
                 "value": value,
-                "unit": "ms to first paint (slowest of schedule, check-in; 1 Mbit/s, 300 ms)",
+                "unit": "ms to first paint (slowest of schedule, center, check-in;"
+                " 1 Mbit/s, 300 ms)",
                 "baseline": baseline,
                 "ratio": round(value / baseline, 2) if baseline > 0 else None,
                 "schedule_kb": round(results["schedule"]["bytes"] / 1024, 1),
+                "center_kb": round(results["center"]["bytes"] / 1024, 1),
                 "checkin_kb": round(results["checkin"]["bytes"] / 1024, 1),
                 "watch_kb": round(results["watch"]["bytes"] / 1024, 1),
                 "watch_fcp_ms": results["watch"]["fcp_ms"],

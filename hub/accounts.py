@@ -126,6 +126,18 @@ async def authenticate(username: str, password: str) -> Principal | None:
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
+async def deactivated(username: str, password: str) -> bool:
+    """Whether a sign-in failed because the account was deactivated: the right password of a
+    user who is not active (a wrong password says nothing about the account)."""
+    row = (
+        await User.select(User.password_hash, User.active)
+        .where(User.username == username)
+        .first()
+        .run()
+    )
+    return row is not None and not row["active"] and verify_password(row["password_hash"], password)
+
+
 async def center_exists(center_id: int) -> bool:
     return await ShareCenter.exists().where(ShareCenter.id == center_id).run()
 

@@ -19,6 +19,11 @@ class ReporterBase:
     publishes: ClassVar[bool] = False
     """Whether the reporter sends its document somewhere (``publish``)."""
 
+    def ready(self, options: Any) -> bool:
+        """Whether the reporter's settings are complete enough to offer it (a publisher with
+        no address to send to is not offered on the pages)."""
+        return True
+
     async def publish(
         self,
         *,

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import msgspec
 
 from hub import jobs
-from hub.errors import Conflict, Invalid, NotFound
+from hub.errors import Conflict, DomainError, Invalid, NotFound
 from hub.exports import Dataset, Filters, headers, lesson_rollup, rows
 from hub.impact import FAR_PAST, GroupBy, Impact, Period, compute
 from hub.plugin_host import PluginHost
@@ -407,10 +407,13 @@ async def run_publish_job(payload: dict[str, Any], plugins: PluginHost, settings
             )
         )
     except Exception as exc:
+        # a refusal (no address, an address not allowed) fails for good; others are retried
         await (
             ImpactReport.update(
                 {
-                    ImpactReport.publish_state: "retrying",
+                    ImpactReport.publish_state: "failed"
+                    if isinstance(exc, DomainError)
+                    else "retrying",
                     ImpactReport.publish_error: str(exc)[:2000],
                 }
             )

@@ -37,6 +37,8 @@ class Settings:
     secret_key: str = ""
     timezone: str = "Asia/Shanghai"
     public_url: str = "http://127.0.0.1:8000"
+    help_contact: str = ""
+    """Who a share-center calls when a class does not work (name and phone), on ``/help``."""
     s3_endpoint_url: str = ""
     s3_bucket: str = "sharehub"
     s3_access_key: str = ""

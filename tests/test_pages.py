@@ -968,7 +968,7 @@ async def test_center_pages_show_times_in_the_centers_zone(
     )
     page = await browser.get("/center", headers=HTML)
     assert f"{starts.astimezone(ZoneInfo('Asia/Urumqi')):%H:%M}–" in page.text
-    assert "Asia/Urumqi" in page.text
+    assert "所有时间均为新疆时间" in page.text and "Asia/Urumqi" not in page.text
 
 
 async def test_an_unexpected_error_is_a_friendly_500_for_browsers(settings: Any) -> None:

@@ -129,6 +129,28 @@ def grades_in_order(grade_min: int, grade_max: int) -> None:
         raise Invalid("grade_max must not be below grade_min", field="grade_max")
 
 
+async def link_user(teacher_id: int, user_id: int) -> None:
+    """Give an existing teacher a sign-in (the administrator's user form): the user must have
+    the teacher role and no teacher yet, the teacher no sign-in yet."""
+    user = await User.select(User.role).where(User.id == user_id).first().run()
+    if user is None:
+        raise NotFound(f"user {user_id} not found", field="user_id")
+    if user["role"] != Role.teacher.value:
+        raise Invalid("the linked user must have the teacher role", field="user_id")
+    if await Teacher.exists().where(Teacher.user == user_id).run():
+        raise schedule.Conflict(f"user {user_id} is already linked to a teacher", field="user_id")
+    changed = (
+        await Teacher.update({Teacher.user: user_id})
+        .where((Teacher.id == teacher_id) & Teacher.user.is_null())
+        .returning(Teacher.id)
+        .run()
+    )
+    if not changed:
+        raise schedule.Conflict(
+            f"teacher {teacher_id} does not exist or has a sign-in already", field="teacher_id"
+        )
+
+
 async def add_teacher(data: TeacherIn) -> int:
     """Register a teacher (the API and the administrator's page); the new id."""
     if data.user_id is not None:

@@ -20,12 +20,14 @@ from hub.api.common import PathId
 from hub.api.teachers import TeacherPatch
 from hub.auth import admin_only
 from hub.errors import DomainError, NotFound
+from hub.pages import i18n
 from hub.pages.admin import (
     CENTER_HINTS,
     CENTER_TEXT,
     TEACHER_HINTS,
     USER_HINTS,
     center_values,
+    known_places,
     teacher_values,
 )
 from hub.pages.forms import checked, error_into, field_errors, form_of, see_other
@@ -77,6 +79,12 @@ async def edit_context(
     kind: str, item_id: int, current: dict[str, str], form: dict[str, str]
 ) -> dict[str, Any]:
     ctx: dict[str, Any] = {"kind": kind, "item_id": item_id, "current": current, "form": form}
+    if kind == "centers":
+        ctx["known"] = await known_places()
+        zones = [(k, v) for k, v in i18n.ZONE_LABELS.items() if k in i18n.ZONE_CHOICES]
+        if form.get("timezone") and form["timezone"] not in i18n.ZONE_CHOICES:
+            zones.append((form["timezone"], form["timezone"]))
+        ctx["zone_options"] = zones
     if kind == "users":
         centers = (
             await ShareCenter.select(ShareCenter.id, ShareCenter.name)

@@ -50,10 +50,16 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
             headers={"Retry-After": str(exc.retry_after)},
         )
     if principal is None:
+        wrong = N_("Wrong username or password.")
+        if username and await accounts.deactivated(username, password):
+            wrong = N_(
+                "This account has been deactivated. Ask your programme's administrator"
+                " to turn it back on."
+            )
         return page(
             request,
             "login.html",
-            {"next": target, "username": username, "error": N_("Wrong username or password.")},
+            {"next": target, "username": username, "error": wrong},
             status_code=401,
         )
     cookie = session_cookie(principal.user_id, settings, request)

@@ -25,7 +25,7 @@ from hub.tables import Booking, LiveSession, ShareCenter
 
 N_ = str
 NOTICES = {
-    "booked": N_("Booked."),
+    "booked": N_("Booked. It is now under Our booked classes."),
     "unbooked": N_("The booking has been cancelled."),
     "checked-in": N_("Checked in. Thank you!"),
 }
@@ -55,11 +55,29 @@ def checkin_open(row: dict[str, Any], now: datetime) -> bool:
     return row["starts_at"] - schedule.CHECKIN_EARLY <= now < row["ends_at"] + timedelta(hours=2)
 
 
-@get("/center", guards=[center_or_admin], name="pages:center")
-async def center_home(request: Request[Any, Any, Any], center: OptionalId = None) -> Response[Any]:
-    """My center's booked classes (in its time zone) with check-in, and classes to book."""
-    place = await center_of(request, center)
-    lang = center_lang(request, place)
+Text = Annotated[str | None, Parameter(max_length=50)]
+
+
+def blocked_by(row: dict[str, Any], booked: list[dict[str, Any]], rooms: int) -> dict | None:
+    """The first of the center's booked classes in the way of booking ``row`` when every room
+    is taken at that time (the same rule ``schedule.book`` enforces), else None."""
+    overlapping = [
+        b for b in booked if b["starts_at"] < row["ends_at"] and row["starts_at"] < b["ends_at"]
+    ]
+    return overlapping[0] if len(overlapping) >= rooms else None
+
+
+async def center_context(
+    request: Request[Any, Any, Any],
+    place: dict,
+    lang: Lang,
+    *,
+    q: str = "",
+    subject: str = "",
+    grade: int | None = None,
+) -> dict[str, Any]:
+    """The center page: booked classes and classes to book, each grouped by day (today first),
+    filtered by a search and by subject and grade; classes it cannot book are marked."""
     now = datetime.now(UTC)
     today = now.astimezone(lang.tz).date()
     booked = await schedule_view.upcoming_for_center(place["id"], now)
@@ -69,35 +87,103 @@ async def center_home(request: Request[Any, Any, Any], center: OptionalId = None
     offer = await schedule_view.bookable(
         place["id"], schedule_view.week_start(today, "this"), lang.tz, now
     )
-    ok = request.query_params.get("ok")
-    return page(
-        request,
-        "center/home.html",
-        {
-            "center": place,
-            "booked": booked,
-            "materials": attached,
-            "packs": await packs.packs_of(place["id"]),
-            "offer": offer,
-            "today": today,
-            "notice": lang.gettext(NOTICES[ok]) if ok in NOTICES else None,
-            "admin_suffix": f"?center={place['id']}" if principal_of(request).is_admin else "",  # type: ignore[union-attr]
-        },
-        lang=lang,
+    for row in offer:
+        row["blocked_by"] = blocked_by(row, booked, place["rooms"])
+
+    def wanted(row: dict[str, Any]) -> bool:
+        return (
+            (not q or schedule_view.matches(row, q))
+            and (not subject or row["subject"] == subject)
+            and (not grade or row["grade_min"] <= grade <= row["grade_max"])
+        )
+
+    admin = principal_of(request).is_admin  # type: ignore[union-attr]
+    return {
+        "center": place,
+        "booked_days": schedule_view.by_day([r for r in booked if wanted(r)], lang.tz),
+        "offer_days": schedule_view.by_day([r for r in offer if wanted(r)], lang.tz),
+        "booked_count": len(booked),
+        "materials": attached,
+        "packs": await packs.packs_of(place["id"]),
+        "today": today,
+        "q": q,
+        "subject": subject,
+        "grade": grade,
+        "subjects": sorted({r["subject"] for r in [*booked, *offer] if r["subject"]}),
+        "admin_suffix": f"?center={place['id']}" if admin else "",
+        "answers": {},
+    }
+
+
+@get("/center", guards=[center_or_admin], name="pages:center")
+async def center_home(
+    request: Request[Any, Any, Any],
+    center: OptionalId = None,
+    q: Text = None,
+    subject: Text = None,
+    grade: Annotated[str | None, Parameter(max_length=3)] = None,
+) -> Response[Any]:
+    """My center's booked classes (in its time zone) with check-in, and classes to book, by
+    day with today first; a search and filters by subject and grade."""
+    place = await center_of(request, center)
+    lang = center_lang(request, place)
+    digits = bool(grade) and grade.isascii() and grade.isdigit()  # type: ignore[union-attr]
+    grade_n = int(grade) if digits and 1 <= int(grade) <= 12 else None  # type: ignore[arg-type]
+    ctx = await center_context(
+        request, place, lang, q=(q or "").strip(), subject=subject or "", grade=grade_n
     )
+    ok = request.query_params.get("ok")
+    ctx["notice"] = lang.gettext(NOTICES[ok]) if ok in NOTICES else None
+    return page(request, "center/home.html", ctx, lang=lang)
+
+
+def refusal(exc: Conflict, place: dict, lang: Lang) -> str:
+    """Why a booking was refused, in the reader's language, naming the class in the way."""
+    clashes = exc.extra.get("clashes") or []
+    if clashes:
+        first = clashes[0]
+        starts = datetime.fromisoformat(first["starts_at"])
+        ends = datetime.fromisoformat(first["ends_at"])
+        return lang.ngettext(
+            "The room is taken at that time: it is booked for “%(title)s” (%(when)s).",
+            "All %(num)s rooms are taken at that time; one is booked for “%(title)s” (%(when)s).",
+            place["rooms"],
+        ) % {
+            "num": place["rooms"],
+            "title": first["title"],
+            "when": f"{lang.day(starts)} {lang.time(starts)}–{lang.time(ends)}",
+        }
+    if exc.extra.get("booking_id"):
+        return lang.gettext(N_("This class is booked already."))
+    return lang.gettext(N_("This class can no longer be booked (it has ended or was cancelled)."))
 
 
 @post("/center/sessions/{session_id:int}/book", guards=[center_or_admin], name="pages:book")
 async def book(
     request: Request[Any, Any, Any], session_id: PathId, center: OptionalId = None
 ) -> Response[Any]:
-    """Book a class for my center (409 page naming the class in the way when rooms are full)."""
+    """Book a class for my center. Answered in place: to the page's script (``X-Inline: 1``)
+    a short JSON answer; else the center page again, with the answer next to the class (a
+    refusal names the class in the way when the rooms are full)."""
     await form_of(request)
     place = await center_of(request, center)
     who = principal_of(request)
     assert who is not None
-    await schedule.book(who, session_id, place["id"])
-    return see_other("/center?ok=booked" + (f"&center={place['id']}" if who.is_admin else ""))
+    lang = center_lang(request, place)
+    inline = request.headers.get("x-inline") == "1"
+    try:
+        await schedule.book(who, session_id, place["id"])
+    except Conflict as exc:
+        message = refusal(exc, place, lang)
+        if inline:
+            return Response({"ok": False, "message": message}, status_code=409)
+        ctx = await center_context(request, place, lang)
+        ctx["answers"] = {session_id: message}
+        return page(request, "center/home.html", ctx, lang=lang, status_code=409)
+    if inline:
+        return Response({"ok": True, "message": lang.gettext(NOTICES["booked"])}, status_code=200)
+    suffix = f"&center={place['id']}" if who.is_admin else ""
+    return see_other(f"/center?ok=booked{suffix}#booked")
 
 
 @post("/center/bookings/{booking_id:int}/unbook", guards=[center_or_admin], name="pages:unbook")

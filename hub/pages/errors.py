@@ -18,7 +18,7 @@ from litestar.exceptions import HTTPException
 from litestar.response import Redirect
 
 from hub.errors import DomainError
-from hub.pages import render
+from hub.pages import i18n, render
 
 log = logging.getLogger("sharehub.pages")
 MACHINE_PREFIXES = ("/api/", "/calendar/", "/schema", "/static/", "/healthz", "/readyz")
@@ -51,6 +51,16 @@ def status_of(exc: Exception) -> tuple[int, str]:
     return 500, ""
 
 
+def shown_detail(lang: i18n.Lang, detail: str) -> str:
+    """The error's detail in the reader's language: a detail with a translation is shown
+    translated; the English developer text of others ("Not Found", "this needs one of the
+    roles ...") only on English pages (the page's own words say what happened)."""
+    if not detail:
+        return ""
+    translated = lang.gettext(detail)
+    return translated if translated != detail or lang.locale == "en" else ""
+
+
 def error_page(request: Request[Any, Any, Any], status: int, detail: str) -> Response[Any]:
     if status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -60,7 +70,7 @@ def error_page(request: Request[Any, Any, Any], status: int, detail: str) -> Res
         context.update(
             status=status,
             title=TITLES.get(status, TITLES[400] if status < 500 else TITLES[500]),
-            detail=detail if status < 500 else "",
+            detail=shown_detail(context["lang"], detail) if status < 500 else "",
         )
         body = render.render_string("error.html", context)
     except Exception:  # the error page itself must not fail

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -29,6 +30,28 @@ DEFAULT = "zh_CN"
 LOCALES = ("zh_CN", "en")
 LABELS = {"zh_CN": "中文", "en": "English"}
 COOKIE = "sharehub_lang"
+N_ = str  # marks a message id for extraction
+ZONE_LABELS = {
+    "Asia/Shanghai": N_("Beijing time"),
+    "Asia/Chongqing": N_("Beijing time"),
+    "Asia/Harbin": N_("Beijing time"),
+    "PRC": N_("Beijing time"),
+    "Asia/Urumqi": N_("Xinjiang time"),
+    "Asia/Hong_Kong": N_("Hong Kong time"),
+    "Asia/Macau": N_("Macau time"),
+    "Asia/Taipei": N_("Taipei time"),
+    "UTC": N_("Coordinated Universal Time (UTC)"),
+}
+"""Time zones as people name them; any other zone is shown by its IANA name."""
+ZONE_CHOICES = (
+    "Asia/Shanghai",
+    "Asia/Urumqi",
+    "Asia/Hong_Kong",
+    "Asia/Macau",
+    "Asia/Taipei",
+    "UTC",
+)
+"""The zones a center form offers (a center in another zone keeps its own)."""
 
 
 @functools.cache
@@ -70,6 +93,19 @@ def negotiate(cookie: str | None, accept_language: str | None) -> str:
     if cookie in LOCALES:
         return cookie  # type: ignore[return-value]
     return from_accept_language(accept_language or "") or DEFAULT
+
+
+_LABEL_SPLIT = re.compile(r"^(.*[\u3000-\u9fff\uff00-\uffef)])\s*([A-Za-z][^\u3000-\u9fff]*)$")
+
+
+def label_in(label: str, locale: str) -> str:
+    """A plugin's label in the page's language. Labels are written "中文 English" (the
+    Chinese part may name products in Latin letters): Chinese pages show the first part,
+    English pages the last; a label in one language is shown whole."""
+    found = _LABEL_SPLIT.match(label.strip())
+    if not found:
+        return label
+    return found.group(1).strip() if locale.startswith("zh") else found.group(2).strip()
 
 
 @functools.lru_cache(maxsize=8192)
@@ -145,3 +181,8 @@ class Lang:
 
     def zone_name(self) -> str:
         return self.tz.key
+
+    def zone_label(self) -> str:
+        """The zone as people say it (北京时间 / Beijing time), else its IANA name."""
+        label = ZONE_LABELS.get(self.tz.key)
+        return self.gettext(label) if label else self.tz.key

@@ -21,19 +21,30 @@ from hub.tables import Bandwidth, Course, LiveSession, Role, SessionStatus, Teac
 ENDED = {SessionStatus.ended.value, SessionStatus.archived.value}
 
 
+Text = Annotated[str | None, Parameter(max_length=50)]
+
+
 @get("/", name="pages:schedule")
 async def schedule_page(
     request: Request[Any, Any, Any],
     week: Annotated[str, Parameter(max_length=10)] = "this",
-    subject: Annotated[str | None, Parameter(max_length=50)] = None,
+    subject: Text = None,
     grade: Annotated[str | None, Parameter(max_length=3)] = None,
+    q: Text = None,
+    province: Text = None,
+    city: Text = None,
+    county: Text = None,
 ) -> Response[Any]:
-    """This week's or next week's classes, by day, in the viewer's time zone."""
+    """This week's or next week's classes, by day in the viewer's time zone: what is live now
+    and today first, then the days to come, the days gone last; filters by subject, grade,
+    region (classes booked by share-centers there) and a search of title, subject, teacher."""
     lang = lang_of(request)
     which = "next" if week == "next" else "this"
     digits = bool(grade) and grade.isascii() and grade.isdigit()  # "³".isdigit() is True
     grade_n = int(grade) if digits and 1 <= int(grade) <= 12 else None
     today = datetime.now(UTC).astimezone(lang.tz).date()
+    text = (q or "").strip()
+    place = {"province": province or "", "city": city or "", "county": county or ""}
 
     async def build() -> dict[str, Any]:
         first = schedule_view.week_start(today, which)
@@ -43,12 +54,24 @@ async def schedule_page(
             public_only=principal_of(request) is None,
             subject=subject or None,
             grade=grade_n,
+            places=tuple((k, v or None) for k, v in place.items()),
         )
+        if text:
+            for d in days:
+                d.sessions = [r for r in d.sessions if schedule_view.matches(r, text)]
+        coming, gone = schedule_view.today_first(days, today)
+        live = [r for d in days for r in d.sessions if r["status"] == SessionStatus.live.value]
         return {
             "days": days,
+            "coming": coming,
+            "gone": gone,
+            "live": live,
             "week": which,
             "subject": subject or "",
             "grade": grade_n,
+            "q": text,
+            "place": place,
+            "regions": await schedule_view.regions(province, city),
             "subjects": await schedule_view.subjects(),
             "today": today,
             "figures": await headline_figures(request),

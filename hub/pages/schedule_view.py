@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from piccolo.columns.combination import WhereRaw
 
 from hub.api.sessions import ListQuery, list_rows
-from hub.tables import Course, SessionStatus
+from hub.tables import Course, SessionStatus, ShareCenter
 
 
 @dataclass
@@ -38,12 +38,19 @@ async def week(
     subject: str | None = None,
     grade: int | None = None,
     teacher_id: int | None = None,
+    places: tuple[tuple[str, str | None], ...] = (),
     limit: int = 500,
 ) -> list[Day]:
     """Seven days from ``first`` (in ``tz``), each with its sessions in start order."""
     lo, hi = bounds(first, 7, tz)
     query = ListQuery(
-        lo=lo, hi=hi, subject=subject, grade=grade, teacher_id=teacher_id, public_only=public_only
+        lo=lo,
+        hi=hi,
+        subject=subject,
+        grade=grade,
+        teacher_id=teacher_id,
+        places=places,
+        public_only=public_only,
     )
     rows = await list_rows(*query.where(), limit=limit)
     days = [Day(first + timedelta(days=i)) for i in range(7)]
@@ -53,6 +60,57 @@ async def week(
         if 0 <= index < 7:
             days[index].sessions.append(row)
     return days
+
+
+def by_day(rows: list[dict[str, Any]], tz: ZoneInfo) -> list[Day]:
+    """Rows in start order grouped by their day in ``tz``."""
+    days: list[Day] = []
+    for row in rows:
+        local = row["starts_at"].astimezone(tz).date()
+        if not days or days[-1].day != local:
+            days.append(Day(local))
+        days[-1].sessions.append(row)
+    return days
+
+
+def matches(row: dict[str, Any], text: str) -> bool:
+    """Whether a session row's course title, subject or teacher holds ``text`` (any case)."""
+    wanted = text.casefold()
+    return any(wanted in str(row.get(k) or "").casefold() for k in SEARCHED)
+
+
+SEARCHED = ("title", "subject", "teacher_name")
+
+
+def today_first(days: list[Day], today: date) -> tuple[list[Day], list[Day]]:
+    """The days from today on (today first), and the days before today (most recent first),
+    of a week's days; the days with no class are left out."""
+    coming = [d for d in days if d.day >= today and d.sessions]
+    gone = [d for d in reversed(days) if d.day < today and d.sessions]
+    return coming, gone
+
+
+@dataclass
+class Regions:
+    """The places share-centers are in, for the region pickers: every province, the cities
+    of the chosen province, the counties of the chosen city."""
+
+    provinces: list[str]
+    cities: list[str]
+    counties: list[str]
+
+
+async def regions(province: str | None, city: str | None) -> Regions:
+    rows = (
+        await ShareCenter.select(ShareCenter.province, ShareCenter.city, ShareCenter.county)
+        .distinct()
+        .run()
+    )
+    return Regions(
+        provinces=sorted({r["province"] for r in rows if r["province"]}),
+        cities=sorted({r["city"] for r in rows if r["city"] and r["province"] == province}),
+        counties=sorted({r["county"] for r in rows if r["county"] and city and r["city"] == city}),
+    )
 
 
 async def subjects() -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
@@ -17,6 +16,7 @@ from hub.api.sessions import session_rows
 from hub.api.streams import check_provider_choice, ingest_out, teacher_session
 from hub.auth import teacher_or_admin
 from hub.errors import Conflict, DomainError
+from hub.pages import i18n
 from hub.pages.forms import form_of, int_field, see_other
 from hub.pages.render import lang_of, page, principal_of, settings_of
 from hub.plugin_host import PluginHost
@@ -38,21 +38,13 @@ async def my_courses(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
     return await query.run()
 
 
-_LABEL_SPLIT = re.compile(r"^(.*[\u3000-\u9fff\uff00-\uffef)])\s*([A-Za-z][^\u3000-\u9fff]*)$")
-
-
 def provider_label(plugins: PluginHost, name: str, lang: str) -> str:
-    """A provider's label in the page's language. Labels are written "中文 English" (the
-    Chinese part may name products in Latin letters): Chinese pages show the first part,
-    English pages the last; a label in one language is shown whole."""
+    """A provider's label in the page's language (``i18n.label_in``)."""
     try:
         label = str(plugins.provider(name).label)
     except DomainError:
         return name
-    found = _LABEL_SPLIT.match(label.strip())
-    if not found:
-        return label
-    return found.group(1).strip() if lang.startswith("zh") else found.group(2).strip()
+    return i18n.label_in(label, lang)
 
 
 def ready_providers(plugins: PluginHost) -> list[str]:
@@ -88,7 +80,8 @@ async def classes_context(request: Request[Any, Any, Any], plugins: PluginHost) 
             "start": "09:00",
             "duration": "45",
             "weeks": "1",
-            "provider": default if (default := plugins.default_provider()) in providers
+            "provider": default
+            if (default := plugins.default_provider()) in providers
             else (providers[0] if providers else ""),
         },
     }

@@ -63,7 +63,7 @@ def _narrative(parent: ET.Element, tag: str, zh: str, en: str, **attrs: str) -> 
 
 class IatiActivity(ReporterBase):
     name = "iati_activity"
-    label = "IATI 2.03 activity file (XML)"
+    label = "IATI 2.03 活动文件（XML） IATI 2.03 activity file (XML)"
     media_type = "application/xml"
     extension = "xml"
     settings_model = IatiSettings

@@ -125,7 +125,7 @@ def environment() -> jinja2.Environment:
 
 class PrintableReport(ReporterBase):
     name = "impact_printable"
-    label = "Printable impact report (HTML, Chinese and English)"
+    label = "可打印的影响力报告（HTML，中英文） Printable impact report (HTML, Chinese and English)"
     media_type = "text/html"  # the server adds the charset
     extension = "html"
     settings_model = PrintableSettings

@@ -26,6 +26,7 @@ import httpx
 import msgspec
 
 from hub import outbound
+from hub.errors import Invalid
 from hub.hookspecs import hookimpl
 from hub.reporter_base import ReporterBase
 from hub.reporting import ReportData
@@ -55,11 +56,16 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 class WebhookReporter(ReporterBase):
     name = "webhook"
-    label = "Signed JSON webhook (figures to a charity platform)"
+    label = (
+        "签名 JSON 推送（把数据发送到公益平台） Signed JSON webhook (figures to a charity platform)"
+    )
     media_type = "application/json"
     extension = "json"
     settings_model = WebhookSettings
     publishes = True
+
+    def ready(self, options: WebhookSettings) -> bool:
+        return bool(options.url)
 
     def render(self, data: ReportData, options: WebhookSettings) -> bytes:
         return json.dumps(data.figures_document(), ensure_ascii=False, sort_keys=True).encode()
@@ -73,8 +79,8 @@ class WebhookReporter(ReporterBase):
         key: str,
         settings: Settings,
     ) -> None:
-        if not options.url:
-            raise RuntimeError("no webhook URL: set SHAREHUB_PLUGIN__WEBHOOK__URL")
+        if not options.url:  # no retry can help: fails for good
+            raise Invalid("no webhook URL: set SHAREHUB_PLUGIN__WEBHOOK__URL", field="url")
         await asyncio.to_thread(  # resolves the host: off the event loop
             outbound.check_url,
             options.url,

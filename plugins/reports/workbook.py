@@ -38,7 +38,7 @@ def _header(name: str) -> str:
 
 class ImpactWorkbook(ReporterBase):
     name = "impact_workbook"
-    label = "Impact workbook (XLSX)"
+    label = "影响力工作簿（XLSX） Impact workbook (XLSX)"
     media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     extension = "xlsx"
     settings_model = WorkbookSettings

@@ -34,3 +34,50 @@ document.addEventListener("submit", function (ev) {
     b.textContent = b.getAttribute(show ? "data-hide" : "data-show");
   });
 })();
+
+// Pickers that send their form when changed: <select data-submit> (region pickers). A new
+// province clears the city and county below it; a new city clears the county.
+document.addEventListener("change", function (ev) {
+  var el = ev.target;
+  if (!el || !el.hasAttribute || !el.hasAttribute("data-submit") || !el.form) return;
+  var below = { province: ["city", "county"], city: ["county"] }[el.name] || [];
+  below.forEach(function (name) { var x = el.form.elements[name]; if (x) x.value = ""; });
+  el.form.submit();
+});
+
+// Forms answered in place: <form data-inline> posts in the background (X-Inline: 1) and shows
+// the JSON answer's message in the .inline-answer next to it; the button goes once done.
+document.addEventListener("submit", function (ev) {
+  var f = ev.target;
+  if (!f || !f.hasAttribute || !f.hasAttribute("data-inline") || !window.fetch) return;
+  ev.preventDefault();
+  var item = f.closest("li") || f.parentNode;
+  var out = item.querySelector(".inline-answer");
+  var button = f.querySelector("button");
+  if (button) button.disabled = true;
+  fetch(f.action, { method: "POST", body: new FormData(f), credentials: "same-origin", headers: { "X-Inline": "1", "Accept": "application/json" } })
+    .then(function (r) { return r.json().then(function (body) { return { ok: r.ok && body.ok, body: body }; }); })
+    .then(function (a) {
+      if (out) { out.hidden = false; out.textContent = a.body.message || ""; out.className = "inline-answer " + (a.ok ? "notice" : "alert"); }
+      if (a.ok) f.remove(); else if (button) button.disabled = false;
+    })
+    .catch(function () { f.submit(); });
+});
+
+// The private calendar feed: <button data-private-feed='{"center_id": 1}'> asks the API for a
+// private address (every class, centers-only ones too) and shows it to copy into a calendar.
+document.addEventListener("click", function (ev) {
+  var b = ev.target.closest ? ev.target.closest("[data-private-feed]") : null;
+  if (!b || !window.fetch) return;
+  b.disabled = true;
+  fetch("/api/v1/calendar/feeds", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: b.getAttribute("data-private-feed") })
+    .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+    .then(function (a) {
+      var out = document.getElementById(b.getAttribute("aria-controls"));
+      if (!out) return;
+      out.hidden = false;
+      var field = out.querySelector("input");
+      if (a.ok && field) { field.value = a.body.url; field.select(); } else { out.textContent = b.getAttribute("data-failed"); }
+    })
+    .catch(function () { b.disabled = false; });
+});
