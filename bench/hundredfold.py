@@ -16,7 +16,8 @@ port plan: ``plan_ports`` over the self-hosted SRT classes of the sweep's fortni
 copy of a class at the same time: many times the demo's concurrency), median of ``ROUNDS``.
 
 Targets at 100x: figure endpoints < 1 s cold, /admin < 2 s cold, the port plan < 1 s.
-Run: python bench/hundredfold.py  (SHAREHUB_BENCH_SCALE=30 for a smaller run)
+Run: python bench/hundredfold.py  (SHAREHUB_BENCH_SCALE=30 for a smaller run,
+SHAREHUB_BENCH_ROUNDS=3 for fewer restarts)
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from plugins.self_hosted import ports
 
 SCALE = int(os.environ.get("SHAREHUB_BENCH_SCALE", "100"))
-ROUNDS = 5
+ROUNDS = int(os.environ.get("SHAREHUB_BENCH_ROUNDS", "5"))
 WINDOWS_PER_CLASS = 72
 """Viewer windows per held class: ~5M at 100x (the demo's held classes times 100 times 72)."""
 VIEWERS = 2_000_000
