@@ -71,7 +71,10 @@ REGIONS: dict[str, list[tuple[str, list[str]]]] = {
     "贵州省": [("毕节市", ["赫章县", "纳雍县", "织金县"]), ("黔东南苗族侗族自治州", ["从江县"])],
     "甘肃省": [("定西市", ["岷县", "漳县", "通渭县"]), ("临夏回族自治州", ["东乡族自治县"])],
     "四川省": [("凉山彝族自治州", ["昭觉县", "布拖县", "美姑县"]), ("甘孜藏族自治州", ["石渠县"])],
-    "广西壮族自治区": [("河池市", ["都安瑶族自治县", "大化瑶族自治县"]), ("百色市", ["乐业县"])],
+    "广西壮族自治区": [
+        ("河池市", ["都安瑶族自治县", "大化瑶族自治县"]),
+        ("百色市", ["乐业县", "那坡县"]),
+    ],
     "广东省": [("河源市", ["紫金县", "龙川县"]), ("梅州市", ["五华县", "丰顺县"])],
     "新疆维吾尔自治区": [("喀什地区", ["疏附县", "伽师县"]), ("和田地区", ["墨玉县", "皮山县"])],
 }
@@ -153,15 +156,23 @@ async def run_demo(
     provider: str,
     scale: float = 1.0,
     record: bool = True,
+    recorded: int = RECORDED_CLASSES,
     now: datetime | None = None,
 ) -> DemoSummary:
     """The demo programme (once: a second run changes nothing); its classes stream through
     ``provider``. ``scale`` multiplies the term's views (1 = the programme's 500,000);
-    ``record`` queues the recorded classes (for a worker with ffmpeg)."""
+    ``record`` queues ``recorded`` recorded classes (for a worker with ffmpeg)."""
     if await User.exists().where(User.username == MARKER_USER).run():
         return await summary(created=False)
     async with db.write_transaction():  # all or nothing: a run cut short leaves no half demo
-        await fill(settings, admin_password, provider, scale, record, now or datetime.now(UTC))
+        await fill(
+            settings,
+            admin_password,
+            provider,
+            scale,
+            recorded if record else 0,
+            now or datetime.now(UTC),
+        )
     return await summary(created=True)
 
 
@@ -201,7 +212,7 @@ async def fill(
     admin_password: str | None,
     provider: str,
     scale: float,
-    record: bool,
+    recorded: int,
     now: datetime,
 ) -> None:
     """The demo programme, marker user first (run inside one transaction)."""
@@ -270,9 +281,7 @@ async def fill(
     for c, course_id in enumerate(course_ids):
         day_index = c % 5
         slot = slots[(c // 5 + c // len(teacher_ids)) % len(slots)]
-        first = datetime.combine(
-            first_monday + timedelta(weeks=c % 15, days=day_index), slot
-        )
+        first = datetime.combine(first_monday + timedelta(weeks=c % 15, days=day_index), slot)
         await series.create_series(
             admin,
             course_id=course_id,
@@ -326,8 +335,8 @@ async def fill(
         await accounts.create_user(
             f"center{i + 1}", DEMO_PASSWORD, Role.center, center_id=c["id"], password_hash=shared
         )
-    if record:
-        for s in recorded_classes(held):
+    if recorded:
+        for s in recorded_classes(held, recorded):
             await jobs.enqueue(
                 RECORD_TEST_CLASS,
                 {"session_id": s["id"], "title": s["title"]},
@@ -347,13 +356,13 @@ class Stopwatch:
         self.at = now
 
 
-def recorded_classes(held: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def recorded_classes(held: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
     """The latest held classes of different public courses."""
     chosen: dict[int, dict[str, Any]] = {}
     for s in reversed(held):
         if s["visibility"] == Visibility.public and s["course"] not in chosen:
             chosen[s["course"]] = s
-        if len(chosen) == RECORDED_CLASSES:
+        if len(chosen) == count:
             break
     return list(chosen.values())
 

@@ -118,9 +118,7 @@ def test_class_cmd(
             "b:a": "64k",
         },
     )
-    return stream.global_args(*_QUIET).compile(
-        cmd=binary or find_ffmpeg(), overwrite_output=True
-    )
+    return stream.global_args(*_QUIET).compile(cmd=binary or find_ffmpeg(), overwrite_output=True)
 
 
 test_class_cmd.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
