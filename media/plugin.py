@@ -35,9 +35,9 @@ def register_commands(subcommands: argparse._SubParsersAction[Any]) -> None:
 @hookimpl
 def register_job_kinds(register: Callable[[JobKind], None]) -> None:
     from media.handlers import MEDIA_KINDS
-    from media.test_classes import TEST_CLASS_KINDS
+    from media.sample_classes import SAMPLE_CLASS_KINDS
 
-    for kind in (*MEDIA_KINDS, *TEST_CLASS_KINDS):
+    for kind in (*MEDIA_KINDS, *SAMPLE_CLASS_KINDS):
         register(kind)
 
 

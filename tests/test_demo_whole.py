@@ -146,7 +146,7 @@ async def test_the_demo_shows_a_programme_alive_and_a_recorded_class_plays(
 def test_the_test_class_has_its_title_in_a_cjk_font(tmp_path: Path) -> None:
     """The picture carries the course's title: the frame with the text differs from the
     plain test picture where the title is drawn."""
-    from media.test_classes import cjk_font, test_class_cmd
+    from media.sample_classes import cjk_font, sample_class_cmd
 
     font = cjk_font()
     if font is None:
@@ -157,7 +157,7 @@ def test_the_test_class_has_its_title_in_a_cjk_font(tmp_path: Path) -> None:
     for name, text in (("with", title), ("without", None)):
         clip = tmp_path / f"{name}.ts"
         subprocess.run(
-            test_class_cmd(str(clip), text, seconds=1, font=font), check=True, timeout=120
+            sample_class_cmd(str(clip), text, seconds=1, font=font), check=True, timeout=120
         )
         still = tmp_path / f"{name}.gray"
         subprocess.run(

@@ -47,7 +47,7 @@ FONT_FILES = (
 )
 
 
-class TestClassPayload(msgspec.Struct, forbid_unknown_fields=True):
+class SampleClassPayload(msgspec.Struct, forbid_unknown_fields=True):
     session_id: int
     title: str = ""
 
@@ -73,7 +73,7 @@ def cjk_font() -> str | None:
     return next((f for f in FONT_FILES if Path(f).exists()), None)
 
 
-def test_class_cmd(
+def sample_class_cmd(
     out: str,
     title_file: Path | None,
     *,
@@ -121,9 +121,6 @@ def test_class_cmd(
     return stream.global_args(*_QUIET).compile(cmd=binary or find_ffmpeg(), overwrite_output=True)
 
 
-test_class_cmd.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
-
-
 async def _run(cmd: list[str]) -> None:
     process = await asyncio.create_subprocess_exec(
         *cmd,
@@ -136,8 +133,8 @@ async def _run(cmd: list[str]) -> None:
         raise RuntimeError(f"ffmpeg failed: {err.decode(errors='replace')[-400:]}")
 
 
-async def record_test_class(ctx: JobContext) -> None:
-    payload: TestClassPayload = ctx.payload
+async def record_sample_class(ctx: JobContext) -> None:
+    payload: SampleClassPayload = ctx.payload
     session_id = payload.session_id
     row = await live.session_row(session_id)
     if row["status"] not in (SessionStatus.ended, SessionStatus.archived):
@@ -154,7 +151,7 @@ async def record_test_class(ctx: JobContext) -> None:
     font = cjk_font()
     if font is None:
         log.warning("no CJK font (install fonts-noto-cjk): the test class has no title")
-    await _run(test_class_cmd(str(source), title_file, font=font, binary=ctx.worker.binary))
+    await _run(sample_class_cmd(str(source), title_file, font=font, binary=ctx.worker.binary))
     prefix = key_prefix(session_id)
     recorder = Recorder(
         str(source),
@@ -205,7 +202,7 @@ async def push_test_stream(ctx: JobContext) -> None:
     title = ctx.settings.worker_dir / "test-classes" / f"live-{session_id}.txt"
     title.parent.mkdir(parents=True, exist_ok=True)
     title.write_text("直播演示 " + str(row.get("title") or ""), encoding="utf-8")
-    cmd = test_class_cmd(
+    cmd = sample_class_cmd(
         url,
         title,
         seconds=seconds,
@@ -241,13 +238,13 @@ async def push_test_stream(ctx: JobContext) -> None:
         raise RuntimeError(f"push ended: {err.decode(errors='replace')[-300:]}")
 
 
-TEST_CLASS_KINDS: tuple[JobKind, ...] = (
+SAMPLE_CLASS_KINDS: tuple[JobKind, ...] = (
     JobKind(
         RECORD_TEST_CLASS,
-        record_test_class,
+        record_sample_class,
         RetryPolicy(max_attempts=3, base_seconds=10, cap_seconds=60),
         cpu=True,
-        payload=TestClassPayload,
+        payload=SampleClassPayload,
     ),
     JobKind(
         PUSH_TEST_STREAM,
