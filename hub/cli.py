@@ -138,22 +138,52 @@ async def _noop() -> None:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from hub.demo import DEMO_PASSWORD, run_demo
+    import time
 
+    from hub import demo
+
+    started = time.monotonic()
     host: PluginHost = getattr(args, "plugin_host", None) or PluginHost(settings)
     provider = host.default_provider()
-    summary = asyncio.run(
-        with_db(settings, lambda: run_demo(args.admin_password, provider=provider))
-    )
+    # the recorded classes and the live push are jobs the media worker gives (with ffmpeg)
+    can_record = demo.RECORD_TEST_CLASS in host.job_kinds
+    can_push = demo.PUSH_TEST_STREAM in host.job_kinds
+
+    async def work() -> tuple[demo.DemoSummary, int | None]:
+        made = await demo.run_demo(
+            settings, args.admin_password, provider=provider, scale=args.scale, record=can_record
+        )
+        if args.no_live or not can_push or args.no_serve:
+            await demo.stop_live_pushes()
+            return made, None
+        return made, await demo.start_live_class(provider)
+
+    summary, live_session = asyncio.run(with_db(settings, work))
     verb = "created" if summary.created else "already there"
     print(
-        f"demo programme {verb}: {summary.centers} share-centers, {summary.teachers} teachers, "
-        f"{summary.sessions} sessions, {summary.bookings} bookings, "
-        f"{summary.check_ins} check-ins"
+        f"demo programme {verb} in {time.monotonic() - started:.1f}s: "
+        f"{summary.centers} share-centers, {summary.teachers} teachers, "
+        f"{summary.courses} courses, {summary.sessions} classes ({summary.held} held), "
+        f"{summary.bookings} bookings, {summary.check_ins} check-ins, "
+        f"{summary.views} online views"
     )
+    if summary.recordings_queued:
+        print(
+            f"{summary.recordings_queued} held classes are being recorded in the background "
+            "(record-test-class, then finalize and transcode jobs; see `sharehub jobs` or "
+            "/admin): their replays appear within a few minutes of the start"
+        )
+    elif not can_record:
+        print("no recorded classes: the media worker (ffmpeg) is not available")
+    if live_session is not None:
+        print(
+            f"class {live_session} is live now: a test stream is pushed to it while the demo "
+            f"runs (watch it at /watch/{live_session}; --no-live skips it)"
+        )
     print(
         f"sign in as demo-admin, teacher1..teacher10 or center1..center10; "
-        f"password {args.admin_password or DEMO_PASSWORD!r} (demo-admin) / {DEMO_PASSWORD!r}"
+        f"password {args.admin_password or demo.DEMO_PASSWORD!r} (demo-admin) / "
+        f"{demo.DEMO_PASSWORD!r}"
     )
     if args.no_serve:
         return 0
@@ -309,6 +339,15 @@ def parser(plugins: PluginHost | None = None) -> argparse.ArgumentParser:
         else:
             sp.add_argument("--admin-password", dest="admin_password")
             sp.add_argument("--no-serve", action="store_true", help="fill the data and exit")
+            sp.add_argument(
+                "--no-live", action="store_true", help="no test stream pushed to a class now"
+            )
+            sp.add_argument(
+                "--scale",
+                type=float,
+                default=1.0,
+                help="the term's online views, times 500,000 (default 1: the full programme)",
+            )
     if plugins is not None:
         plugins.call_each("register_commands", subcommands=sub)
     return p

@@ -40,6 +40,22 @@ async def get(session_id: int) -> dict[str, Any] | None:
     )
 
 
+REPLAYABLE = (RecordingState.processing, RecordingState.ready)
+
+
+async def replayable(session_ids: list[int]) -> set[int]:
+    """The sessions among ``session_ids`` that have a replay (ready, or being made from what
+    was recorded): the pages offer 观看回放 for these only."""
+    if not session_ids:
+        return set()
+    rows = (
+        await Recording.select(Recording.session_id)
+        .where(Recording.session_id.is_in(session_ids) & Recording.state.is_in(list(REPLAYABLE)))
+        .run()
+    )
+    return {r["session_id"] for r in rows}
+
+
 async def start(session_id: int, key_prefix: str, playlist_key: str) -> None:
     """A recorder started on the session: the row exists and says ``recording``."""
     now = datetime.now(UTC)

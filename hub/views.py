@@ -485,7 +485,13 @@ class _Conn:
 
 @contextlib.asynccontextmanager
 async def _transaction() -> AsyncIterator[_Conn]:
+    """A transaction of its own, or the caller's Piccolo transaction when one is open (the
+    demo writes its term of views inside the transaction that makes the programme)."""
     engine = db.engine()
+    enclosing = engine.current_transaction.get()
+    if enclosing is not None:
+        yield _Conn(enclosing.connection, db.is_sqlite())
+        return
     if db.is_sqlite():
         connection = await engine.get_connection()  # type: ignore[attr-defined]
         try:
@@ -543,11 +549,18 @@ async def write_batch(
 
         windows: dict[tuple[str, int, int], list[Any]] = {}
         seconds: dict[tuple[int, date, str], float] = {}
+        starts: dict[int, tuple[int, date]] = {}
+        """Quarter hour -> its window's start and day (a window's bounds, whole hours from
+        local midnight, never cut a quarter hour, whatever the zone's offset)."""
         for beacon in unique.values():
             if beacon.beacon_id not in fresh:
                 continue
-            start = window_start(beacon.received, hours, tz)
-            day = local_day(start, tz)
+            quarter = int(beacon.received // 900)
+            known = starts.get(quarter)
+            if known is None:
+                first_start = window_start(beacon.received, hours, tz)
+                known = starts[quarter] = (first_start, local_day(first_start, tz))
+            start, day = known
             key = (beacon.viewer, beacon.session_id, start)
             ms = int(beacon.received * 1000)
             w = windows.get(key)
@@ -705,6 +718,67 @@ async def _write_rollups(
             "SET first_day = excluded.first_day WHERE excluded.first_day < viewer_first.first_day",
             [x for row in part for x in row],
         )
+
+
+@dataclass
+class History:
+    """Beacons of the past (a demo's term of viewing) fed through the tally in bulk.
+
+    Each beacon is checked by the rules of ``ViewCounter.accept`` that do not depend on when
+    it arrives (the kind; the seconds within bounds and no more than the time passed since
+    the viewer's last beacon; a live beacon within the class's slot, a replay after its
+    start; a centers-only class counted only for signed-in viewers), with ``at`` standing for
+    the server's time of arrival. ``flush(now)`` then writes what is pending exactly as the
+    flush at ``now`` would (``write_batch``: seen beacon ids, viewer windows, the view
+    thresholds, day tallies and peak concurrency at ``now``).
+    """
+
+    counter: ViewCounter
+    pending: list[Beacon] = field(default_factory=list)
+    last: dict[str, float] = field(default_factory=dict)
+    """Viewer -> the ``at`` of their last beacon (a viewer's beacons go in one flush)."""
+    hashes: dict[str, str] = field(default_factory=dict)
+
+    def add(
+        self,
+        session_id: int,
+        info: SessionInfo,
+        *,
+        beacon_id: str,
+        viewer_id: str,
+        kind: str,
+        seconds: float,
+        at: float,
+        center_id: int | None = None,
+        signed_in: bool = False,
+    ) -> None:
+        settings = self.counter.settings
+        if not info.public and not signed_in:
+            raise NotFound(f"session {session_id} not found", field="session_id")
+        if kind not in KINDS:
+            raise Invalid("kind is live or replay", field="kind")
+        if not 0 <= seconds <= settings.view_beacon_max_seconds:
+            raise Invalid("seconds out of bounds", field="seconds")
+        self.counter._check_session(session_id, info, kind, at)
+        key = f"center:{center_id}" if center_id else viewer_id
+        viewer = self.hashes.get(key)
+        if viewer is None:
+            viewer = self.hashes[key] = self.counter.viewer_hash(key)
+        previous = self.last.get(viewer)
+        if previous is not None and at >= previous and seconds > at - previous + WALL_SLACK:
+            raise Invalid("more seconds than passed since the last beacon", field="seconds")
+        self.last[viewer] = max(at, previous or at)
+        self.pending.append(
+            Beacon(beacon_id, session_id, viewer, kind, round(seconds * 1000), at, center_id)
+        )
+
+    async def flush(self, now: float) -> FlushResult:
+        batch, self.pending = self.pending, []
+        self.last.clear()
+        self.hashes.clear()
+        if not batch:
+            return FlushResult()
+        return await write_batch(batch, self.counter.settings, self.counter.tz, now)
 
 
 # ------------------------------------------------------------------------------ reading

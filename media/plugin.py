@@ -35,8 +35,9 @@ def register_commands(subcommands: argparse._SubParsersAction[Any]) -> None:
 @hookimpl
 def register_job_kinds(register: Callable[[JobKind], None]) -> None:
     from media.handlers import MEDIA_KINDS
+    from media.sample_classes import SAMPLE_CLASS_KINDS
 
-    for kind in MEDIA_KINDS:
+    for kind in (*MEDIA_KINDS, *SAMPLE_CLASS_KINDS):
         register(kind)
 
 

@@ -109,9 +109,10 @@ def test_unknown_time_zone_is_exit_code_2(tmp_path: Path) -> None:
 
 
 DEMO_LINE = re.compile(
-    r"demo programme (?P<verb>created|already there): (?P<centers>\d+) share-centers, "
-    r"(?P<teachers>\d+) teachers, (?P<sessions>\d+) sessions, (?P<bookings>\d+) bookings, "
-    r"(?P<check_ins>\d+) check-ins"
+    r"demo programme (?P<verb>created|already there)(?: in [\d.]+s)?: "
+    r"(?P<centers>\d+) share-centers, (?P<teachers>\d+) teachers, (?P<courses>\d+) courses, "
+    r"(?P<sessions>\d+) classes \((?P<held>\d+) held\), (?P<bookings>\d+) bookings, "
+    r"(?P<check_ins>\d+) check-ins, (?P<views>\d+) online views"
 )
 
 
@@ -123,13 +124,15 @@ def demo_counts(output: str) -> tuple[str, dict[str, int]]:
 
 
 def test_demo_fills_once_and_twice_changes_nothing(tmp_path: Path) -> None:
-    first = run(tmp_path, "demo", "--no-serve")
+    # a hundredth of the term's views (the default is the full programme): the CLI is tested
+    first = run(tmp_path, "demo", "--no-serve", "--scale", "0.01")
     assert first.returncode == 0, first.stderr
     verb, counts = demo_counts(first.stdout)
     assert verb == "created"
-    assert counts["centers"] >= 56
+    assert counts["centers"] == 56
     assert counts["teachers"] == 120
-    assert counts["sessions"] >= 300
+    assert counts["courses"] >= 300 and counts["sessions"] >= 300
+    assert counts["views"] > 0
     assert counts["bookings"] > 0
     in_db = {
         "centers": query(tmp_path, "SELECT count(*) FROM share_center")[0][0],
@@ -139,7 +142,7 @@ def test_demo_fills_once_and_twice_changes_nothing(tmp_path: Path) -> None:
     }
     assert in_db == {k: counts[k] for k in in_db}
 
-    second = run(tmp_path, "demo", "--no-serve")
+    second = run(tmp_path, "demo", "--no-serve", "--scale", "0.01")
     assert second.returncode == 0, second.stderr
     verb, again = demo_counts(second.stdout)
     assert verb == "already there"

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from litestar import Request, Response, get
 from litestar.params import Parameter
 
-from hub import live, materials, schedule, watch_state
+from hub import live, materials, recordings, schedule, watch_state
 from hub.api.common import PathId
 from hub.api.sessions import session_rows
 from hub.errors import Conflict, NotFound
@@ -106,10 +106,12 @@ async def course_page(request: Request[Any, Any, Any], course_id: PathId) -> Res
             raise NotFound(f"course {course_id} not found", field="course_id")
         rows = await session_rows(LiveSession.course == course_id, limit=500)
         now = datetime.now(UTC)
+        held = [r for r in reversed(rows) if r["ends_at"] <= now or r["status"] in ENDED]
         return {
             "course": course,
             "coming": [r for r in rows if r["ends_at"] > now and r["status"] not in ENDED],
-            "held": [r for r in reversed(rows) if r["ends_at"] <= now or r["status"] in ENDED],
+            "held": held,
+            "replays": sorted(await recordings.replayable([r["id"] for r in held])),
         }
 
     return await public_page(request, "course.html", build, lang=lang_of(request))

@@ -72,6 +72,7 @@ async def classes_context(request: Request[Any, Any, Any], plugins: PluginHost) 
         "provider_labels": {p: provider_label(plugins, p, lang) for p in providers},
         "coming": coming,
         "held": held,
+        "replays": sorted(await recordings.replayable([r["id"] for r in held])),
         "counts": counts,
         "courses": await my_courses(request),
         "providers": providers,
