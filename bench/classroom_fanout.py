@@ -222,24 +222,44 @@ async def run_load(ports: list[int], prog: Programme, label: str) -> dict[str, A
     sent_all: dict[str, float] = {}
     errors: list[str] = []
 
+    retries = [0]
+
+    async def post(
+        client: httpx.AsyncClient, url: str, body: dict[str, Any], token: str
+    ) -> httpx.Response:
+        """A send, retried with the same idempotency key when the connection drops (a kept-alive
+        connection the server closed): it must still arrive once."""
+        for attempt in range(3):
+            try:
+                return await client.post(
+                    url, json=body, headers={"Authorization": f"Bearer {token}"}
+                )
+            except httpx.TransportError:
+                if attempt == 2:
+                    raise
+                retries[0] += 1
+        raise AssertionError("unreachable")
+
     async def send(n: int) -> None:
         client = clients[n % len(clients)]
         if n % BROADCAST_EVERY == BROADCAST_EVERY - 1:
             tag = f"b{n}"
             sent_all[tag] = time.perf_counter()
-            r = await client.post(
+            r = await post(
+                client,
                 f"{base}/messages/{question}/show-all",
-                json={"answer": tag, "key": f"bench-all-{n:06d}"},
-                headers={"Authorization": f"Bearer {prog.teacher_token}"},
+                {"answer": tag, "key": f"bench-all-{n:06d}"},
+                prog.teacher_token,
             )
         else:
             tag = f"m{n}"
             room = n % ROOMS
             sent_hand[tag] = time.perf_counter()
-            r = await client.post(
+            r = await post(
+                client,
                 f"{base}/messages",
-                json={"kind": "hand", "text": tag, "key": f"bench-hand-{n:06d}"},
-                headers={"Authorization": f"Bearer {prog.room_tokens[room]}"},
+                {"kind": "hand", "text": tag, "key": f"bench-hand-{n:06d}"},
+                prog.room_tokens[room],
             )
         if r.status_code != 201:
             errors.append(f"{n}: {r.status_code} {r.text[:200]}")
@@ -280,6 +300,7 @@ async def run_load(ports: list[int], prog: Programme, label: str) -> dict[str, A
         "messages": len(sent_hand) + len(sent_all),
         "rate": round((len(sent_hand) + len(sent_all)) / wall, 2),
         "send_errors": len(errors),
+        "send_retries": retries[0],
         "room_to_teacher_p50_ms": round(pct(to_teacher, 50) * 1000, 1),
         "room_to_teacher_p99_ms": round(pct(to_teacher, 99) * 1000, 1),
         "teacher_to_all_p50_ms": round(pct(to_rooms, 50) * 1000, 1),

@@ -120,6 +120,18 @@ async def events_after(viewer: Viewer, after: int, limit: int = 200) -> list[dic
     return rows
 
 
+async def newest_id(session_id: int) -> int:
+    """The id of the session's newest message (0: none yet)."""
+    row = (
+        await ClassroomEvent.select(ClassroomEvent.id)
+        .where(ClassroomEvent.session_id == session_id)
+        .order_by(ClassroomEvent.id, ascending=False)
+        .first()
+        .run()
+    )
+    return int(row["id"]) if row else 0
+
+
 async def append(
     session_id: int,
     kind: str,

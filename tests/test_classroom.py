@@ -433,3 +433,32 @@ async def test_retention_deletes_old_classes_messages_and_photos(world: World) -
     assert not await storage.exists(key)
     assert await events(world, old, "teacher") == []
     assert [e["kind"] for e in await events(world, recent, "teacher")] == ["hand"]
+
+
+@pytest.mark.in_process("reads the streams' generators in the test's own process")
+async def test_one_message_for_all_rooms_reaches_every_open_stream_once(world: World) -> None:
+    sid = await live_class(world, "center", "center2")
+    q = (await send(world, sid, "center", kind="hand", text="大家都看", key="all-00001")).json()
+    viewers = [
+        classroom.Viewer(sid, teacher=True),
+        classroom.Viewer(sid, teacher=False, center_id=world.ids["center"]),
+        classroom.Viewer(sid, teacher=False, center_id=world.ids["center2"]),
+    ]
+    streams = [event_stream(v, q["id"], seconds=30) for v in viewers]
+    for stream in streams:
+        assert (await anext(stream)).comment == "classroom"
+    waiting = [asyncio.ensure_future(anext(stream)) for stream in streams]
+    await asyncio.sleep(0)
+    hand2 = await send(world, sid, "center2", kind="hand", text="只给老师", key="all-00002")
+    shown = await world.post(
+        BASE.format(sid) + f"/messages/{q['id']}/show-all", {"answer": "答案"}, "teacher"
+    )
+    assert shown.status_code == 201, shown.text
+    first = [await asyncio.wait_for(w, timeout=5) for w in waiting]
+    # the teacher and center2 see center2's hand first; center (the other room) never does
+    assert first[0].id == hand2.json()["id"] and first[2].id == hand2.json()["id"]
+    assert first[1].id == shown.json()["id"]
+    for stream in (streams[0], streams[2]):
+        assert (await asyncio.wait_for(anext(stream), timeout=5)).id == shown.json()["id"]
+    for stream in streams:
+        await stream.aclose()

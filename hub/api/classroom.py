@@ -21,6 +21,7 @@ from hub.accounts import Principal
 from hub.api.common import PathId, need
 from hub.auth import signed_in
 from hub.classroom_bus import BUS
+from hub.classroom_feed import feed_for
 from hub.classroom_photo import PhotoTooLarge, photo_key, reencode
 from hub.classroom_tables import ClassroomEvent
 from hub.errors import Invalid, NotFound
@@ -175,13 +176,19 @@ async def event_stream(
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
     names: dict[int, str] = {}
-    with BUS.listening(viewer.session_id, viewer.teacher, viewer.center_id) as woken:
+    newest = await classroom.newest_id(viewer.session_id)
+    listening = BUS.listening(viewer.session_id, viewer.teacher, viewer.center_id)
+    with listening as woken, feed_for(viewer.session_id, newest) as feed:
         with contextlib.suppress(Exception):
             await BUS.ensure_listening()
         yield ServerSentEventMessage(data=None, retry=2000, comment="classroom")
         while True:
             woken.clear()
-            rows = await classroom.events_after(viewer, after)
+            if after < feed.floor:  # catching up: from the table
+                rows = await classroom.events_after(viewer, after)
+            else:  # at the head: the process's one read for all its streams
+                await feed.fresh(feed.ticket())
+                rows = feed.after(viewer, after, 200)
             unknown = {r["center_id"] for r in rows if r["center_id"]} - names.keys()
             if unknown:  # a room's name is looked up once per stream
                 names.update(await classroom.center_names(sorted(unknown)))

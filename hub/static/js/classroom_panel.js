@@ -107,8 +107,8 @@
     var name = d.center_name || names[d.center_id] || "";
     if ((d.kind === "hand" || d.kind === "photo") && d.state === "open") { addQueued(d); beep(); }
     else if (d.kind === "answer" || d.kind === "dismiss") removeQueued(d.reply_to);
-    else if (d.kind === "rollcall") log(words.called.replace("{name}", name));
-    else if (d.kind === "rollcall_answer") { log(words.here.replace("{name}", name)); beep(); }
+    else if (d.kind === "rollcall") log(words.called.replace("{n}", name));
+    else if (d.kind === "rollcall_answer") { log(words.here.replace("{n}", name)); beep(); }
     else if (d.kind === "signal") log(name + " · " + (words[d.signal] || d.signal));
     refreshSoon();
   }
