@@ -70,7 +70,7 @@ async def upcoming_for_center(center_id: int, now: datetime, limit: int = 100) -
         [center_id, now, SessionStatus.cancelled.value],
         limit=limit,
         joins="JOIN booking b ON b.session = s.id AND b.center = ?",
-        extra=", ".join(f"b.{name} AS booking_{name}" for name in BOOKING_COLUMNS),
+        extra=[(f"booking_{name}", f"b.{name}") for name in BOOKING_COLUMNS],
     )
     for row in rows:
         row["booking"] = {name: row.pop(f"booking_{name}") for name in BOOKING_COLUMNS}
