@@ -6,21 +6,24 @@ and sent when the connection returns, so it counts once)."""
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import Parameter
+from markupsafe import Markup
 
 from hub import schedule
 from hub.api.common import PathId
 from hub.api.sessions import session_rows
 from hub.auth import center_or_admin
+from hub.cache import ResponseCache
 from hub.errors import Conflict, Invalid, NotFound
 from hub.pages import replays_view, schedule_view
 from hub.pages.forms import form_of, int_field, see_other
 from hub.pages.i18n import Lang
-from hub.pages.render import lang_of, page, principal_of, settings_of
+from hub.pages.render import CSRF_MARK, environment, lang_of, page, principal_of, settings_of
 from hub.tables import Booking, LiveSession, ShareCenter
 
 N_ = str
@@ -65,9 +68,8 @@ async def center_home(request: Request[Any, Any, Any], center: OptionalId = None
     booked = await schedule_view.upcoming_for_center(place["id"], now)
     for row in booked:
         row["checkin_open"] = checkin_open(row, now)
-    offer = await schedule_view.bookable(
-        place["id"], schedule_view.week_start(today, "this"), lang.tz, now
-    )
+    admin_suffix = f"?center={place['id']}" if principal_of(request).is_admin else ""  # type: ignore[union-attr]
+    offer = await offer_for(request, place["id"], lang, today, now, admin_suffix)
     ok = request.query_params.get("ok")
     return page(
         request,
@@ -76,12 +78,58 @@ async def center_home(request: Request[Any, Any, Any], center: OptionalId = None
             "center": place,
             "booked": booked,
             "offer": offer,
+            "csrf_mark": CSRF_MARK,
             "today": today,
             "notice": lang.gettext(NOTICES[ok]) if ok in NOTICES else None,
-            "admin_suffix": f"?center={place['id']}" if principal_of(request).is_admin else "",  # type: ignore[union-attr]
+            "admin_suffix": admin_suffix,
         },
         lang=lang,
     )
+
+
+OFFER_LIMIT = 200
+SHARED_OFFER = 1000
+"""Classes to book read for every center at once; a center that booked so many of them that
+fewer than ``OFFER_LIMIT`` are left has its own list read."""
+
+
+async def offer_for(
+    request: Request[Any, Any, Any],
+    center_id: int,
+    lang: Lang,
+    today: date,
+    now: datetime,
+    admin_suffix: str,
+) -> Markup:
+    """This week's and next week's classes to book, without the center's own bookings, as
+    the page's list items (the CSRF mark where the viewer's token goes). The items are
+    rendered once for every center, per language, time zone and week, and shared as long as
+    the schedule's shared answers (``SHAREHUB_PUBLIC_CACHE_SECONDS``; a write clears them);
+    only the center's bookings are read for each request."""
+    lo, hi = schedule_view.bounds(schedule_view.week_start(today, "this"), 14, lang.tz)
+    macro = (
+        environment()
+        .get_template("center/offer.html")
+        .make_module({"lang": lang, "csrf_token": CSRF_MARK, "admin_suffix": admin_suffix})
+        .offer_item  # type: ignore[attr-defined]
+    )
+
+    def rendered(rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
+        return [(row["id"], str(macro(row))) for row in rows]
+
+    async def shared() -> bytes:
+        rows = await schedule_view.to_book(max(lo, now), hi, SHARED_OFFER)
+        return msgspec.msgpack.encode(rendered(rows))
+
+    cache: ResponseCache = request.app.state.read_cache
+    key = f"center-offer:{lang.locale}:{lang.zone_name()}:{lo.isoformat()}:{admin_suffix}"
+    items = msgspec.msgpack.decode(await cache.shared(key, shared), type=list[tuple[int, str]])
+    mine = await schedule_view.booked_between(center_id, max(lo, now), hi)
+    kept = [html for session_id, html in items if session_id not in mine]
+    if len(kept) < OFFER_LIMIT and len(items) == SHARED_OFFER:  # the shared list fell short
+        rows = await schedule_view.to_book(max(lo, now), hi, SHARED_OFFER + len(mine))
+        kept = [html for session_id, html in rendered(rows) if session_id not in mine]
+    return Markup("".join(kept[:OFFER_LIMIT]))
 
 
 @post("/center/sessions/{session_id:int}/book", guards=[center_or_admin], name="pages:book")
