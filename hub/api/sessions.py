@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, patch, post
 from litestar.params import Parameter, QueryParameter
-from piccolo.columns.combination import Where
 
 from hub import db, live, schedule, watch_state
 from hub import rows as rows_of
@@ -36,23 +35,6 @@ from hub.tables import LiveSession, SessionStatus, Visibility
 from hub.watch_state import WatchState
 
 Provider = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"^[a-z0-9_]+$")]
-
-COLUMNS = (
-    LiveSession.id,
-    LiveSession.starts_at,
-    LiveSession.ends_at,
-    LiveSession.status,
-    LiveSession.provider,
-    LiveSession.series,
-    LiveSession.course.id.as_alias("course_id"),
-    LiveSession.course.title.as_alias("title"),
-    LiveSession.course.subject.as_alias("subject"),
-    LiveSession.course.grade_min.as_alias("grade_min"),
-    LiveSession.course.grade_max.as_alias("grade_max"),
-    LiveSession.course.visibility.as_alias("visibility"),
-    LiveSession.teacher.id.as_alias("teacher_id"),
-    LiveSession.teacher.name.as_alias("teacher_name"),
-)
 
 
 @functools.lru_cache(maxsize=16384)
@@ -125,20 +107,6 @@ class SessionPatch(msgspec.Struct, forbid_unknown_fields=True):
     status: SessionStatus | msgspec.UnsetType = msgspec.UNSET
     provider: Provider | msgspec.UnsetType = msgspec.UNSET
     provider_settings: ProviderOptions | msgspec.UnsetType = msgspec.UNSET
-
-
-async def session_rows(
-    where: Where | Any, limit: int = 50, offset: int = 0
-) -> list[dict[str, Any]]:
-    return (
-        await LiveSession.select(*COLUMNS)
-        .where(where)
-        .order_by(LiveSession.starts_at)
-        .order_by(LiveSession.id)
-        .limit(limit)
-        .offset(offset)
-        .run()
-    )
 
 
 LIST_FROM = """FROM live_session s
@@ -570,8 +538,14 @@ async def visible_session(session_id: int, principal: Principal | None) -> None:
         raise schedule.NotFound(f"session {session_id} not found", field="session_id")
 
 
+async def one_row(session_id: int) -> dict[str, Any] | None:
+    """One session's list row (``LIST_SELECT``), None when there is no such session."""
+    rows = await list_rows("s.id = ?", [session_id], limit=1)
+    return rows[0] if rows else None
+
+
 async def one_session(session_id: PathId, tz: ZoneInfo) -> SessionOut:
-    rows = await session_rows(LiveSession.id == session_id, limit=1)
-    if not rows:
+    row = await one_row(session_id)
+    if row is None:
         raise schedule.NotFound(f"session {session_id} not found", field="session_id")
-    return SessionOut.from_row(rows[0], tz)
+    return SessionOut.from_row(row, tz)
