@@ -161,7 +161,11 @@ def admin_token(port: int) -> str:
         f"http://127.0.0.1:{port}/api/v1/tokens",
         data=b'{"name": "bench"}',
         method="POST",
-        headers={"Content-Type": "application/json", "Cookie": cookie},
+        headers={
+            "Content-Type": "application/json",
+            "Cookie": cookie,
+            "Origin": f"http://127.0.0.1:{port}",  # a change made with a cookie: same origin
+        },
     )
     with urllib.request.urlopen(request, timeout=60) as response:
         return str(json.load(response)["token"])

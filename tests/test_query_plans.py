@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from hub import db, rows
-from hub.api.sessions import LIST_COLUMNS, LIST_FROM, ListQuery, page_sql
+from hub.api.sessions import LIST_COLUMNS, LIST_FROM, ListQuery, page_query
 from hub.rowstream import pg_placeholders
 
 WEEK = ListQuery(
@@ -31,7 +31,7 @@ async def plan(sql: str, args: list[object]) -> str:
 
 async def test_the_week_of_sessions_is_read_from_the_starts_at_index(database: str) -> None:
     where, args = WEEK.where()
-    text = await plan(page_sql(where), [*args, *args, 50, 0])  # the total's, then the page's
+    text = await plan(*page_query(where, args, 50, 0))
     print(f"\n{database.split(':')[0]} plan of the week's sessions:\n{text}")
     assert "live_session_starts" in text, text  # starts_at, or (starts_at, ends_at) on PG
     if db.is_sqlite():
