@@ -22,7 +22,7 @@ from hub.api.common import (
     local_iso,
     need,
 )
-from hub.api.sessions import SessionOut, list_rows
+from hub.api.sessions import SessionOut, list_out
 from hub.auth import admin_only, center_or_admin
 from hub.tables import Bandwidth, CenterKind, SessionStatus, ShareCenter
 
@@ -181,13 +181,13 @@ class CenterController(Controller):
         center = await schedule.get_center(center_id)
         schedule.may_act_for_center(who, center_id)
         tz = schedule.zone(center["timezone"])
-        rows = await list_rows(
+        return await list_out(
             "s.ends_at > ? AND s.status <> ?",
             [center_id, datetime.now(UTC), SessionStatus.cancelled.value],
+            tz,
             limit=limit,
             joins="JOIN booking b ON b.session = s.id AND b.center = ?",
         )
-        return [SessionOut.from_row(r, tz) for r in rows]
 
 
 __all__ = ["CenterController", "local_iso"]

@@ -63,25 +63,27 @@ class SessionOut(msgspec.Struct):
     series_id: int | None
 
     @classmethod
-    def from_row(cls, r: dict[str, Any], tz: ZoneInfo) -> SessionOut:
+    def of(cls, v: Sequence[Any], tz: ZoneInfo) -> SessionOut:
+        """From a positional list row (``LIST_SELECT``'s order), its times in ``tz``."""
+        starts, ends = rows_of.moment(v[1]), rows_of.moment(v[2])
         return cls(
-            id=r["id"],
-            course_id=r["course_id"],
-            title=r["title"],
-            subject=r["subject"],
-            grade_min=r["grade_min"],
-            grade_max=r["grade_max"],
-            teacher_id=r["teacher_id"],
-            teacher_name=r["teacher_name"],
-            starts_at=r["starts_at"],
-            ends_at=r["ends_at"],
-            starts_local=local_iso(r["starts_at"], tz),
-            ends_local=local_iso(r["ends_at"], tz),
+            id=v[0],
+            course_id=v[6],
+            title=v[7],
+            subject=v[8],
+            grade_min=v[9],
+            grade_max=v[10],
+            teacher_id=v[12],
+            teacher_name=v[13],
+            starts_at=starts,
+            ends_at=ends,
+            starts_local=local_iso(starts, tz),
+            ends_local=local_iso(ends, tz),
             timezone=tz.key,
-            status=r["status"],
-            visibility=r["visibility"],
-            provider=r["provider"],
-            series_id=r["series"],
+            status=v[3],
+            visibility=v[11],
+            provider=v[4],
+            series_id=v[5],
         )
 
 
@@ -217,6 +219,27 @@ class ListQuery(msgspec.Struct, frozen=True):
         return (" AND ".join(parts) or "1 = 1"), args
 
 
+async def list_values(
+    where: str,
+    args: Sequence[Any],
+    limit: int = 50,
+    offset: int = 0,
+    *,
+    joins: str = "",
+    extra: Sequence[tuple[str, str]] = (),
+    order: str = "s.starts_at, s.id",
+) -> Sequence[Sequence[Any]]:
+    """Session rows as positional rows (``LIST_SELECT``, then the ``extra`` (alias,
+    expression) columns of what ``joins`` adds) in ``order`` (start order), in one query; the
+    placeholders of ``joins`` come before ``where``'s in ``args``."""
+    more = "".join(f", {expr} AS {name}" for name, expr in extra)
+    return await rows_of.fetch_plain(
+        f"SELECT {list_columns()}{more} {LIST_FROM} {joins} WHERE {where}"
+        f" ORDER BY {order} LIMIT ? OFFSET ?",
+        [*args, limit, offset],
+    )
+
+
 async def list_rows(
     where: str,
     args: Sequence[Any],
@@ -227,16 +250,16 @@ async def list_rows(
     extra: Sequence[tuple[str, str]] = (),
     order: str = "s.starts_at, s.id",
 ) -> list[dict[str, Any]]:
-    """Session rows (``LIST_SELECT`` and the ``extra`` (alias, expression) columns of what
-    ``joins`` adds) in ``order`` (start order), in one query; the placeholders of ``joins``
-    come before ``where``'s in ``args``."""
-    more = "".join(f", {expr} AS {name}" for name, expr in extra)
-    values = await rows_of.fetch_plain(
-        f"SELECT {list_columns()}{more} {LIST_FROM} {joins} WHERE {where}"
-        f" ORDER BY {order} LIMIT ? OFFSET ?",
-        [*args, limit, offset],
-    )
+    """``list_values`` as dicts by alias (for the pages and the calendar feeds)."""
+    values = await list_values(where, args, limit, offset, joins=joins, extra=extra, order=order)
     return session_dicts(values, (*LIST_NAMES, *(name for name, _ in extra)))
+
+
+async def list_out(
+    where: str, args: Sequence[Any], tz: ZoneInfo, limit: int = 50, *, joins: str = ""
+) -> list[SessionOut]:
+    """``list_values`` as the API's ``SessionOut``, times in ``tz``."""
+    return [SessionOut.of(v, tz) for v in await list_values(where, args, limit, joins=joins)]
 
 
 def page_query(where: str, args: Sequence[Any], limit: int, offset: int) -> tuple[str, list[Any]]:
@@ -269,7 +292,7 @@ async def list_page(query: ListQuery, page: int, per_page: int, zone: ZoneInfo) 
     else:  # past the last page: no row carries the total, count the match alone
         total = int(await rows_of.fetch_value(f"SELECT COUNT(*) {LIST_FROM} WHERE {where}", args))
     return Page(
-        items=[SessionOut.from_row(r, zone) for r in session_dicts(values)],
+        items=[SessionOut.of(v, zone) for v in values],
         page=page,
         per_page=per_page,
         total=total,
@@ -550,7 +573,7 @@ async def one_row(session_id: int) -> dict[str, Any] | None:
 
 
 async def one_session(session_id: PathId, tz: ZoneInfo) -> SessionOut:
-    row = await one_row(session_id)
-    if row is None:
+    found = await list_out("s.id = ?", [session_id], tz, limit=1)
+    if not found:
         raise schedule.NotFound(f"session {session_id} not found", field="session_id")
-    return SessionOut.from_row(row, tz)
+    return found[0]

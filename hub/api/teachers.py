@@ -24,7 +24,7 @@ from hub.api.common import (
     need,
     viewer_zone,
 )
-from hub.api.sessions import SessionOut, list_rows
+from hub.api.sessions import SessionOut, list_out
 from hub.auth import admin_only, teacher_or_admin
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.settings import Settings
@@ -259,7 +259,7 @@ class TeacherController(Controller):
         if principal is None:
             where += " AND c.visibility = ?"
             args.append(Visibility.public.value)
-        return [SessionOut.from_row(r, zone) for r in await list_rows(where, args, limit=limit)]
+        return await list_out(where, args, zone, limit=limit)
 
 
 class CourseController(Controller):
