@@ -67,7 +67,8 @@ async def classes_context(request: Request[Any, Any, Any], plugins: PluginHost) 
     who = principal_of(request)
     assert who is not None
     now = datetime.now(UTC)
-    where, args = "s.ends_at > ?", [now - timedelta(days=28)]
+    where = "s.ends_at > ?"
+    args: list[Any] = [now - timedelta(days=28)]
     if not who.is_admin:
         where += " AND s.teacher = ?"
         args.append(who.teacher_id or 0)
