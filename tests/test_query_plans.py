@@ -1,5 +1,5 @@
 """The hot lists read their range from an index, on SQLite and on PostgreSQL (the plans are
-printed with ``-s`` and quoted in the README's Performance notes)."""
+printed with ``-s`` and quoted in the README's Signed-in reads)."""
 
 from __future__ import annotations
 
