@@ -8,7 +8,12 @@ earned in server time (two beacons at least the 10 s threshold apart), so one vi
 The same arrival pattern against ``/healthz`` (four no-op GETs per viewer, the same pause) is
 the baseline. Afterwards the counts must be exact: views, unique viewers and hours
 watched in the database equal what was sent. Latency is per request, from send to last byte.
-Run: python bench/class_start_rush.py   (targets: 0 errors, counts exact)
+Then the same rush on a second class with every viewer signed in as one of 300 share-centers
+(each center and its operator made through the API, each operator signed in once; viewer i
+sends the sign-in cookie of center i mod 300): signed-in pages are rendered per viewer. A
+center is one viewer for the view count (its room), so only its first viewer sends beacons:
+the counts must come to 300 views.
+Run: python bench/class_start_rush.py   (targets: 0 errors, counts exact, signed-in p99 < 1 s)
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,6 +44,7 @@ WATCHED = FIRST + SECOND
 GAP = 10.5
 """Seconds between a viewer's two beacons (more than the view threshold of wall time)."""
 DEMO_ADMIN = ("demo-admin", "sharehub-demo")
+CENTERS = 300
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -157,7 +164,11 @@ def admin_token(port: int) -> str:
         f"http://127.0.0.1:{port}/api/v1/tokens",
         data=b'{"name": "bench"}',
         method="POST",
-        headers={"Content-Type": "application/json", "Cookie": cookie},
+        headers={
+            "Content-Type": "application/json",
+            "Cookie": cookie,
+            "Origin": f"http://127.0.0.1:{port}",  # a change made with a cookie: same origin
+        },
     )
     with urllib.request.urlopen(request, timeout=60) as response:
         return str(json.load(response)["token"])
@@ -188,7 +199,53 @@ def class_now(port: int, token: str, starts_in: float = -60, lasts: float = 3600
     raise RuntimeError("no demo course with a free teacher now")
 
 
-def viewer_requests(host: str, session_id: int, tag: str) -> list[list[bytes | float]]:
+def center_cookies(port: int, token: str, n: int = CENTERS) -> list[str]:
+    """``n`` new share-centers, each with an operator account, signed in: their cookies
+    (made 8 at a time: each account's password is hashed twice, at creation and sign-in)."""
+    password = "rush-" + uuid.uuid4().hex
+    tag = uuid.uuid4().hex[:6]
+
+    def one(i: int) -> str:
+        center = http(
+            port,
+            "POST",
+            "/api/v1/centers",
+            {"name": f"Rush {tag} {i}", "province": "P", "city": "C", "county": f"K{i % 30}"},
+            token,
+        )
+        username = f"rush-{tag}-{i}"
+        http(
+            port,
+            "POST",
+            "/api/v1/users",
+            {
+                "username": username,
+                "password": password,
+                "role": "center",
+                "center_id": center["id"],
+            },
+            token,
+        )
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/auth/login",
+            data=json.dumps({"username": username, "password": password}).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return str(response.headers["Set-Cookie"].split(";")[0])
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def viewer_requests(
+    host: str, session_id: int, tag: str, cookies: list[str] | None = None
+) -> list[list[bytes | float]]:
+    """Each viewer's requests; with ``cookies``, viewer i is signed in with cookie i mod n
+    (its beacons carry the page's origin, as a browser's do) and only the first viewer of
+    each center sends beacons (a center counts as one viewer: a second player's beacons
+    would be refused as too early)."""
     out: list[list[bytes | float]] = []
     at = datetime.now(UTC) + timedelta(seconds=WINDOW / 2)  # within the 2-minute lead
     path = f"/api/v1/sessions/{session_id}/beacons"
@@ -205,16 +262,58 @@ def viewer_requests(host: str, session_id: int, tag: str) -> list[list[bytes | f
             ).encode()
             for n, seconds in enumerate((FIRST, SECOND))
         ]
+        who = {"Cookie": cookies[i % len(cookies)]} if cookies else {}
+        post = {**who, "Origin": f"http://{host}"} if cookies else {}
+        if cookies and i >= len(cookies):
+            out.append(
+                [
+                    build_request(
+                        "GET", f"/watch/{session_id}", host, headers={"Accept": "text/html", **who}
+                    ),
+                    build_request(
+                        "GET", f"/api/v1/sessions/{session_id}/playback", host, headers=who
+                    ),
+                ]
+            )
+            continue
         out.append(
             [
-                build_request("GET", f"/watch/{session_id}", host, headers={"Accept": "text/html"}),
-                build_request("GET", f"/api/v1/sessions/{session_id}/playback", host),
-                build_request("POST", path, host, beacons[0]),
+                build_request(
+                    "GET", f"/watch/{session_id}", host, headers={"Accept": "text/html", **who}
+                ),
+                build_request("GET", f"/api/v1/sessions/{session_id}/playback", host, headers=who),
+                build_request("POST", path, host, beacons[0], headers=post),
                 GAP,
-                build_request("POST", path, host, beacons[1]),
+                build_request("POST", path, host, beacons[1], headers=post),
             ]
         )
     return out
+
+
+def class_rush(
+    port: int, session_id: int, cookies: list[str] | None = None
+) -> tuple[Tally, float, dict[str, Any]]:
+    """The viewers' rush on ``session_id``: the tally, the wall time, the counted views."""
+    host = f"127.0.0.1:{port}"
+    tag = uuid.uuid4().hex[:8]
+    tally, wall = asyncio.run(rush(port, viewer_requests(host, session_id, tag, cookies), WINDOW))
+    views: dict[str, Any] = {}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the tallies are flushed every 2 s
+        views = http(port, "GET", f"/api/v1/sessions/{session_id}/views")
+        if views["live_views"] >= (len(cookies) if cookies else VIEWERS):
+            break
+        time.sleep(0.5)
+    return tally, wall, views
+
+
+def counted_exactly(views: dict[str, Any], viewers: int = VIEWERS) -> bool:
+    counted_seconds = views.get("live_hours", 0) * 3600
+    return (
+        views.get("live_views") == viewers
+        and views.get("unique_viewers") == viewers
+        and abs(counted_seconds - viewers * WATCHED) <= 1.8  # hours are shown to 3 decimals
+    )
 
 
 def main() -> None:
@@ -232,25 +331,23 @@ def main() -> None:
         baseline, _ = asyncio.run(
             rush(port, [[noop, noop, noop, GAP, noop] for _ in range(VIEWERS)], WINDOW)
         )
-        tag = uuid.uuid4().hex[:8]
-        tally, wall = asyncio.run(rush(port, viewer_requests(host, session_id, tag), WINDOW))
-        views: dict[str, Any] = {}
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # the tallies are flushed every 2 s
-            views = http(port, "GET", f"/api/v1/sessions/{session_id}/views")
-            if views["live_views"] >= VIEWERS:
-                break
-            time.sleep(0.5)
+        tally, wall, views = class_rush(port, session_id)
+        cookies = center_cookies(port, token)
+        signed_class = class_now(port, token)
+        asyncio.run(  # the signed-in path warmed up too
+            rush(
+                port,
+                [r[:2] for r in viewer_requests(host, signed_class, "warm", cookies)[:50]],
+                1.0,
+            )
+        )
+        signed, signed_wall, signed_views = class_rush(port, signed_class, cookies)
     finally:
         stop(server)
         shutil.rmtree(data, ignore_errors=True)
     sent_seconds = VIEWERS * WATCHED
     counted_seconds = views.get("live_hours", 0) * 3600
-    exact = (
-        views.get("live_views") == VIEWERS
-        and views.get("unique_viewers") == VIEWERS
-        and abs(counted_seconds - sent_seconds) <= 1.8  # hours are shown to 3 decimals
-    )
+    exact = counted_exactly(views)
     p50, p99 = tally.percentile(50) * 1000, tally.percentile(99) * 1000
     b50, b99 = baseline.percentile(50) * 1000, baseline.percentile(99) * 1000
     print(
@@ -271,6 +368,15 @@ def main() -> None:
     print("by request:", steps)
     for failure in tally.failures[:5]:
         print("  failure:", failure)
+    s50, s99 = signed.percentile(50) * 1000, signed.percentile(99) * 1000
+    signed_exact = counted_exactly(signed_views, CENTERS)
+    print(
+        f"signed in as {CENTERS} centers: {VIEWERS} viewers in {signed_wall:.1f} s: "
+        f"{signed.requests} requests, {signed.errors} errors; latency p50 {s50:.1f} ms, "
+        f"p99 {s99:.1f} ms (target < 1000); counts {'exact' if signed_exact else 'NOT exact'}"
+    )
+    for failure in signed.failures[:5]:
+        print("  signed-in failure:", failure)
     print(
         json.dumps(
             {
@@ -291,6 +397,12 @@ def main() -> None:
                 "counts_exact": exact,
                 "wall_s": round(wall, 1),
                 **steps,
+                "signed_in_centers": CENTERS,
+                "signed_in_p50_ms": round(s50, 1),
+                "signed_in_p99_ms": round(s99, 1),
+                "signed_in_requests": signed.requests,
+                "signed_in_errors": signed.errors,
+                "signed_in_counts_exact": signed_exact,
             }
         )
     )

@@ -1,5 +1,6 @@
 """Signed-in reads against the no-op endpoint: a week of sessions as a center (bearer token),
-the same with the shared answer off, and the ``/center`` page, on SQLite and on PostgreSQL.
+the same with the shared answer off, and the ``/center``, ``/teacher`` and ``/admin`` pages
+(as a center, a teacher and an administrator), on SQLite and on PostgreSQL.
 
 For each backend: ``sharehub demo --no-serve`` in a temporary data folder, one ``sharehub
 serve`` with the shared answers on and one with them off (``SHAREHUB_PUBLIC_CACHE_SECONDS=0``);
@@ -30,6 +31,13 @@ from support import bench_env, free_port, pg_url, serve, start_serve, stop
 ROUNDS = 3
 SECONDS = 3.0
 CENTER = ("center1", "sharehub-demo")
+TEACHER = ("teacher1", "sharehub-demo")
+ADMIN = ("demo-admin", "sharehub-demo")
+PAGES = {
+    "center_page": ("/center", CENTER),
+    "teacher_page": ("/teacher", TEACHER),
+    "admin_page": ("/admin", ADMIN),
+}
 
 
 def week_path() -> str:
@@ -38,11 +46,11 @@ def week_path() -> str:
     return f"/api/v1/sessions?from={monday}&to={monday + timedelta(days=6)}"
 
 
-def sign_in(base: str) -> tuple[str, str]:
-    """(session cookie header, API token) of the demo's first center."""
+def sign_in(base: str, account: tuple[str, str] = CENTER) -> tuple[str, str]:
+    """(session cookie header, API token) of a demo account (the first center's)."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    body = json.dumps({"username": CENTER[0], "password": CENTER[1]}).encode()
+    body = json.dumps({"username": account[0], "password": account[1]}).encode()
     headers = {"Content-Type": "application/json", "Origin": base}
     opener.open(urllib.request.Request(f"{base}/api/v1/auth/login", body, headers)).close()
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
@@ -80,7 +88,7 @@ def measure(env: dict[str, str], label: str, *, fresh: bool) -> dict[str, Any]:
     server = start_serve(env, port) if fresh else serve(env, port)
     try:
         base = f"http://127.0.0.1:{port}"
-        cookie, token = sign_in(base)
+        _, token = sign_in(base)
         host = f"127.0.0.1:{port}"
         week = week_path()
         bearer = {"Authorization": f"Bearer {token}"}
@@ -92,12 +100,17 @@ def measure(env: dict[str, str], label: str, *, fresh: bool) -> dict[str, Any]:
             {
                 "anonymous": build_request("GET", week, host),
                 "signed_in": build_request("GET", week, host, headers=bearer),
-                "center_page": build_request("GET", "/center", host, headers={"Cookie": cookie}),
+                **{
+                    name: build_request(
+                        "GET", path, host, headers={"Cookie": sign_in(base, account)[0]}
+                    )
+                    for name, (path, account) in PAGES.items()
+                },
             },
         )
         noop = got["noop"]["rate"]
         out: dict[str, Any] = {"rows": rows, "noop": round(noop)}
-        for name in ("anonymous", "signed_in", "center_page"):
+        for name in ("anonymous", "signed_in", *PAGES):
             out[name] = round(got[name]["rate"])
             out[f"{name}_ratio"] = round(got[name]["rate"] / noop, 3)
             out[f"{name}_p99_ms"] = round(got[name]["p99_ms"], 1)
@@ -126,8 +139,8 @@ def main() -> None:
             baseline=sqlite["shared"]["noop"],
             ratio=sqlite["shared"]["signed_in_ratio"],
             unshared_ratio=sqlite["unshared"]["signed_in_ratio"],
-            center_page_ratio=sqlite["shared"]["center_page_ratio"],
-            center_page_unshared_ratio=sqlite["unshared"]["center_page_ratio"],
+            **{f"{page}_ratio": sqlite["shared"][f"{page}_ratio"] for page in PAGES},
+            **{f"{page}_unshared_ratio": sqlite["unshared"][f"{page}_ratio"] for page in PAGES},
             anonymous_ratio=sqlite["shared"]["anonymous_ratio"],
             rows=sqlite["shared"]["rows"],
         )
@@ -137,7 +150,8 @@ def main() -> None:
             out.update(
                 pg_ratio=pg["shared"]["signed_in_ratio"],
                 pg_unshared_ratio=pg["unshared"]["signed_in_ratio"],
-                pg_center_page_ratio=pg["shared"]["center_page_ratio"],
+                **{f"pg_{page}_ratio": pg["shared"][f"{page}_ratio"] for page in PAGES},
+                **{f"pg_{page}_unshared_ratio": pg["unshared"][f"{page}_ratio"] for page in PAGES},
             )
         else:
             out["pg"] = "no local PostgreSQL"

@@ -77,6 +77,16 @@ class HubSQLiteEngine(SQLiteEngine):
         finally:
             self._release(connection)
 
+    async def run_plain(self, query: str, args: list[Any]) -> list[tuple[Any, ...]]:
+        """Rows as plain tuples (no dict per row, for the hot lists of ``hub.rows``)."""
+        connection = await self._acquire()
+        try:
+            async with connection.execute(query, args) as cursor:
+                cursor.row_factory = None  # type: ignore[assignment]
+                return await cursor.fetchall()  # type: ignore[return-value]
+        finally:
+            self._release(connection)
+
     async def close_pool(self) -> None:
         key = id(asyncio.get_running_loop())
         pool = self._pools.pop(key, None)

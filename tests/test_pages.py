@@ -306,6 +306,34 @@ async def test_go_live_panel_is_the_teachers_only(browser: httpx.AsyncClient, wo
 # --------------------------------------------------------------------------- center
 
 
+async def test_a_booking_leaves_the_centers_list_to_book_and_stays_in_the_others(
+    browser: httpx.AsyncClient, world: World
+) -> None:
+    """A booking takes the class out of that center's classes to book at once and leaves it in
+    the other's, each page carries its viewer's own form token, and a new class shows at once."""
+    first = await a_session(world, hours=2)
+    book = f'action="/center/sessions/{first["id"]}/book"'
+    await sign_in(browser, "center")
+    home = await browser.get("/center", headers=HTML)
+    assert book in home.text
+    r = await browser.post(
+        f"/center/sessions/{first['id']}/book", data={"csrf_token": token_in(home.text)}
+    )
+    assert r.status_code == 303
+    mine = await browser.get("/center", headers=HTML)
+    assert book not in mine.text
+    transport = world.client._transport
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
+        await sign_in(c, "center2")
+        theirs = await c.get("/center", headers=HTML)
+    assert book in theirs.text  # still theirs to book
+    tokens = set(re.findall(r'name="csrf_token" value="([^"]+)"', theirs.text))
+    assert tokens == {token_in(theirs.text)} and token_in(mine.text) not in tokens
+    second = await a_session(world, hours=3)
+    mine = await browser.get("/center", headers=HTML)
+    assert f'action="/center/sessions/{second["id"]}/book"' in mine.text
+
+
 async def test_center_books_checks_in_32_children_once(
     browser: httpx.AsyncClient, world: World
 ) -> None:

@@ -1,12 +1,12 @@
 """The hot lists read their range from an index, on SQLite and on PostgreSQL (the plans are
-printed with ``-s`` and quoted in the README's Performance notes)."""
+printed with ``-s`` and quoted in the README's Signed-in reads)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from hub import db, rows
-from hub.api.sessions import LIST_COLUMNS, LIST_FROM, ListQuery, page_sql
+from hub.api.sessions import LIST_COLUMNS, LIST_FROM, ListQuery, page_query
 from hub.rowstream import pg_placeholders
 
 WEEK = ListQuery(
@@ -31,11 +31,12 @@ async def plan(sql: str, args: list[object]) -> str:
 
 async def test_the_week_of_sessions_is_read_from_the_starts_at_index(database: str) -> None:
     where, args = WEEK.where()
-    text = await plan(page_sql(where), [*args, 50, 0])
+    text = await plan(*page_query(where, args, 50, 0))
     print(f"\n{database.split(':')[0]} plan of the week's sessions:\n{text}")
     assert "live_session_starts" in text, text  # starts_at, or (starts_at, ends_at) on PG
     if db.is_sqlite():
         assert "SCAN s\n" not in text + "\n" and "SCAN live_session" not in text, text
+        assert "SCALAR SUBQUERY" in text, text  # the total: counted once, not per row
     else:
         assert "Seq Scan on live_session" not in text, text
 

@@ -15,13 +15,13 @@ from litestar.params import Parameter
 from hub import schedule
 from hub.accounts import Principal
 from hub.api.common import PathId, PositiveId, need
-from hub.api.sessions import session_rows
+from hub.api.sessions import list_rows
 from hub.api.teachers import get_teacher
 from hub.auth import signed_in
 from hub.calendar_feed import create_private, feed, private_owner
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.settings import Settings
-from hub.tables import Booking, CalendarFeed, LiveSession, Role, Teacher, Visibility
+from hub.tables import CalendarFeed, Role, Teacher, Visibility
 
 ICS = "text/calendar"
 """Litestar adds the charset to text types (naming it here too doubled it)."""
@@ -70,10 +70,15 @@ async def _may_own(who: Principal, kind: str, owner_id: int) -> None:
     raise Forbidden(f"only the {kind} or an administrator manages this feed", field=f"{kind}_id")
 
 
-def public_window() -> Any:
-    return (LiveSession.ends_at > datetime.now(UTC) - WINDOW_BACK) & (
-        LiveSession.course.visibility == Visibility.public.value
-    )
+def public_window() -> tuple[str, list[Any]]:
+    """The public feeds' sessions: public courses, from 30 days back (a ``list_rows`` WHERE)."""
+    return "s.ends_at > ? AND c.visibility = ?", [
+        datetime.now(UTC) - WINDOW_BACK,
+        Visibility.public.value,
+    ]
+
+
+BOOKED_BY = "s.id IN (SELECT b.session FROM booking b WHERE b.center = ?)"
 
 
 class CalendarController(Controller):
@@ -83,24 +88,23 @@ class CalendarController(Controller):
     @get("/public.ics", media_type=ICS)
     async def public(self, settings: Settings) -> Response[bytes]:
         """The public schedule (last 30 days and everything ahead)."""
-        rows = await session_rows(public_window(), limit=FEED_LIMIT)
+        rows = await list_rows(*public_window(), limit=FEED_LIMIT)
         return ics("Sharehub 共享课堂", rows, settings)
 
     @get("/teachers/{teacher_id:int}/schedule.ics", media_type=ICS)
     async def teacher(self, teacher_id: PathId, settings: Settings) -> Response[bytes]:
         """One teacher's public classes."""
         teacher = await get_teacher(teacher_id)
-        rows = await session_rows(
-            public_window() & (LiveSession.teacher == teacher_id), limit=FEED_LIMIT
-        )
+        where, args = public_window()
+        rows = await list_rows(f"{where} AND s.teacher = ?", [*args, teacher_id], limit=FEED_LIMIT)
         return ics(f"{teacher['name']} · Sharehub", rows, settings)
 
     @get("/centers/{center_id:int}/schedule.ics", media_type=ICS)
     async def center(self, center_id: PathId, settings: Settings) -> Response[bytes]:
         """The public classes a center has booked."""
         center = await schedule.get_center(center_id)
-        booked = Booking.select(Booking.session).where(Booking.center == center_id)
-        rows = await session_rows(public_window() & LiveSession.id.is_in(booked), limit=FEED_LIMIT)
+        where, args = public_window()
+        rows = await list_rows(f"{where} AND {BOOKED_BY}", [*args, center_id], limit=FEED_LIMIT)
         return ics(f"{center['name']} · Sharehub", rows, settings)
 
     @get("/private.ics", media_type=ICS)
@@ -115,14 +119,17 @@ class CalendarController(Controller):
         if owner is None:
             raise Forbidden("this calendar address is not valid (revoked?)", field="token")
         kind, owner_id = owner
-        recent = LiveSession.ends_at > datetime.now(UTC) - WINDOW_BACK
+        since = datetime.now(UTC) - WINDOW_BACK
         if kind == "center":
             center = await schedule.get_center(owner_id)
-            booked = Booking.select(Booking.session).where(Booking.center == owner_id)
-            rows = await session_rows(recent & LiveSession.id.is_in(booked), limit=FEED_LIMIT)
+            rows = await list_rows(
+                f"s.ends_at > ? AND {BOOKED_BY}", [since, owner_id], limit=FEED_LIMIT
+            )
             return ics(f"{center['name']} · Sharehub", rows, settings, private=True)
         teacher = await get_teacher(owner_id)
-        rows = await session_rows(recent & (LiveSession.teacher == owner_id), limit=FEED_LIMIT)
+        rows = await list_rows(
+            "s.ends_at > ? AND s.teacher = ?", [since, owner_id], limit=FEED_LIMIT
+        )
         return ics(f"{teacher['name']} · Sharehub", rows, settings, private=True)
 
 

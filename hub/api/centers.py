@@ -22,9 +22,9 @@ from hub.api.common import (
     local_iso,
     need,
 )
-from hub.api.sessions import SessionOut, session_rows
+from hub.api.sessions import SessionOut, list_out
 from hub.auth import admin_only, center_or_admin
-from hub.tables import Bandwidth, Booking, CenterKind, LiveSession, ShareCenter
+from hub.tables import Bandwidth, CenterKind, SessionStatus, ShareCenter
 
 Rooms = Annotated[int, msgspec.Meta(ge=1, le=50)]
 Region = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
@@ -181,14 +181,13 @@ class CenterController(Controller):
         center = await schedule.get_center(center_id)
         schedule.may_act_for_center(who, center_id)
         tz = schedule.zone(center["timezone"])
-        booked = Booking.select(Booking.session).where(Booking.center == center_id)
-        rows = await session_rows(
-            LiveSession.id.is_in(booked)
-            & (LiveSession.ends_at > datetime.now(UTC))
-            & (LiveSession.status != "cancelled"),
+        return await list_out(
+            "s.ends_at > ? AND s.status <> ?",
+            [center_id, datetime.now(UTC), SessionStatus.cancelled.value],
+            tz,
             limit=limit,
+            joins="JOIN booking b ON b.session = s.id AND b.center = ?",
         )
-        return [SessionOut.from_row(r, tz) for r in rows]
 
 
 __all__ = ["CenterController", "local_iso"]

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, patch, post
 from litestar.params import Parameter, QueryParameter
-from piccolo.columns.combination import Where
 
 from hub import db, live, schedule, watch_state
 from hub import rows as rows_of
@@ -36,23 +35,6 @@ from hub.tables import LiveSession, SessionStatus, Visibility
 from hub.watch_state import WatchState
 
 Provider = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=r"^[a-z0-9_]+$")]
-
-COLUMNS = (
-    LiveSession.id,
-    LiveSession.starts_at,
-    LiveSession.ends_at,
-    LiveSession.status,
-    LiveSession.provider,
-    LiveSession.series,
-    LiveSession.course.id.as_alias("course_id"),
-    LiveSession.course.title.as_alias("title"),
-    LiveSession.course.subject.as_alias("subject"),
-    LiveSession.course.grade_min.as_alias("grade_min"),
-    LiveSession.course.grade_max.as_alias("grade_max"),
-    LiveSession.course.visibility.as_alias("visibility"),
-    LiveSession.teacher.id.as_alias("teacher_id"),
-    LiveSession.teacher.name.as_alias("teacher_name"),
-)
 
 
 @functools.lru_cache(maxsize=16384)
@@ -81,25 +63,27 @@ class SessionOut(msgspec.Struct):
     series_id: int | None
 
     @classmethod
-    def from_row(cls, r: dict[str, Any], tz: ZoneInfo) -> SessionOut:
+    def of(cls, v: Sequence[Any], tz: ZoneInfo) -> SessionOut:
+        """From a positional list row (``LIST_SELECT``'s order), its times in ``tz``."""
+        starts, ends = rows_of.moment(v[1]), rows_of.moment(v[2])
         return cls(
-            id=r["id"],
-            course_id=r["course_id"],
-            title=r["title"],
-            subject=r["subject"],
-            grade_min=r["grade_min"],
-            grade_max=r["grade_max"],
-            teacher_id=r["teacher_id"],
-            teacher_name=r["teacher_name"],
-            starts_at=r["starts_at"],
-            ends_at=r["ends_at"],
-            starts_local=local_iso(r["starts_at"], tz),
-            ends_local=local_iso(r["ends_at"], tz),
+            id=v[0],
+            course_id=v[6],
+            title=v[7],
+            subject=v[8],
+            grade_min=v[9],
+            grade_max=v[10],
+            teacher_id=v[12],
+            teacher_name=v[13],
+            starts_at=starts,
+            ends_at=ends,
+            starts_local=local_iso(starts, tz),
+            ends_local=local_iso(ends, tz),
             timezone=tz.key,
-            status=r["status"],
-            visibility=r["visibility"],
-            provider=r["provider"],
-            series_id=r["series"],
+            status=v[3],
+            visibility=v[11],
+            provider=v[4],
+            series_id=v[5],
         )
 
 
@@ -127,28 +111,59 @@ class SessionPatch(msgspec.Struct, forbid_unknown_fields=True):
     provider_settings: ProviderOptions | msgspec.UnsetType = msgspec.UNSET
 
 
-async def session_rows(
-    where: Where | Any, limit: int = 50, offset: int = 0
-) -> list[dict[str, Any]]:
-    return (
-        await LiveSession.select(*COLUMNS)
-        .where(where)
-        .order_by(LiveSession.starts_at)
-        .order_by(LiveSession.id)
-        .limit(limit)
-        .offset(offset)
-        .run()
-    )
-
-
 LIST_FROM = """FROM live_session s
 JOIN course c ON c.id = s.course
 JOIN teacher t ON t.id = s.teacher"""
-LIST_COLUMNS = """s.id AS id, s.starts_at AS starts_at, s.ends_at AS ends_at, s.status AS status,
-s.provider AS provider, s.series AS series, c.id AS course_id, c.title AS title,
-c.subject AS subject, c.grade_min AS grade_min, c.grade_max AS grade_max,
-c.visibility AS visibility, t.id AS teacher_id, t.name AS teacher_name"""
+LIST_SELECT = (
+    ("id", "s.id"),
+    ("starts_at", "s.starts_at"),
+    ("ends_at", "s.ends_at"),
+    ("status", "s.status"),
+    ("provider", "s.provider"),
+    ("series", "s.series"),
+    ("course_id", "c.id"),
+    ("title", "c.title"),
+    ("subject", "c.subject"),
+    ("grade_min", "c.grade_min"),
+    ("grade_max", "c.grade_max"),
+    ("visibility", "c.visibility"),
+    ("teacher_id", "t.id"),
+    ("teacher_name", "t.name"),
+)
+"""A session row of the lists: (alias, expression), in select order."""
+LIST_NAMES = tuple(name for name, _ in LIST_SELECT)
+LIST_COLUMNS = ", ".join(f"{expr} AS {name}" for name, expr in LIST_SELECT)
+MOMENTS = ("starts_at", "ends_at")
 PLACE_COLUMNS = {"province": "sc.province", "city": "sc.city", "county": "sc.county"}
+
+
+def list_columns() -> str:
+    """``LIST_COLUMNS`` as this backend reads them fastest: the times through
+    ``rows.moment_sql`` (text on SQLite, parsed once per distinct time)."""
+    return _list_columns(db.is_sqlite())
+
+
+@functools.cache
+def _list_columns(sqlite: bool) -> str:
+    return ", ".join(
+        f"{rows_of.moment_sql(expr) if name in MOMENTS else expr} AS {name}"
+        for name, expr in LIST_SELECT
+    )
+
+
+def session_dicts(
+    values: Sequence[Sequence[Any]], names: Sequence[str] = LIST_NAMES
+) -> list[dict[str, Any]]:
+    """Positional rows (``LIST_SELECT`` first, then ``names``' others) as dicts, with the
+    session's times as aware datetimes."""
+    moment = rows_of.moment
+    out = []
+    for value in values:
+        row = dict(zip(names, value, strict=False))
+        row["starts_at"] = moment(row["starts_at"])
+        row["ends_at"] = moment(row["ends_at"])
+        out.append(row)
+    return out
 
 
 class ListQuery(msgspec.Struct, frozen=True):
@@ -204,6 +219,27 @@ class ListQuery(msgspec.Struct, frozen=True):
         return (" AND ".join(parts) or "1 = 1"), args
 
 
+async def list_values(
+    where: str,
+    args: Sequence[Any],
+    limit: int = 50,
+    offset: int = 0,
+    *,
+    joins: str = "",
+    extra: Sequence[tuple[str, str]] = (),
+    order: str = "s.starts_at, s.id",
+) -> Sequence[Sequence[Any]]:
+    """Session rows as positional rows (``LIST_SELECT``, then the ``extra`` (alias,
+    expression) columns of what ``joins`` adds) in ``order`` (start order), in one query; the
+    placeholders of ``joins`` come before ``where``'s in ``args``."""
+    more = "".join(f", {expr} AS {name}" for name, expr in extra)
+    return await rows_of.fetch_plain(
+        f"SELECT {list_columns()}{more} {LIST_FROM} {joins} WHERE {where}"
+        f" ORDER BY {order} LIMIT ? OFFSET ?",
+        [*args, limit, offset],
+    )
+
+
 async def list_rows(
     where: str,
     args: Sequence[Any],
@@ -211,40 +247,52 @@ async def list_rows(
     offset: int = 0,
     *,
     joins: str = "",
-    extra: str = "",
+    extra: Sequence[tuple[str, str]] = (),
+    order: str = "s.starts_at, s.id",
 ) -> list[dict[str, Any]]:
-    """Session rows (``LIST_COLUMNS`` and the ``extra`` columns of what ``joins`` adds) in
-    start order, in one query; the placeholders of ``joins`` come before ``where``'s in
-    ``args``."""
-    rows = await rows_of.fetch(
-        f"SELECT {LIST_COLUMNS}{extra and ', ' + extra} {LIST_FROM} {joins} WHERE {where}"
+    """``list_values`` as dicts by alias (for the pages and the calendar feeds)."""
+    values = await list_values(where, args, limit, offset, joins=joins, extra=extra, order=order)
+    return session_dicts(values, (*LIST_NAMES, *(name for name, _ in extra)))
+
+
+async def list_out(
+    where: str, args: Sequence[Any], tz: ZoneInfo, limit: int = 50, *, joins: str = ""
+) -> list[SessionOut]:
+    """``list_values`` as the API's ``SessionOut``, times in ``tz``."""
+    return [SessionOut.of(v, tz) for v in await list_values(where, args, limit, joins=joins)]
+
+
+def page_query(where: str, args: Sequence[Any], limit: int, offset: int) -> tuple[str, list[Any]]:
+    """A page of the list with its total, in one query, as each backend counts fastest
+    (measured on the week's list): on SQLite a scalar subquery, read once from the index with
+    no row data (a ``COUNT(*) OVER ()`` window reads and sorts every matching row whole); on
+    PostgreSQL the window over the one scan (the subquery would scan and join again)."""
+    if db.is_sqlite():
+        return (
+            f"SELECT {list_columns()}, (SELECT COUNT(*) {LIST_FROM} WHERE {where}) AS total"
+            f" {LIST_FROM} WHERE {where} ORDER BY s.starts_at, s.id LIMIT ? OFFSET ?",
+            [*args, *args, limit, offset],
+        )
+    return (
+        f"SELECT {list_columns()}, COUNT(*) OVER () AS total {LIST_FROM} WHERE {where}"
         " ORDER BY s.starts_at, s.id LIMIT ? OFFSET ?",
         [*args, limit, offset],
-    )
-    return [dict(r) for r in rows]
-
-
-def page_sql(where: str) -> str:
-    """A page of the list with its total: a window over the whole match, no second query."""
-    return (
-        f"SELECT {LIST_COLUMNS}, COUNT(*) OVER () AS total {LIST_FROM} WHERE {where}"
-        " ORDER BY s.starts_at, s.id LIMIT ? OFFSET ?"
     )
 
 
 async def list_page(query: ListQuery, page: int, per_page: int, zone: ZoneInfo) -> Page[SessionOut]:
-    """One page of sessions in one query (a second one counts them only when the page does not
-    tell the total), rows straight into ``SessionOut``."""
+    """One page of sessions and their total in one query, rows straight into ``SessionOut``
+    (a second query counts them only past the last page)."""
     where, args = query.where()
-    rows = await rows_of.fetch(page_sql(where), [*args, per_page, (page - 1) * per_page])
-    if rows:
-        total = int(rows[0]["total"])
+    values = await rows_of.fetch_plain(*page_query(where, args, per_page, (page - 1) * per_page))
+    if values:
+        total = int(values[0][len(LIST_NAMES)])
     elif page == 1:
         total = 0
-    else:  # past the last page: the window saw no row, count the match alone
+    else:  # past the last page: no row carries the total, count the match alone
         total = int(await rows_of.fetch_value(f"SELECT COUNT(*) {LIST_FROM} WHERE {where}", args))
     return Page(
-        items=[SessionOut.from_row(r, zone) for r in rows],
+        items=[SessionOut.of(v, zone) for v in values],
         page=page,
         per_page=per_page,
         total=total,
@@ -518,8 +566,14 @@ async def visible_session(session_id: int, principal: Principal | None) -> None:
         raise schedule.NotFound(f"session {session_id} not found", field="session_id")
 
 
+async def one_row(session_id: int) -> dict[str, Any] | None:
+    """One session's list row (``LIST_SELECT``), None when there is no such session."""
+    rows = await list_rows("s.id = ?", [session_id], limit=1)
+    return rows[0] if rows else None
+
+
 async def one_session(session_id: PathId, tz: ZoneInfo) -> SessionOut:
-    rows = await session_rows(LiveSession.id == session_id, limit=1)
-    if not rows:
+    found = await list_out("s.id = ?", [session_id], tz, limit=1)
+    if not found:
         raise schedule.NotFound(f"session {session_id} not found", field="session_id")
-    return SessionOut.from_row(rows[0], tz)
+    return found[0]

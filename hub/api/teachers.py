@@ -24,11 +24,11 @@ from hub.api.common import (
     need,
     viewer_zone,
 )
-from hub.api.sessions import SessionOut, session_rows
+from hub.api.sessions import SessionOut, list_out
 from hub.auth import admin_only, teacher_or_admin
 from hub.errors import Forbidden, Invalid, NotFound
 from hub.settings import Settings
-from hub.tables import Course, LiveSession, Role, Teacher, User, Visibility
+from hub.tables import Course, Role, SessionStatus, Teacher, User, Visibility
 
 Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=30)]
 Grade = Annotated[int, msgspec.Meta(ge=1, le=12)]
@@ -276,14 +276,12 @@ class TeacherController(Controller):
         """A teacher's sessions that have not ended yet."""
         await get_teacher(teacher_id)
         zone = viewer_zone(tz, principal, settings.timezone)
-        where = (
-            (LiveSession.teacher == teacher_id)
-            & (LiveSession.ends_at > datetime.now(UTC))
-            & (LiveSession.status != "cancelled")
-        )
+        where = "s.teacher = ? AND s.ends_at > ? AND s.status <> ?"
+        args: list[Any] = [teacher_id, datetime.now(UTC), SessionStatus.cancelled.value]
         if principal is None:
-            where &= LiveSession.course.visibility == Visibility.public.value
-        return [SessionOut.from_row(r, zone) for r in await session_rows(where, limit=limit)]
+            where += " AND c.visibility = ?"
+            args.append(Visibility.public.value)
+        return await list_out(where, args, zone, limit=limit)
 
 
 class CourseController(Controller):

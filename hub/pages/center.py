@@ -14,14 +14,14 @@ from litestar.params import Parameter
 
 from hub import materials, packs, schedule
 from hub.api.common import PathId
-from hub.api.sessions import session_rows
+from hub.api.sessions import list_rows, one_row
 from hub.auth import center_or_admin
 from hub.errors import Conflict, Invalid, NotFound
 from hub.pages import replays_view, schedule_view
 from hub.pages.forms import form_of, int_field, see_other
 from hub.pages.i18n import Lang
 from hub.pages.render import lang_of, page, principal_of, settings_of
-from hub.tables import Booking, LiveSession, ShareCenter
+from hub.tables import SessionStatus, ShareCenter
 
 N_ = str
 NOTICES = {
@@ -204,7 +204,8 @@ async def booking_context(request: Request[Any, Any, Any], booking_id: int) -> d
     booking = await schedule.get_booking(booking_id)
     schedule.may_act_for_center(who, booking["center"])
     place = await schedule.get_center(booking["center"])
-    row = (await session_rows(LiveSession.id == booking["session"], limit=1))[0]
+    row = await one_row(booking["session"])
+    assert row is not None  # a booking's session stays (deleting it deletes its bookings)
     return {"booking": booking, "center": place, "s": row, "key": secrets.token_urlsafe(18)}
 
 
@@ -253,13 +254,11 @@ async def replays(request: Request[Any, Any, Any], center: OptionalId = None) ->
     place = await center_of(request, center)
     lang = center_lang(request, place)
     now = datetime.now(UTC)
-    booked = Booking.select(Booking.session).where(Booking.center == place["id"])
-    rows = await session_rows(
-        LiveSession.id.is_in(booked)
-        & (LiveSession.ends_at <= now)
-        & (LiveSession.ends_at > now - timedelta(days=90))
-        & (LiveSession.status != "cancelled"),
+    rows = await list_rows(
+        "s.ends_at <= ? AND s.ends_at > ? AND s.status <> ?",
+        [place["id"], now, now - timedelta(days=90), SessionStatus.cancelled.value],
         limit=200,
+        joins="JOIN booking b ON b.session = s.id AND b.center = ?",
     )
     rows.reverse()
     settings = settings_of(request)

@@ -11,12 +11,12 @@ from litestar.params import Parameter
 
 from hub import live, materials, recordings, schedule, watch_state
 from hub.api.common import PathId
-from hub.api.sessions import session_rows
+from hub.api.sessions import list_rows, one_row
 from hub.errors import Conflict, NotFound
 from hub.pages import impact_view, replays_view, schedule_view
 from hub.pages.render import lang_of, principal_of, public_page, settings_of
 from hub.plugin_host import PluginHost
-from hub.tables import Bandwidth, Course, LiveSession, Role, SessionStatus, Teacher, Visibility
+from hub.tables import Bandwidth, Course, Role, SessionStatus, Teacher, Visibility
 
 ENDED = {SessionStatus.ended.value, SessionStatus.archived.value}
 
@@ -104,7 +104,7 @@ async def course_page(request: Request[Any, Any, Any], course_id: PathId) -> Res
             course["visibility"] != Visibility.public.value and principal_of(request) is None
         ):
             raise NotFound(f"course {course_id} not found", field="course_id")
-        rows = await session_rows(LiveSession.course == course_id, limit=500)
+        rows = await list_rows("s.course = ?", [course_id], limit=500)
         now = datetime.now(UTC)
         held = [r for r in reversed(rows) if r["ends_at"] <= now or r["status"] in ENDED]
         return {
@@ -129,10 +129,9 @@ async def watch_page(
     settings = settings_of(request)
 
     async def build() -> dict[str, Any]:
-        rows = await session_rows(LiveSession.id == session_id, limit=1)
-        if not rows or (rows[0]["visibility"] != Visibility.public.value and principal is None):
+        row = await one_row(session_id)
+        if row is None or (row["visibility"] != Visibility.public.value and principal is None):
             raise NotFound(f"session {session_id} not found", field="session_id")
-        row = rows[0]
         if row["status"] == SessionStatus.cancelled.value:
             raise Conflict(f"session {session_id} was cancelled", field="session_id")
         state = await watch_state.watch_state(request, session_id, plugins, settings)

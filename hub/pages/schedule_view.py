@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from piccolo.columns.combination import WhereRaw
 
+from hub import rows as rows_of
 from hub.api.sessions import ListQuery, list_rows
 from hub.tables import Course, SessionStatus, ShareCenter
 
@@ -128,7 +129,7 @@ async def upcoming_for_center(center_id: int, now: datetime, limit: int = 100) -
         [center_id, now, SessionStatus.cancelled.value],
         limit=limit,
         joins="JOIN booking b ON b.session = s.id AND b.center = ?",
-        extra=", ".join(f"b.{name} AS booking_{name}" for name in BOOKING_COLUMNS),
+        extra=[(f"booking_{name}", f"b.{name}") for name in BOOKING_COLUMNS],
     )
     for row in rows:
         row["booking"] = {name: row.pop(f"booking_{name}") for name in BOOKING_COLUMNS}
@@ -138,12 +139,32 @@ async def upcoming_for_center(center_id: int, now: datetime, limit: int = 100) -
 async def bookable(center_id: int, first: date, tz: ZoneInfo, now: datetime) -> list[dict]:
     """Sessions of this week and next that the center has not booked and that are to come."""
     lo, hi = bounds(first, 14, tz)
+    mine = await booked_between(center_id, max(lo, now), hi)
+    rows = await to_book(max(lo, now), hi, BOOKABLE_LIMIT + len(mine))
+    return [row for row in rows if row["id"] not in mine][:BOOKABLE_LIMIT]
+
+
+BOOKABLE_LIMIT = 200
+
+
+async def to_book(lo: datetime, hi: datetime, limit: int) -> list[dict]:
+    """Sessions starting in [lo, hi) that are still to come or live: what any center may book
+    (one list for every center; a center's own bookings are taken out by the page)."""
     return await list_rows(
-        "s.starts_at >= ? AND s.starts_at < ? AND s.status IN (?, ?)"
-        " AND s.id NOT IN (SELECT b.session FROM booking b WHERE b.center = ?)",
-        [max(lo, now), hi, SessionStatus.scheduled.value, SessionStatus.live.value, center_id],
-        limit=200,
+        "s.starts_at >= ? AND s.starts_at < ? AND s.status IN (?, ?)",
+        [lo, hi, SessionStatus.scheduled.value, SessionStatus.live.value],
+        limit=limit,
     )
+
+
+async def booked_between(center_id: int, lo: datetime, hi: datetime) -> set[int]:
+    """The sessions starting in [lo, hi) that the center has booked."""
+    found = await rows_of.fetch_plain(
+        "SELECT b.session FROM booking b JOIN live_session s ON s.id = b.session"
+        " WHERE b.center = ? AND s.starts_at >= ? AND s.starts_at < ?",
+        [center_id, lo, hi],
+    )
+    return {row[0] for row in found}
 
 
 def everything() -> Any:

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from hub import live, recordings, schedule, series
 from hub.api.common import PathId
-from hub.api.sessions import session_rows
+from hub.api.sessions import list_rows, one_row
 from hub.api.streams import check_provider_choice, ingest_out, teacher_session
 from hub.auth import teacher_or_admin
 from hub.errors import Conflict, DomainError
@@ -21,7 +21,7 @@ from hub.pages.forms import form_of, int_field, see_other
 from hub.pages.render import lang_of, page, principal_of, settings_of
 from hub.plugin_host import PluginHost
 from hub.recordings import hls_path
-from hub.tables import Booking, Course, LiveSession, SessionStatus, ShareCenter
+from hub.tables import Booking, Course, SessionStatus, ShareCenter
 
 N_ = str
 WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -59,10 +59,12 @@ async def classes_context(request: Request[Any, Any, Any], plugins: PluginHost) 
     who = principal_of(request)
     assert who is not None
     now = datetime.now(UTC)
-    mine: Any = LiveSession.ends_at > now - timedelta(days=28)
+    where = "s.ends_at > ?"
+    args: list[Any] = [now - timedelta(days=28)]
     if not who.is_admin:
-        mine &= LiveSession.teacher == (who.teacher_id or 0)
-    rows = await session_rows(mine, limit=300)
+        where += " AND s.teacher = ?"
+        args.append(who.teacher_id or 0)
+    rows = await list_rows(where, args, limit=300)
     coming = [r for r in rows if r["ends_at"] > now]
     held = [r for r in reversed(rows) if r["ends_at"] <= now]
     counts = await schedule.booking_counts([r["id"] for r in rows])
@@ -233,7 +235,8 @@ async def go_live_panel(
     assert who is not None
     row = await live.session_row(session_id)
     schedule.may_teach(who, row["teacher"])
-    info = (await session_rows(LiveSession.id == session_id, limit=1))[0]
+    info = await one_row(session_id)
+    assert info is not None  # live.session_row found it
     ingest = None
     problem = ""
     qr: dict[str, Markup] = {}
