@@ -102,7 +102,11 @@ async def people(world: World) -> AsyncIterator[dict[str, Browser]]:
         clients.append(c)
         if who == "admin2":
             login = await c.get("/login", headers=HTML)
-            data = {"csrf_token": token_in(login.text), "username": who, "password": "long-enough-2"}
+            data = {
+                "csrf_token": token_in(login.text),
+                "username": who,
+                "password": "long-enough-2",
+            }
             assert (await c.post("/login", data=data, headers=HTML)).status_code == 303
         else:
             await sign_in(c, who)
@@ -112,8 +116,8 @@ async def people(world: World) -> AsyncIterator[dict[str, Browser]]:
         await c.aclose()
 
 
-def text_of(html: str, element_id: str) -> str:
-    found = re.search(rf'id="{element_id}"[^>]*>(.*?)</(li|tr|div)>', html, re.S)
+def text_of(html: str, element_id: str, tag: str = "tr") -> str:
+    found = re.search(rf'id="{element_id}"[^>]*>(.*?)</{tag}>', html, re.S)
     assert found, f"no #{element_id}"
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found.group(1)))
 
@@ -147,7 +151,7 @@ async def test_an_entry_needs_a_second_administrator_on_the_page(
     assert r.status_code == 403
 
     await teacher.open(f"/teacher/volunteer?{NOVEMBER}")
-    assert "等待审批" in text_of(teacher.page, f"line-e{entry.group(1)}")
+    assert "待审批" in text_of(teacher.page, f"line-e{entry.group(1)}")
     assert 'id="total-hours"><b>0</b>' in teacher.page
 
     await admin2.open("/admin/volunteer")
@@ -203,7 +207,7 @@ async def test_a_correction_asked_and_approved_on_the_pages(
     )
     assert "更正申请已提交" in teacher.page
     line = text_of(teacher.page, f"line-s{sid}")
-    assert "申请：0.75 小时" in line and "等待审批" in line
+    assert "申请：0.75 小时" in line and "待审批" in line
     assert "申请更正" not in line  # one open request per line
 
     await admin.open("/admin/volunteer")
@@ -268,15 +272,13 @@ async def test_certificates_and_records_on_the_pages(
     assert "请填写理由" in admin.page
     await admin.submit(decide, {"approve": "0", "reason": "请先补充志愿者编号"})
     await teacher.open(f"/teacher/volunteer?{NOVEMBER}")
-    assert "已拒绝: 请先补充志愿者编号" in teacher.page
+    assert "未通过: 请先补充志愿者编号" in teacher.page
 
     await teacher.submit(certificate, {"from": "2026-11-01", "to": "2026-11-30"})
     await admin.open("/admin/volunteer")
     request = re.search(r'id="request-(\d+)"', admin.page)
     assert request
-    await admin.submit(
-        f"/admin/volunteer/certificates/{request.group(1)}/decide", {"approve": "1"}
-    )
+    await admin.submit(f"/admin/volunteer/certificates/{request.group(1)}/decide", {"approve": "1"})
     assert "证明已出具" in admin.page
     await teacher.open(f"/teacher/volunteer?{NOVEMBER}")
     pdf = re.search(r'href="(/api/v1/volunteer/certificates/\d+/pdf)"', teacher.page)
@@ -295,8 +297,8 @@ async def test_certificates_and_records_on_the_pages(
     await admin.submit(revoke, {"reason": "期间有误"})
     assert "证明已撤销" in admin.page and f'id="issued-{again.group(1)}"' not in admin.page
     await teacher.open(f"/teacher/volunteer?{NOVEMBER}")
-    states = text_of(teacher.page, "certificates")
-    assert "已被替换" in states and "已撤销" in states
+    states = text_of(teacher.page, "certificates", "section")
+    assert "已被取代" in states and "已撤销" in states
 
     # an administrator issues at once from the admin page
     await admin.submit(
@@ -320,19 +322,20 @@ async def test_the_export_form_and_bad_entries(world: World, people: dict[str, B
         },
         400,
     )
-    for hint in ("请选择类别", "请填写服务时长", "请说明服务内容"):
+    for hint in ("请选择类型", "请填写服务时长", "请说明服务内容"):
         assert hint in admin.page, hint
     # the export form, as a browser sends it (an empty teacher: every teacher)
     found = re.search(r'<form method="get" action="([^"]+)"[^>]*id="export-form"', admin.page)
-    assert found and found.group(1) == "/api/v1/volunteer/ledger.csv"
-    for url in (found.group(1), "/api/v1/volunteer/ledger.xlsx"):
-        r = await admin.client.get(
-            url, params={"from": "2026-01-01", "to": "2026-11-30", "teacher_id": ""}
-        )
+    assert found and found.group(1) == "/admin/volunteer/export"
+    for kind, teacher in (("csv", ""), ("xlsx", str(world.ids["teacher_id"]))):
+        form = {"from": "2026-01-01", "to": "2026-11-30", "teacher_id": teacher, "format": kind}
+        r = await admin.client.get(found.group(1), params=form)
+        assert r.status_code == 303, r.text
+        want = "/api/v1/volunteer/ledger." + kind + "?from=2026-01-01&to=2026-11-30"
+        assert r.headers["location"] == want + (f"&teacher_id={teacher}" if teacher else "")
+        r = await admin.client.get(r.headers["location"])
         assert r.status_code == 200, r.text
-        r = await admin.client.get(
-            url,
-            params={"from": "2026-01-01", "to": "2026-11-30", "teacher_id": world.ids["teacher_id"]},
-        )
-        assert r.status_code == 200, r.text
+        assert r.headers["content-disposition"].endswith(f'.{kind}"')
+    r = await admin.client.get(found.group(1), params={"from": "2026-13-01"}, headers=HTML)
+    assert r.status_code == 400 and "from" in r.text
     assert (await people["teacher"].client.get("/admin/volunteer", headers=HTML)).status_code == 403

@@ -9,16 +9,18 @@ XLSX exports by period and teacher. Values are checked by the API's shapes and s
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
 from litestar.params import Parameter
 
 from hub.accounts import Principal
 from hub.api.common import PathId
+from hub.api.impact import parse_day
 from hub.api.volunteer import EntryIn, RecordIn, no_future
 from hub.auth import admin_only
-from hub.errors import DomainError
+from hub.errors import DomainError, Invalid
 from hub.pages.forms import NOT_ACCEPTED, checked, error_into, form_of, int_field, see_other
 from hub.pages.render import lang_of, page, principal_of, settings_of
 from hub.pages.volunteer_ledger import HINTS as LEDGER_HINTS
@@ -163,14 +165,31 @@ def admin_of(request: Request[Any, Any, Any]) -> Principal:
     return who
 
 
+@get("/admin/volunteer/export", guards=[admin_only], name="pages:volunteer-export")
+async def export(
+    request: Request[Any, Any, Any],
+    kind: Annotated[Literal["csv", "xlsx"], Parameter(query="format")] = "csv",
+    date_from: Annotated[str, Parameter(query="from", max_length=10)] = "",
+    date_to: Annotated[str, Parameter(query="to", max_length=10)] = "",
+    teacher: Annotated[str, Parameter(query="teacher_id", max_length=10)] = "",
+) -> Response[Any]:
+    """The export form's target: on to ``/api/v1/volunteer/ledger.{csv,xlsx}`` with the
+    filters given (a form sends "every teacher" as an empty value, which the API has not)."""
+    query = {"from": parse_day(date_from, "from"), "to": parse_day(date_to, "to")}
+    if teacher:
+        if not teacher.isdigit() or not 1 <= int(teacher) < 2**31:
+            raise Invalid("choose a teacher", field="teacher_id")
+        query["teacher_id"] = int(teacher)
+    given = urlencode({k: str(v) for k, v in query.items() if v})
+    return see_other(f"/api/v1/volunteer/ledger.{kind}" + (f"?{given}" if given else ""))
+
+
 @post("/admin/volunteer/entries", guards=[admin_only], name="pages:volunteer-add-entry")
 async def add_entry(request: Request[Any, Any, Any]) -> Response[Any]:
     """Add lesson preparation, training or a teaching visit for a teacher."""
     form = await form_of(request)
     who = admin_of(request)
-    values = {
-        k: form.get(k, "").strip() for k in ("teacher_id", "kind", "day", "hours", "content")
-    }
+    values = {k: form.get(k, "").strip() for k in ("teacher_id", "kind", "day", "hours", "content")}
     values["evidence"] = form.get("evidence", "").strip()
     data, errors = checked(EntryIn, values, HINTS)
     if data is not None:
@@ -350,6 +369,7 @@ async def reissue_certificate(
 
 HANDLERS = [
     volunteer_admin,
+    export,
     add_entry,
     add_record,
     issue_certificate,
