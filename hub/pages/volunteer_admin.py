@@ -267,6 +267,8 @@ async def decided(
         ok = await act(who)
         return see_other(f"{BACK}?ok={ok}")
     except DomainError as exc:
+        if exc.status_code == 404:  # nothing to decide on: not a matter of the form
+            raise
         error_into(errors, exc, HINTS)
     return await refused(request, who, failed, form, errors)
 
