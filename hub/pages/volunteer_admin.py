@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 
 from hub.accounts import Principal
 from hub.api.common import PathId
@@ -168,10 +168,10 @@ def admin_of(request: Request[Any, Any, Any]) -> Principal:
 @get("/admin/volunteer/export", guards=[admin_only], name="pages:volunteer-export")
 async def export(
     request: Request[Any, Any, Any],
-    kind: Annotated[Literal["csv", "xlsx"], Parameter(query="format")] = "csv",
-    date_from: Annotated[str, Parameter(query="from", max_length=10)] = "",
-    date_to: Annotated[str, Parameter(query="to", max_length=10)] = "",
-    teacher: Annotated[str, Parameter(query="teacher_id", max_length=10)] = "",
+    kind: Annotated[Literal["csv", "xlsx"], QueryParameter(name="format")] = "csv",
+    date_from: Annotated[str, QueryParameter(name="from", max_length=10)] = "",
+    date_to: Annotated[str, QueryParameter(name="to", max_length=10)] = "",
+    teacher: Annotated[str, QueryParameter(name="teacher_id", max_length=10)] = "",
 ) -> Response[Any]:
     """The export form's target: on to ``/api/v1/volunteer/ledger.{csv,xlsx}`` with the
     filters given (a form sends "every teacher" as an empty value, which the API has not)."""
