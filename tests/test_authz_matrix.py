@@ -186,6 +186,12 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/verify/{number:str}"): "anyone",
     ("GET", "/api/v1/volunteer/ledger.csv"): "admin",
     ("GET", "/teacher/volunteer"): "teachers",
+    ("GET", "/admin/volunteer"): "admin",
+    ("GET", "/admin/volunteer/export"): "admin",
+    # the page forms of a teacher's record: the line or the teacher is in the form (ownership
+    # tested in tests/test_volunteer_pages.py)
+    ("POST", "/teacher/volunteer/corrections"): "teachers",
+    ("POST", "/teacher/volunteer/certificates"): "teachers",
     ("GET", "/api/v1/volunteer/ledger.xlsx"): "admin",
     # classroom mode: the session's teacher and admins, and the rooms that booked it
     ("GET", CLASSROOM): "the teacher, the room",
@@ -258,6 +264,7 @@ ADMITTED: dict[tuple[str, str], int | dict[str, int]] = {
     ("POST", "/login"): {"anonymous": ANONYMOUS_FORM, "*": 401},
     ("POST", "/logout"): {"anonymous": ANONYMOUS_FORM, "*": 303},
     ("POST", "/lang"): {"anonymous": ANONYMOUS_FORM, "*": 303},
+    ("GET", "/admin/volunteer/export"): 303,  # on to the API's file
 }
 
 

@@ -23,6 +23,7 @@ from hub.tables import (
     Teacher,
     User,
 )
+from hub.volunteer.tables import VolunteerCertificate, VolunteerCorrection, VolunteerEntry
 from tests.conftest import World
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -894,6 +895,7 @@ async def test_admin_may_post_every_page_form(world: World) -> None:
     await call(
         "/admin/reports", {"reporter": "impact_workbook", "from": "2026-01-01", "to": "2026-01-31"}
     )
+    await volunteer_walk(world, call)
     await call(
         "/account/password",
         {
@@ -1016,3 +1018,62 @@ async def test_an_unexpected_error_is_a_friendly_500_for_browsers(settings: Any)
         assert r.status_code == 500 and "服务器出错了" in r.text and "a bug" not in r.text
         r = await c.get("/boom")
         assert r.status_code == 500 and r.json()["status_code"] == 500
+
+
+async def volunteer_walk(world: World, call: Any) -> None:
+    """The volunteer record's page forms, as the administrator (the part of the walk above)."""
+    teacher = str(world.ids["teacher_id"])
+    await call(
+        "/admin/volunteer/entries",
+        {"teacher_id": teacher, "kind": "training", "day": "2026-11-10", "hours": "2"}
+        | {"content": "直播教学培训"},
+    )
+    entry = await VolunteerEntry.select(VolunteerEntry.id).first().run()
+    assert entry is not None
+    await call(
+        "/teacher/volunteer/corrections",
+        {"teacher_id": teacher, "entry_id": str(entry["id"]), "hours": "3", "reason": "实为3小时"},
+    )
+    correction = await VolunteerCorrection.select(VolunteerCorrection.id).first().run()
+    assert correction is not None
+    await call(
+        "/admin/volunteer/corrections/{correction_id:int}/decide",
+        {"approve": "1", "reason": "已核实"},
+        correction_id=correction["id"],
+    )
+    await call(
+        "/admin/volunteer/entries/{entry_id:int}/decide",
+        {"approve": "0", "reason": "重复录入"},
+        entry_id=entry["id"],
+    )
+    await call(
+        "/admin/volunteer/records",
+        {"teacher_id": teacher, "kind": "award", "day": "2026-11-20", "title": "优秀志愿教师"},
+    )
+    period = {"teacher_id": teacher, "from": "2026-11-01", "to": "2026-11-30"}
+    await call("/teacher/volunteer/certificates", period)
+    await call("/admin/volunteer/certificates", period)
+    r = await world.post(
+        "/api/v1/volunteer/certificates",
+        {"teacher_id": world.ids["teacher_id"], "from": "2026-10-01", "to": "2026-10-31"},
+        "teacher",
+    )
+    assert r.status_code == 201, r.text
+    await call(
+        "/admin/volunteer/certificates/{certificate_id:int}/decide",
+        {"approve": "0", "reason": "期间有误"},
+        certificate_id=r.json()["id"],
+    )
+    issued = await VolunteerCertificate.select(VolunteerCertificate.id).first().run()
+    assert issued is not None
+    await call(
+        "/admin/volunteer/certificates/{certificate_id:int}/reissue",
+        certificate_id=issued["id"],
+    )
+    await call(
+        "/admin/volunteer/certificates/{certificate_id:int}/revoke",
+        {"reason": "信息有误"},
+        certificate_id=issued["id"],
+    )
+    states = await VolunteerCertificate.select(VolunteerCertificate.state).run()
+    assert sorted(s["state"] for s in states) == ["issued", "issued", "refused", "revoked"]

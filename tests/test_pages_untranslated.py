@@ -44,8 +44,8 @@ VOID = {
     "wbr",
 }
 LATIN = re.compile(r"[A-Za-z][A-Za-z0-9.+-]*[A-Za-z0-9]|[A-Za-z]{2,}")
-NOT_VISITED = {"/static/{name:path}", "/center/sw.js"}
-"""Page routes that are no pages (files)."""
+NOT_VISITED = {"/static/{name:path}", "/center/sw.js", "/admin/volunteer/export"}
+"""Page routes that are no pages (files; the volunteer export goes on to the API's file)."""
 
 
 class Reader(HTMLParser):
@@ -144,8 +144,29 @@ async def programme(world: World) -> dict[str, str]:
         who="admin",
     )
     assert r.status_code == 201, r.text
+    number = r.json()["number"]
+    # what waits on the administrators' volunteer page: a teacher's correction and request
+    r = await world.post(
+        "/api/v1/volunteer/entries",
+        {"teacher_id": world.ids["teacher_id"], "kind": "visit", "day": "2026-11-02"}
+        | {"hours": 3, "content": "送教下乡", "evidence": "签到表"},
+        who="admin",
+    )
+    assert r.status_code == 201, r.text
+    r = await world.post(
+        "/api/v1/volunteer/corrections",
+        {"entry_id": r.json()["id"], "hours": 4, "reason": "实为4小时"},
+        who="teacher",
+    )
+    assert r.status_code == 201, r.text
+    r = await world.post(
+        "/api/v1/volunteer/certificates",
+        {"teacher_id": world.ids["teacher_id"], "from": "2026-10-01", "to": "2026-10-31"},
+        who="teacher",
+    )
+    assert r.status_code == 201, r.text
     return {
-        "certificate": r.json()["number"],
+        "certificate": number,
         "held": str(held["id"]),
         "live": str(live["id"]),
         "coming": str(coming["id"]),
@@ -175,6 +196,9 @@ def pages(world: World, ids: dict[str, str]) -> list[tuple[str | None, str, int]
         ("teacher", f"/teacher/sessions/{ids['coming']}", 200),
         ("teacher", "/account/password", 200),
         ("teacher", "/teacher/volunteer", 200),
+        ("teacher", "/teacher/volunteer?from=2026-10-01&to=2026-11-30", 200),
+        ("admin", "/admin/volunteer", 200),
+        ("admin", f"/teacher/volunteer?teacher_id={teacher}&from=2026-10-01", 200),
         (None, f"/verify/{ids['certificate']}", 200),
         ("center", "/", 200),
         ("center", "/center", 200),

@@ -25,6 +25,7 @@ def page_handlers() -> list[Any]:
         public,
         teacher,
         teacher_courses,
+        volunteer_admin,
         volunteer_ledger,
         volunteer_verify,
     )
@@ -42,6 +43,7 @@ def page_handlers() -> list[Any]:
         *admin.HANDLERS,
         *admin_edit.HANDLERS,
         *volunteer_ledger.HANDLERS,
+        *volunteer_admin.HANDLERS,
         *volunteer_verify.HANDLERS,
     ]
 
