@@ -135,6 +135,11 @@ ACCESS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/plugins"): "anyone",
     ("GET", "/api/v1/jobs/{job_id:int}"): "admin",
     ("GET", "/api/v1/jobs"): "admin",
+    # notifications: everyone their own (tests/test_notify.py shows only one's own)
+    ("GET", "/api/v1/notifications"): "signed in",
+    ("GET", "/api/v1/notifications/unread-count"): "signed in",
+    ("GET", "/api/v1/notifications/preferences"): "signed in",
+    ("GET", "/notifications"): "signed in",
     ("GET", "/api/v1/sessions/{session_id:int}/hls/{name:str}"): "anyone",
     ("GET", "/api/v1/sessions/{session_id:int}/recording"): "anyone",
     ("GET", "/media/{key:path}"): "anyone",
@@ -255,6 +260,8 @@ ADMITTED: dict[tuple[str, str], int | dict[str, int]] = {
     ("POST", "/login"): {"anonymous": ANONYMOUS_FORM, "*": 401},
     ("POST", "/logout"): {"anonymous": ANONYMOUS_FORM, "*": 303},
     ("POST", "/lang"): {"anonymous": ANONYMOUS_FORM, "*": 303},
+    ("POST", "/api/v1/notifications/read-all"): 204,  # one's own: nothing else to name
+    ("POST", "/notifications/read"): 303,
 }
 
 
