@@ -261,6 +261,8 @@ async def test_reminder_once_when_two_scans_race(world: World, smtp: tuple[Mailb
     assert r.status_code == 200, r.text
     start = datetime.now(UTC) + timedelta(minutes=20)
     sid = await new_class(world, start)
+    ingest = await world.get(f"/api/v1/sessions/{sid}/ingest", who="teacher")
+    assert ingest.status_code == 200, ingest.text  # the class has its stream key now
     await book(world, sid, "center")
     before = len(box.messages)
     now = datetime.now(UTC)
