@@ -262,6 +262,7 @@ ADMITTED: dict[tuple[str, str], int | dict[str, int]] = {
     ("POST", "/lang"): {"anonymous": ANONYMOUS_FORM, "*": 303},
     ("POST", "/api/v1/notifications/read-all"): 204,  # one's own: nothing else to name
     ("POST", "/notifications/read"): 303,
+    ("PUT", "/api/v1/notifications/preferences"): 200,  # all optional: none chosen is valid
 }
 
 
@@ -432,6 +433,8 @@ async def programme(module_client: World) -> AsyncIterator[tuple[World, dict[str
     )
     assert r.status_code == 201, r.text
     ids["event_id"] = ids["message_id"] = r.json()["id"]
+    # the center's notice of its booking (a refusal by owner: tests/test_notify.py)
+    ids["notification_id"] = MISSING
     ids["teacher_id"] = ids["teacher_id"]
     ids["center_id"] = ids["center"]
     ids["course_id"] = ids["course"]
