@@ -246,6 +246,19 @@ async def test_cancelling_tells_every_booked_center_once(world: World) -> None:
         "unread": 2
     }
     assert (await world.get("/api/v1/notifications")).status_code == 401
+    # the inbox page (the header's bell links there), in Chinese
+    page = await world.get("/notifications", who="center2")
+    assert page.status_code == 200
+    assert "通知" in page.text and "未读：2" in page.text and "课程已取消" in page.text
+    assert 'id="bell-count"' in page.text and "/notifications/unread-count" in page.text
+    assert "镇雄" not in page.text  # center's own notices are not center2's
+    r = await world.client.post(
+        "/notifications/read", data={}, headers=world.auth("center2"), follow_redirects=False
+    )
+    assert r.status_code == 303
+    assert (await world.get("/api/v1/notifications/unread-count", who="center2")).json() == {
+        "unread": 0
+    }
 
 
 async def test_reminder_once_when_two_scans_race(world: World, smtp: tuple[Mailbox, Path]) -> None:
