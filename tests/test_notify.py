@@ -420,3 +420,29 @@ async def test_preferences_are_checked(world: World) -> None:
     # another user's preferences are their own
     other = (await world.get("/api/v1/notifications/preferences", who="teacher2")).json()
     assert other["targets"] == {}
+
+
+async def test_cancelling_a_series_tells_the_centers_that_booked(world: World) -> None:
+    r = await world.post(
+        "/api/v1/series",
+        {
+            "course_id": world.ids["course"],
+            "first_start": "2027-03-01T09:00:00",
+            "duration_minutes": 45,
+            "rrule": "FREQ=WEEKLY;COUNT=3",
+        },
+        who="teacher",
+    )
+    assert r.status_code == 201, r.text
+    first, second, third = r.json()["session_ids"]
+    await book(world, second, "center")
+    await book(world, third, "center2")
+    r = await world.post(
+        f"/api/v1/series/{r.json()['id']}/cancel", {"from_date": "2027-03-08"}, who="teacher"
+    )
+    assert r.status_code == 200 and r.json()["cancelled"] == 2
+    await run_jobs(world)
+    for center, session_id in (("center", second), ("center2", third)):
+        cancelled = [n for n in await inbox(world, center) if n["kind"] == "class_cancelled"]
+        assert [n["session_id"] for n in cancelled] == [session_id]
+        assert "2027-03" in cancelled[0]["body"]
