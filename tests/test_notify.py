@@ -434,7 +434,7 @@ async def test_cancelling_a_series_tells_the_centers_that_booked(world: World) -
         who="teacher",
     )
     assert r.status_code == 201, r.text
-    first, second, third = r.json()["session_ids"]
+    _first, second, third = r.json()["session_ids"]
     await book(world, second, "center")
     await book(world, third, "center2")
     r = await world.post(

@@ -54,6 +54,9 @@ SESSION_KINDS = {
 }
 GO_LIVE_KINDS = {"reminder", "no_stream"}
 NO_STREAM_LOOKBACK = timedelta(hours=1)
+SENDING_LEASE = timedelta(minutes=5)
+RETRY_FIRST = timedelta(seconds=30)
+"""How long a sender's claim on a row holds (a channel's own timeout is shorter)."""
 
 
 class EventPayload(msgspec.Struct):
@@ -233,7 +236,9 @@ def links_for(payload: EventPayload, recipient: Recipient, settings: Settings) -
 async def fan_out(
     payload: EventPayload, settings: Settings, plugins: PluginHost, now: datetime | None = None
 ) -> int:
-    """One outbox row per recipient and channel (idempotent); returns rows now pending."""
+    """One outbox row per recipient and channel (idempotent). Rows that are due are handed
+    to their channel here; the others (held, or failed) get a ``notify-send`` job each.
+    Returns how many jobs were queued."""
     now = now or datetime.now(UTC)
     people = await recipients(payload, settings)
     if not people:
@@ -276,20 +281,32 @@ async def fan_out(
         await Notification.select(Notification.id, Notification.send_after)
         .where(
             Notification.dedupe_key.is_in([r.dedupe_key for r in rows])
-            & (Notification.state == "pending")
+            & Notification.state.is_in(["pending", "sending"])
         )
         .run()
     )
+    queued = 0
     for row in pending:
+        run_after = row["send_after"]
+        if run_after <= now:  # due: sent right here; a hold or a failure goes to its own job
+            try:
+                hold = await deliver(row["id"], settings, plugins, now)
+            except Exception as exc:
+                log.warning("notification %d: %s (retried by a job)", row["id"], exc)
+                hold = RETRY_FIRST.total_seconds()
+            if hold is None:
+                continue
+            run_after = now + timedelta(seconds=hold)
+        queued += 1
         await jobs.enqueue(
             NOTIFY_SEND,
             {"notification_id": row["id"]},
             dedupe_key=f"notify:{row['id']}",
-            run_after=row["send_after"],
+            run_after=run_after,
             reopen=(),
             rerun_if_running=False,
         )
-    return len(pending)
+    return queued
 
 
 async def _recipient_zone(user_id: int, settings: Settings) -> ZoneInfo:
@@ -304,7 +321,7 @@ async def deliver(
     None when it is done (sent, or there is nothing to send)."""
     now = now or datetime.now(UTC)
     row = await Notification.select().where(Notification.id == notification_id).first().run()
-    if row is None or row["state"] != "pending":
+    if row is None or row["state"] not in ("pending", "sending"):
         return None  # sent already (or gone): never twice
     notifier: NotifierBase | None = plugins.notifiers.get(row["channel"])
     if notifier is None or not plugins.notifier_ready(row["channel"]):
@@ -335,18 +352,46 @@ async def deliver(
         if len(recent) >= limit:
             oldest = recent[len(recent) - limit]["sent_at"]
             return max(1.0, (oldest + timedelta(hours=1) - now).total_seconds())
+    if not await _claim(notification_id, now):
+        return None  # another worker is sending it, or sent it
     message = Message(kind=row["kind"], subject=row["subject"], text=row["body"], link=row["link"])
     try:
         await notifier.send(message, target, plugins.notifier_options[notifier.name], settings)
     except Exception as exc:
         await (
-            Notification.update({Notification.last_error: f"{type(exc).__name__}: {exc}"[:500]})
-            .where(Notification.id == notification_id)
+            Notification.update(
+                {
+                    Notification.state: "pending",
+                    Notification.send_after: now,
+                    Notification.last_error: f"{type(exc).__name__}: {exc}"[:500],
+                }
+            )
+            .where((Notification.id == notification_id) & (Notification.state == "sending"))
             .run()
         )
         raise
     await _mark(notification_id, "sent", "", now)
     return None
+
+
+async def _claim(notification_id: int, now: datetime) -> bool:
+    """Take the row for sending, atomically: one sender at a time (a claim left by a sender
+    that died lapses after ``SENDING_LEASE``)."""
+    taken = (
+        await Notification.update(
+            {Notification.state: "sending", Notification.send_after: now + SENDING_LEASE}
+        )
+        .where(
+            (Notification.id == notification_id)
+            & (
+                (Notification.state == "pending")
+                | ((Notification.state == "sending") & (Notification.send_after < now))
+            )
+        )
+        .returning(Notification.id)
+        .run()
+    )
+    return bool(taken)
 
 
 async def _mark(notification_id: int, state: str, error: str, now: datetime) -> None:
@@ -358,7 +403,9 @@ async def _mark(notification_id: int, state: str, error: str, now: datetime) -> 
                 Notification.sent_at: now if state == "sent" else None,
             }
         )
-        .where((Notification.id == notification_id) & (Notification.state == "pending"))
+        .where(
+            (Notification.id == notification_id) & Notification.state.is_in(["pending", "sending"])
+        )
         .run()
     )
 
