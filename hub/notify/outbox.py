@@ -6,12 +6,14 @@
 2. That job (``fan_out``) finds the people concerned (the teacher, the booked centers'
    operators, the administrators, as the kind says), renders each one's message in their
    language and zone, and writes one outbox row per recipient and channel with a unique
-   ``dedupe_key``: the inbox row is delivered as it is written; every other row gets its own
-   ``notify-send`` job (dedupe ``notify:<row>``, never reopened), held until the
-   recipient's quiet hours end.
-3. ``deliver`` (the ``notify-send`` job) hands the row to its channel, holds it again when
-   quiet hours began or the recipient's hourly limit is reached, and marks it sent. A
-   failure is retried by the job queue; a sent row is never sent again.
+   ``dedupe_key``: the inbox row is delivered as it is written; every other row that is due
+   is handed to its channel right there, and a row held by quiet hours (or whose sending
+   failed) gets its own ``notify-send`` job (dedupe ``notify:<row>``, never reopened).
+3. ``deliver`` (in the fan-out, or the ``notify-send`` job) holds the row while the
+   recipient's quiet hours last or their hourly limit is reached, claims it atomically
+   (``pending`` to ``sending``: one sender at a time, a lapsed claim taken over), hands it to
+   the channel and marks it sent. A failure puts it back to ``pending`` and the job queue
+   retries it; a sent row is never sent again.
 
 ``scan_due`` (the periodic ``notify-due`` job) raises the reminders of classes starting
 within ``SHAREHUB_REMIND_MINUTES`` and the "no stream yet" notices of classes
