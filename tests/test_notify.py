@@ -41,6 +41,12 @@ from tests.conftest import World, app_plugins, app_settings, hub_settings
 from tests.netutil import free_port
 
 DING_SECRET = "SEC0123456789abcdef0123456789abcdef"
+VAPID = ec.generate_private_key(ec.SECP256R1())
+VAPID_KEY = (
+    base64.urlsafe_b64encode(VAPID.private_numbers().private_value.to_bytes(32, "big"))
+    .decode()
+    .rstrip("=")
+)
 SMTP_PORT = free_port()
 
 
@@ -113,7 +119,14 @@ class Robots(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         parts = urlsplit(self.path)
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
+        if parts.path.startswith("/push/"):  # a push service: keeps the encrypted body
+            Robots.received.append((parts.path, {"raw": raw, "headers": dict(self.headers)}))
+            self.send_response(201)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = json.loads(raw)
         answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok"}
         if parts.path == "/robot/send":
             query = parse_qs(parts.query)
@@ -159,13 +172,14 @@ def settings(tmp_path: Path, database: str, smtp: tuple[Mailbox, Path]) -> Setti
         hub_settings(tmp_path, database),
         pull_allow="127.0.0.1",
         plugin_options={
+            "webpush": {"vapid_private_key": VAPID_KEY, "vapid_subject": "mailto:hub@example.org"},
             "email": {
                 "host": "127.0.0.1",
                 "port": str(SMTP_PORT),
                 "security": "starttls",
                 "sender": "hub@sharehub.example",
                 "ca_file": str(smtp[1]),
-            }
+            },
         },
     )
 
@@ -452,3 +466,64 @@ async def test_cancelling_a_series_tells_the_centers_that_booked(world: World) -
         cancelled = [n for n in await inbox(world, center) if n["kind"] == "class_cancelled"]
         assert [n["session_id"] for n in cancelled] == [session_id]
         assert "2027-03" in cancelled[0]["body"]
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+async def test_web_push_decrypts_with_the_subscriptions_keys(world: World, robots: str) -> None:
+    """The teacher's browser subscribed; the push service (a stand-in) gets a body that
+    decrypts (RFC 8291, aes128gcm) with the subscription's keys to the message, and a VAPID
+    authorization signed by the hub's key."""
+    import http_ece
+    from py_vapid import Vapid02
+
+    Robots.received.clear()
+    browser = ec.generate_private_key(ec.SECP256R1())
+    auth = b"0123456789abcdef"
+    public = browser.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    subscription = {
+        "endpoint": f"{robots}/push/teacher-phone",
+        "keys": {"p256dh": b64url(public), "auth": b64url(auth)},
+    }
+    r = await world.client.put(
+        "/api/v1/notifications/preferences",
+        json={"targets": {"webpush": json.dumps(subscription)}},
+        headers=world.auth("teacher"),
+    )
+    assert r.status_code == 200, r.text
+    bad = {**subscription, "keys": {"p256dh": "short", "auth": b64url(auth)}}
+    r = await world.client.put(
+        "/api/v1/notifications/preferences",
+        json={"targets": {"webpush": json.dumps(bad)}},
+        headers=world.auth("teacher"),
+    )
+    assert r.status_code == 400 and "targets.webpush" in r.text
+    start = datetime.now(UTC) + timedelta(days=2)
+    sid = await new_class(world, start)
+    await book(world, sid, "center")
+    await run_jobs(world)
+    pushes = [body for path, body in Robots.received if path == "/push/teacher-phone"]
+    assert len(pushes) == 1
+    push = pushes[0]
+    headers = {k.lower(): v for k, v in push["headers"].items()}
+    assert headers["content-encoding"] == "aes128gcm", headers
+    plain = http_ece.decrypt(
+        push["raw"], private_key=browser, auth_secret=auth, version="aes128gcm"
+    )
+    message = json.loads(plain)
+    assert message["title"] == "已预约：数学直播课"
+    assert "镇雄共享中心" in message["body"] and message["url"].endswith(f"/watch/{sid}")
+    vapid = headers["authorization"]
+    assert vapid.startswith("vapid t=")
+    token = vapid.split("t=", 1)[1].split(",", 1)[0]
+    key = vapid.split("k=", 1)[1].strip()
+    expected = Vapid02.from_string(VAPID_KEY).public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    assert key == b64url(expected)
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert claims["sub"] == "mailto:hub@example.org" and claims["aud"] == robots

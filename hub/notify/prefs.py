@@ -35,8 +35,9 @@ class Preferences(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     user has an address for)."""
     quiet_start: Clock | None = None
     quiet_end: Clock | None = None
-    targets: dict[str, Annotated[str, msgspec.Meta(max_length=500)]] = {}
-    """Addresses per channel field, e.g. ``email``, ``wecom_url``, ``dingtalk_url``."""
+    targets: dict[str, Annotated[str, msgspec.Meta(max_length=2000)]] = {}
+    """Addresses per channel field, e.g. ``email``, ``wecom_url``, ``dingtalk_url``,
+    ``webpush`` (a browser's push subscription, JSON)."""
 
 
 async def load(user_ids: list[int]) -> dict[int, Preferences]:
