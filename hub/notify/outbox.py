@@ -280,7 +280,7 @@ async def fan_out(
     # a retried fan-out finds its rows already written: their send jobs are queued again
     # (deduplicated), so a crash between the two steps loses nothing
     pending = (
-        await Notification.select(Notification.id, Notification.send_after)
+        await Notification.select()
         .where(
             Notification.dedupe_key.is_in([r.dedupe_key for r in rows])
             & Notification.state.is_in(["pending", "sending"])
@@ -288,11 +288,15 @@ async def fan_out(
         .run()
     )
     queued = 0
+    by_user = {p.user_id: p for p in people}
     for row in pending:
         run_after = row["send_after"]
         if run_after <= now:  # due: sent right here; a hold or a failure goes to its own job
             try:
-                hold = await deliver(row["id"], settings, plugins, now)
+                person = by_user[row["user_id"]]
+                hold = await _deliver_row(
+                    row, chosen[person.user_id], person.tz, settings, plugins, now
+                )
             except Exception as exc:
                 log.warning("notification %d: %s (retried by a job)", row["id"], exc)
                 hold = RETRY_FIRST.total_seconds()
@@ -325,16 +329,30 @@ async def deliver(
     row = await Notification.select().where(Notification.id == notification_id).first().run()
     if row is None or row["state"] not in ("pending", "sending"):
         return None  # sent already (or gone): never twice
+    chosen = (await prefs.load([row["user_id"]]))[row["user_id"]]
+    tz = await _recipient_zone(row["user_id"], settings)
+    return await _deliver_row(row, chosen, tz, settings, plugins, now)
+
+
+async def _deliver_row(
+    row: dict[str, Any],
+    chosen: prefs.Preferences,
+    tz: ZoneInfo,
+    settings: Settings,
+    plugins: PluginHost,
+    now: datetime,
+) -> float | None:
+    """``deliver`` with the row and its recipient's preferences and zone at hand."""
+    notification_id = row["id"]
     notifier: NotifierBase | None = plugins.notifiers.get(row["channel"])
     if notifier is None or not plugins.notifier_ready(row["channel"]):
         await _mark(notification_id, "off", "the channel is not set up", now)
         return None
-    chosen = (await prefs.load([row["user_id"]]))[row["user_id"]]
     target = {f: chosen.targets.get(f, "") for f in notifier.target_fields}
     if notifier.target_fields and not target[notifier.target_fields[0]]:
         await _mark(notification_id, "off", "the recipient removed their address", now)
         return None
-    quiet = prefs.quiet_until(chosen, await _recipient_zone(row["user_id"], settings), now)
+    quiet = prefs.quiet_until(chosen, tz, now)
     if quiet is not None:
         return max(1.0, (quiet - now).total_seconds())
     limit = settings.notify_rate_per_hour
