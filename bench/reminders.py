@@ -184,6 +184,8 @@ async def work(settings: Any) -> dict[str, Any]:
         await asyncio.wait_for(counter.all_handed.wait(), LIMIT_SECONDS)
     await runner.stop()
     task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
     inbox = await Notification.count().where(Notification.channel == "inbox").run()
     return {
         "seconds": (counter.last - due) if counter.handed else float("inf"),
