@@ -149,6 +149,9 @@ def random_periods(rng: random.Random, tz: ZoneInfo, count: int) -> list[Period]
         Period(date(2027, 1, 1), date(2027, 1, 3), tz),  # a new year so far
         Period(date(2026, 11, 30), date(2026, 12, 1), tz),  # across a month's end
         Period(date(2026, 12, 31), date(2027, 1, 1), tz),  # across a year's end
+        Period(date(2026, 11, 1), date(2026, 12, 20), tz),  # months from a first day
+        Period(date(2026, 12, 1), date(2027, 1, 9), tz),  # across a year from a first day
+        Period(date(2026, 11, 1), date(2027, 2, 28), tz),  # a term
     ]
     for _ in range(count):
         a = FIRST - timedelta(days=2) + timedelta(days=rng.randint(0, DAYS + 3))
@@ -196,6 +199,7 @@ async def test_figures_from_the_rollups_equal_the_direct_count(world: World, zon
     periods = random_periods(rng, tz, count=25)
     spans = await assert_rollups_equal_direct(periods)
     assert spans >= 7  # the span counts were exercised, not only the fallback
+    assert sum(span_of(p) is None and p.start.day == 1 for p in periods) >= 3  # and months
     everything = await compute(Period(FAR_PAST, FIRST + timedelta(days=DAYS), tz), now=NOW)
     assert everything.totals.unique_viewers > 20 and everything.totals.center_screen_views > 0
     t = everything.totals
