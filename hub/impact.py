@@ -29,15 +29,21 @@ and watched time on the period's days; unique viewers are the centers whose scre
 The views export filtered by center or province uses this same definition
 (``hub.exports.center_views_query``).
 
-Where the view figures are read (the beacon flush keeps them in its transaction, see
-``hub.views``): views and seconds per session per day from ``view_tally``; a center's screens'
-views and time per day from ``center_day_tally``; unique viewers from ``viewer_first``, each
-viewer's first counted day per span (the whole programme, each year, each month): the
-distinct viewers of the days from a span's start to D are the rows of that span with
-``first_day`` <= D, exact and one index range. So "everything until today", "this year so
-far", "this month so far" and whole months and years are a count; a period that does not
-begin a span (e.g. 3-17 March, a term) counts the viewer windows of its days. ``compute(...,
-direct=True)`` counts every view figure from the viewer windows (tests compare the two).
+Where the figures are read: sessions, teaching time, bookings, check-ins and child visits
+are summed in SQL per group (``_summed``: a handful of aggregate queries on the indexes of
+``live_session.starts_at`` and ``booking.session``, the distinct counts done by the database;
+teaching time as exact whole microseconds), so no session or booking row reaches Python.
+The view figures (the beacon flush keeps them in its transaction, see ``hub.views``): views
+and seconds per session per day from ``view_tally``; a center's screens' views and time per
+day from ``center_day_tally``; unique viewers from ``viewer_first``, each viewer's first
+counted day per span (the whole programme, each year, each month): the distinct viewers of
+the days from a span's start to D are the rows of that span with ``first_day`` <= D, exact
+and one index range. So "everything until today", "this year so far", "this month so far"
+and whole months and years are a count; a period that begins on a month's first day (a
+term) is the distinct viewers of its months' rows with ``first_day`` <= its end; any other
+period (e.g. 3-17 March) counts the viewer windows of its days. ``compute(...,
+direct=True)`` accumulates every figure row by row and counts every view figure from the
+viewer windows (tests compare the two).
 """
 
 from __future__ import annotations
