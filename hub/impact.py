@@ -497,6 +497,11 @@ async def _center_labels(ids: Iterable[int]) -> dict[int, tuple[str, str]]:
     return {r["id"]: (r["name"], r["province"]) for r in rows}
 
 
+async def center_provinces(ids: Iterable[int]) -> dict[int, str]:
+    """Each of these centers' province."""
+    return {k: province for k, (_, province) in (await _center_labels(ids)).items()}
+
+
 async def compute(
     period: Period,
     group_by: GroupBy | None = None,

@@ -239,3 +239,9 @@ async def test_the_dashboard_figures_equal_the_impact_service(world: World) -> N
     everything = await compute(Period.of(None, None, tz, today=today))
     totals = msgspec.to_builtins(data["totals"])
     assert totals == msgspec.to_builtins(everything.totals)
+    provinces = await compute(Period.of(None, None, tz, today=today), GroupBy.province)
+    want = sorted(
+        ((g.label, g.children_served) for g in provinces.groups), key=lambda x: (-x[1], x[0])
+    )
+    assert data["children_per_province"] == want
+    assert sum(children for _, children in want) > 0
