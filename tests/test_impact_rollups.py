@@ -64,7 +64,7 @@ async def add_session(
 
 
 async def add_classes(world: World, rng: random.Random, tz: ZoneInfo, centers: list[int]) -> None:
-    """Classes on most days of every status (streamed for an odd number of microseconds,
+    """Classes on most days, held or not (streamed for an odd number of microseconds,
     or not at all, or shorter than zero), some after ``NOW`` (their slot not over), each
     booked by some centers, most of which check in with a head count (some with none)."""
     for d in range(-3, DAYS + 70, 1):
@@ -72,7 +72,8 @@ async def add_classes(world: World, rng: random.Random, tz: ZoneInfo, centers: l
         for _ in range(rng.randint(0, 2)):
             hour = rng.choice([0, 7, 9, 15, 23])
             starts = datetime(day.year, day.month, day.day, hour, 30, tzinfo=tz).astimezone(UTC)
-            status = rng.choice(["ended", "archived", "live", "scheduled", "cancelled"])
+            # (no "live": past classes left live are ended by the cluster's worker meanwhile)
+            status = rng.choice(["ended", "archived", "scheduled", "cancelled"])
             extra: dict[str, Any] = {}
             if status != "scheduled" and rng.random() < 0.7:
                 extra["live_at"] = starts + timedelta(seconds=rng.randint(0, 300))
@@ -221,7 +222,8 @@ async def test_the_migration_fills_the_rollups_from_the_windows(world: World) ->
     for statement in [fill.FILL_CENTERS, *fill.fill_viewers(db.is_sqlite())]:
         await engine.run_ddl(statement)
     after = [as_dict(await compute(p, g, now=NOW)) for p in periods for g in GROUPS]
-    assert after == before
+    for got, want in zip(after, before, strict=True):
+        assert got == want, differences(got, want)
     await assert_rollups_equal_direct(periods)
 
 
