@@ -159,12 +159,16 @@ def created(out: EventOut) -> Response[EventOut]:
     return Response(out, status_code=200 if out.duplicate else 201)
 
 
+MAX_ID = 2**31 - 1
+"""Event ids are the table's integer keys (32 bits on PostgreSQL)."""
+
+
 def last_event_id(request: Request[Any, Any, Any], after: int | None) -> int:
     """Where to resume: the browser's Last-Event-ID (a reconnect), else ``after``, else 0."""
     header = request.headers.get("last-event-id", "").strip()
     if not header:
         return after or 0
-    if not header.isdigit() or len(header) > 18:
+    if not header.isdigit() or len(header) > 18 or int(header) > MAX_ID:
         raise Invalid("Last-Event-ID must be an event id (digits)", field="last-event-id")
     return int(header)
 
@@ -211,7 +215,7 @@ async def event_stream(
 
 AfterParam = Annotated[
     int | None,
-    Parameter(ge=0, le=2**62, description="events after this id (else Last-Event-ID, else all)"),
+    Parameter(ge=0, le=MAX_ID, description="events after this id (else Last-Event-ID, else all)"),
 ]
 
 

@@ -514,11 +514,20 @@ async def test_viewers_keep_the_live_class_while_the_store_refuses_then_hangs(
             segment = await web.get(f"/api/v1/sessions/{session_id}/hls/{hung[-1]}")
             assert segment.status_code == 200 and len(segment.content) > 10_000
             assert slowest < 8.0, f"a playlist request waited {slowest:.1f}s on the store"
+
             # what hangs is given up on in time, spooled and said (issue 14.3)
-            said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-            assert any(
-                "did not finish in" in m or "did not take a spooled object in" in m for m in said
-            ), said
+            def said() -> list[str]:
+                return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+            async def given_up() -> bool:
+                return any(
+                    "did not finish in" in m or "did not take a spooled object in" in m
+                    for m in said()
+                )
+
+            await until(
+                given_up, f"the warning that the hanging store was given up on: {said()}", 30
+            )
 
             await proxy.stop()
             proxy.hanging = False
