@@ -29,6 +29,7 @@ from hub.api.impact import ImpactController
 from hub.api.jobs import JobController
 from hub.api.materials import MaterialController
 from hub.api.media_files import LocalMediaController, RecordingController
+from hub.api.notifications import NotificationController
 from hub.api.packs import PackController
 from hub.api.replay_downloads import ReplayDownloadController
 from hub.api.reports import ReportController
@@ -134,6 +135,7 @@ def create_app(
             metrics.metrics_endpoint,
             AccountController,
             TokenController,
+            NotificationController,
             CenterController,
             CalendarFeedController,
             EnrolmentController,

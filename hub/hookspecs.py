@@ -21,6 +21,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from hub.job_runner import JobKind
+    from hub.notify.base import NotifierBase
     from hub.plugin_host import PluginHost
     from hub.reporting import Reporter
     from hub.settings import Settings
@@ -91,4 +92,15 @@ def register_routes(register: Callable[[Any], None]) -> None:
     Handlers may ask for the ``settings``, ``plugins`` and ``principal`` dependencies.
     A route that changes something checks who asks (a callback: its shared secret or
     the provider's signature).
+    """
+
+
+@hookspec
+def register_notifiers(register: Callable[[NotifierBase], None]) -> None:
+    """Register notification channels: call ``register(notifier)`` once for each.
+
+    Called once when the hub starts. A notifier subclasses ``hub.notify.base.NotifierBase``:
+    a unique ``name``, a ``label``, the preference fields holding a user's address on it
+    (``target_fields``), an optional ``settings_model`` (``SHAREHUB_PLUGIN__<NAME>__<KEY>``,
+    unknown keys refused) and ``send``. The in-hub inbox is built in and always on.
     """

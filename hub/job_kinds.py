@@ -28,6 +28,7 @@ import msgspec
 from hub import classroom, exports, jobs, live, materials, packs, previews, recordings, reporting
 from hub.job_runner import JobContext, JobKind, NoPayload
 from hub.jobs import RetryPolicy
+from hub.notify.jobs import NOTIFY_KINDS
 from hub.tables import Booking, LiveSession, SessionStatus, ViewTally
 
 log = logging.getLogger("sharehub.worker")
@@ -175,4 +176,5 @@ CORE_KINDS: tuple[JobKind, ...] = (
     JobKind(
         CLASSROOM_RETENTION, classroom_retention, PERIODIC_POLICY, payload=NoPayload, every=3600.0
     ),
+    *NOTIFY_KINDS,
 )

@@ -20,6 +20,7 @@ import pluggy
 from hub import hookspecs, jobs
 from hub.errors import Invalid
 from hub.job_runner import JobKind
+from hub.notify.base import NotifierBase
 from hub.reporter_base import ReporterBase
 from hub.settings import Settings
 from hub.streaming import ProviderBase, StreamingProvider
@@ -42,6 +43,7 @@ class PluginRecord:
     hooks: list[str] = field(default_factory=list)
     providers: list[str] = field(default_factory=list)
     reporters: list[str] = field(default_factory=list)
+    notifiers: list[str] = field(default_factory=list)
     job_kinds: list[str] = field(default_factory=list)
     routes: list[str] = field(default_factory=list)
     state: State = "ok"
@@ -87,6 +89,8 @@ class PluginHost:
         self.provider_options: dict[str, msgspec.Struct] = {}
         self.reporters: dict[str, Any] = {}
         self.reporter_options: dict[str, msgspec.Struct] = {}
+        self.notifiers: dict[str, NotifierBase] = {}
+        self.notifier_options: dict[str, msgspec.Struct] = {}
         self.job_kinds: dict[str, JobKind] = {}
         self.routes: list[Any] = []
         if entry_points:
@@ -135,6 +139,7 @@ class PluginHost:
         for hook_name, sink in (
             ("register_providers", self._add_provider),
             ("register_reporters", self._add_reporter),
+            ("register_notifiers", self._add_notifier),
             ("register_job_kinds", self._add_job_kind),
             ("register_routes", self._add_route),
         ):
@@ -207,6 +212,24 @@ class PluginHost:
         if self._add(record, reporter, ("name", "label"), self.reporters, self.reporter_options):
             record.reporters.append(reporter.name)
 
+    def _add_notifier(self, record: PluginRecord, notifier: Any) -> None:
+        if not isinstance(notifier, NotifierBase):
+            record.fail(
+                f"notifier {getattr(notifier, 'name', notifier)!r} must subclass "
+                "hub.notify.base.NotifierBase"
+            )
+            return
+        if notifier.name in self.notifiers or notifier.name == "inbox":
+            record.fail(f"the notifier name {notifier.name!r} is already taken")
+            return
+        if self._add(record, notifier, ("name", "label"), self.notifiers, self.notifier_options):
+            record.notifiers.append(notifier.name)
+
+    def notifier_ready(self, name: str) -> bool:
+        """Whether a channel is loaded and its hub settings are complete."""
+        notifier = self.notifiers.get(name)
+        return notifier is not None and notifier.ready(self.notifier_options[name])
+
     def _add(
         self,
         record: PluginRecord,
@@ -232,7 +255,7 @@ class PluginHost:
         return True
 
     def _check_unclaimed_options(self) -> None:
-        known = set(self.providers) | set(self.reporters)
+        known = set(self.providers) | set(self.reporters) | set(self.notifiers)
         for record in self.plugins.values():
             known |= set(record.providers) | set(record.reporters) | {record.name}
         for name in sorted(set(self.settings.plugin_options) - known):

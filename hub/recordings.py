@@ -21,6 +21,7 @@ import msgspec
 
 from hub import live_window
 from hub.live import RESTART_GRACE
+from hub.notify.outbox import safely_raise
 from hub.settings import Settings
 from hub.storage import Storage
 from hub.tables import LiveSession, Recording, RecordingState, SessionStatus
@@ -133,6 +134,7 @@ async def finalized(
         .where(Recording.session_id == session_id)
         .run()
     )
+    await safely_raise("replay_ready", f"replay:{session_id}", session_id=session_id)
 
 
 async def add_renditions(session_id: int, renditions: dict[str, dict[str, Any]]) -> None:

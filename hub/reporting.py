@@ -28,6 +28,7 @@ from hub import jobs
 from hub.errors import Conflict, DomainError, Invalid, NotFound
 from hub.exports import Dataset, Filters, headers, lesson_rollup, rows
 from hub.impact import FAR_PAST, GroupBy, Impact, Period, compute
+from hub.notify.outbox import safely_raise
 from hub.plugin_host import PluginHost
 from hub.schedule import zone
 from hub.settings import Settings
@@ -419,6 +420,11 @@ async def run_publish_job(payload: dict[str, Any], plugins: PluginHost, settings
             )
             .where(ImpactReport.id == report_id)
             .run()
+        )
+        await safely_raise(  # once per report: the administrators learn it failed
+            "report_failed",
+            f"report_failed:{report_id}",
+            facts={"title": f"{row['reporter']} #{report_id}", "error": str(exc)[:300]},
         )
         raise
     await (

@@ -21,6 +21,7 @@ from piccolo.query.functions.aggregate import Count
 from hub import db
 from hub.accounts import Principal
 from hub.errors import Conflict, Forbidden, Invalid, NotFound
+from hub.notify.outbox import safely_raise
 from hub.tables import Booking, Course, LiveSession, SessionStatus, ShareCenter, Teacher
 
 MAX_SESSION = timedelta(hours=12)
@@ -276,6 +277,8 @@ async def move_session(
             .where(LiveSession.id == session_id)
             .run()
         )
+    moved_key = f"moved:{session_id}:{int(starts_at.timestamp())}"
+    await safely_raise("class_moved", moved_key, session_id=session_id)
 
 
 async def set_status(session_id: int, status: SessionStatus) -> None:
@@ -294,6 +297,7 @@ async def cancel_session(principal: Principal, session_id: int) -> None:
     if session["status"] not in ACTIVE:
         raise Conflict(f"session {session_id} is {session['status']} and cannot be cancelled")
     await set_status(session_id, SessionStatus.cancelled)
+    await safely_raise("class_cancelled", f"cancelled:{session_id}", session_id=session_id)
 
 
 # --- bookings and attendance ---
@@ -340,7 +344,11 @@ async def book(principal: Principal, session_id: int, center_id: int) -> int:
                 f"booking (all {center['rooms']} room(s) of center {center_id} taken)", crowd, tz
             )
         rows = await Booking.insert(Booking(session=session_id, center=center_id)).run()
-    return int(rows[0]["id"])
+    booking_id = int(rows[0]["id"])
+    await safely_raise(
+        "class_booked", f"booked:{booking_id}", session_id=session_id, center_id=center_id
+    )
+    return booking_id
 
 
 async def get_booking(booking_id: int) -> dict[str, Any]:

@@ -21,7 +21,8 @@ from dateutil.rrule import DAILY, WEEKLY, rrule, rrulestr
 from hub import db, schedule
 from hub.accounts import Principal
 from hub.errors import Invalid, NotFound
-from hub.tables import LiveSession, Series, SessionStatus, Term, TermBreak
+from hub.notify.outbox import safely_raise
+from hub.tables import Booking, LiveSession, Series, SessionStatus, Term, TermBreak
 
 MAX_OCCURRENCES = 400
 
@@ -282,6 +283,8 @@ async def cancel_from(principal: Principal, series_id: int, from_date: date) -> 
         & (LiveSession.status == SessionStatus.scheduled.value)
     )
     count = await LiveSession.count().where(where).run()
+    ids = [r["id"] for r in await LiveSession.select(LiveSession.id).where(where)]
+    booked = await Booking.select(Booking.session).where(Booking.session.is_in(ids)) if ids else []
     await (
         LiveSession.update(
             {
@@ -292,4 +295,6 @@ async def cancel_from(principal: Principal, series_id: int, from_date: date) -> 
         .where(where)
         .run()
     )
+    for session_id in sorted({b["session"] for b in booked}):  # the booked centers hear of it
+        await safely_raise("class_cancelled", f"cancelled:{session_id}", session_id=session_id)
     return int(count)

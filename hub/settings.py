@@ -152,6 +152,14 @@ class Settings:
     """Photos are re-encoded (JPEG, no EXIF or GPS) to at most this many pixels a side."""
     classroom_retention_days: int = 365
     """Classroom messages and photos are deleted this many days after their class (0 = kept)."""
+    remind_minutes: int = 30
+    """Booked centers and the teacher are reminded this many minutes before a class."""
+    notify_no_stream_minutes: int = 5
+    """A class with nothing pushed this many minutes after its start: the teacher, the booked
+    centers and the administrators are told."""
+    notify_rate_per_hour: int = 30
+    """At most this many messages per recipient per hour on each outside channel (0 = no
+    limit); more wait. The inbox is not limited."""
     plugin_options: dict[str, dict[str, str]] = field(default_factory=dict)
     """Per plugin, its settings: ``SHAREHUB_PLUGIN__<NAME>__<KEY>=value``."""
 

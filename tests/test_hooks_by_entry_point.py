@@ -28,6 +28,7 @@ EVERY_HOOK = """
     from hub.hookspecs import hookimpl
     from hub.job_runner import JobKind
     from hub.jobs import RetryPolicy
+    from hub.notify.base import NotifierBase
     from hub.reporter_base import ReporterBase
     from hub.streaming import Capabilities, Ingest, NoOptions, Playback, ProviderBase
 
@@ -52,6 +53,14 @@ EVERY_HOOK = """
     class Postcard(ReporterBase):
         name = "postcard"
         label = "Postcard"
+
+    class Pigeon(NotifierBase):
+        name = "pigeon"
+        label = "Carrier pigeon"
+        target_fields = ("loft",)
+
+        async def send(self, message, target, options, settings):
+            RAN.append(("pigeon", target["loft"]))
 
     class Wave(msgspec.Struct):
         to: str
@@ -95,6 +104,10 @@ EVERY_HOOK = """
     @hookimpl
     def register_routes(register):
         register(ping)
+
+    @hookimpl
+    def register_notifiers(register):
+        register(Pigeon())
 """
 MODULE = "sharehub_everywhere"
 
@@ -135,6 +148,8 @@ async def test_each_hook_does_its_part(installed: None, settings: Settings) -> N
     # register_providers and register_reporters
     assert host.provider("everywhere").label == "Everywhere CDN"
     assert host.reporter("postcard").label == "Postcard"
+    # register_notifiers
+    assert host.notifier_ready("pigeon") and host.plugins[MODULE].notifiers == ["pigeon"]
     # register_commands
     parser = argparse.ArgumentParser()
     subcommands = parser.add_subparsers()

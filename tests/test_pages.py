@@ -904,6 +904,7 @@ async def test_admin_may_post_every_page_form(world: World) -> None:
             "repeat_password": "a-new-password-1",
         },
     )
+    await call("/notifications/read")
     assert done == PAGE_FORMS
     checked = await Booking.select().where(Booking.id == rows[0]["id"]).first().run()
     assert checked is not None and checked["children_present"] == 12

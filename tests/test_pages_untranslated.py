@@ -195,6 +195,7 @@ def pages(world: World, ids: dict[str, str]) -> list[tuple[str | None, str, int]
         ("teacher", "/teacher/courses/new", 200),
         ("teacher", f"/teacher/sessions/{ids['coming']}", 200),
         ("teacher", "/account/password", 200),
+        ("center", "/notifications", 200),
         ("teacher", "/teacher/volunteer", 200),
         ("teacher", "/teacher/volunteer?from=2026-10-01&to=2026-11-30", 200),
         ("admin", "/admin/volunteer", 200),

@@ -20,9 +20,10 @@ from litestar import post
 from litestar.routes import HTTPRoute
 
 from hub.app import create_app
+from hub.notify import outbox as notify_outbox
 from hub.settings import Settings
 from tests import material_files
-from tests.conftest import World, reseeded
+from tests.conftest import World, app_plugins, app_settings, reseeded
 
 READ_ONLY = {"GET", "HEAD", "OPTIONS"}
 OPEN = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/logout")}
@@ -66,6 +67,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/me/password"): "signed in",
     ("POST", "/api/v1/tokens"): "signed in",
     ("DELETE", "/api/v1/tokens/{token_id:int}"): "signed in",  # own; admins any (test_tokens)
+    # notifications: one's own inbox and preferences (tests/test_notify.py)
+    ("POST", "/notifications/read"): "signed in",
+    ("POST", "/api/v1/notifications/{notification_id:int}/read"): "signed in",
+    ("POST", "/api/v1/notifications/read-all"): "signed in",
+    ("PUT", "/api/v1/notifications/preferences"): "signed in",
     ("POST", "/api/v1/users"): "admin",
     ("POST", "/api/v1/centers"): "admin",
     ("PATCH", "/api/v1/centers/{center_id:int}"): "admin, the center's operator",
@@ -917,6 +923,19 @@ async def test_admin_may_do_everything(world: World) -> None:
         series_id=series["id"],
     )
     assert cancelled["cancelled"] == 2
+    await call(
+        "PUT", "/api/v1/notifications/preferences", {"quiet_start": "22:00", "quiet_end": "07:00"}
+    )
+    await call("POST", "/api/v1/notifications/read-all")
+    await notify_outbox.fan_out(
+        notify_outbox.EventPayload(kind="report_failed", key="walk", facts={"title": "walk"}),
+        app_settings(world),
+        app_plugins(world),
+    )
+    mine = (await world.get("/api/v1/notifications", who="admin")).json()[0]
+    await call(
+        "POST", "/api/v1/notifications/{notification_id:int}/read", notification_id=mine["id"]
+    )
     made = await call("POST", "/api/v1/tokens", {"name": "script"})
     await call("DELETE", "/api/v1/tokens/{token_id:int}", token_id=made["id"])
     await call(

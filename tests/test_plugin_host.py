@@ -449,3 +449,43 @@ async def test_hook_register_routes_serves_a_plugin_route(tmp_path: Path) -> Non
     ) as client:
         answer = await client.get("/api/v1/ingest/echo/ping")
     assert answer.status_code == 200 and answer.json() == {"pong": "echo"}
+
+
+def test_hook_register_notifiers_keeps_channels_and_refuses_bad_ones(tmp_path: Path) -> None:
+    from hub.notify.base import NotifierBase
+
+    class Lamp(NotifierBase):
+        name = "lamp"
+        label = "A lamp that blinks"
+        target_fields = ("lamp_id",)
+
+    class Inbox(NotifierBase):
+        name = "inbox"  # the built-in channel's name
+        label = "Another inbox"
+
+    class Channels:
+        @hookimpl
+        def register_notifiers(self, register: Any) -> None:
+            register(Lamp())
+
+    class Shadow:
+        @hookimpl
+        def register_notifiers(self, register: Any) -> None:
+            register(Inbox())
+
+    class NotANotifier:
+        @hookimpl
+        def register_notifiers(self, register: Any) -> None:
+            register(object())
+
+    host = PluginHost(
+        bare_settings(tmp_path),
+        entry_points=False,
+        extra=[("channels", Channels()), ("shadow", Shadow()), ("odd", NotANotifier())],
+    )
+    assert host.notifier_ready("lamp") and host.plugins["channels"].notifiers == ["lamp"]
+    assert host.plugins["shadow"].state == "failed" and "inbox" in str(host.plugins["shadow"].error)
+    assert host.plugins["odd"].state == "failed" and "NotifierBase" in str(
+        host.plugins["odd"].error
+    )
+    assert "inbox" not in host.notifiers

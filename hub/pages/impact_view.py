@@ -17,7 +17,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.cache import Shared
-from hub.impact import GroupBy, Impact, Period, compute, online_views_per_day
+from hub.impact import (
+    GroupBy,
+    Impact,
+    Period,
+    center_provinces,
+    compute,
+    online_views_per_day,
+)
 
 HEADLINE_SECONDS = 300.0
 DASHBOARD_SECONDS = 60.0
@@ -65,16 +72,19 @@ async def dashboard(tz: ZoneInfo, weeks: int = 12) -> dict[str, Any]:
         centers_and_totals = await compute(everything, GroupBy.center)
         total: Impact = centers_and_totals  # the totals do not depend on the grouping
         centers = centers_and_totals.groups
-        provinces = (await compute(everything, GroupBy.province)).groups
+        # a province's child visits are its centers' (the groups partition the bookings)
+        where = await center_provinces(int(g.key) for g in centers)
+        children: dict[str, int] = {}
+        for g in centers:
+            province = where.get(int(g.key), "")
+            children[province] = children.get(province, 0) + g.children_served
         from hub.exports import lesson_rollup
 
         return {
             "lessons": await lesson_rollup(tz, today=today),
             "totals": total.totals,
             "views_per_week": per_week,
-            "children_per_province": sorted(
-                ((g.label, g.children_served) for g in provinces), key=lambda x: -x[1]
-            ),
+            "children_per_province": sorted(children.items(), key=lambda x: (-x[1], x[0])),
             "attendance_per_center": sorted(
                 (
                     (g.label, round((g.attendance_rate or 0.0) * 100, 1))
